@@ -1,0 +1,82 @@
+// The transport conformance suite: behaviour every Transport must show.
+//
+// A transport package adds one test file that says how to make a connected
+// pair, and instantiates the suite:
+//
+//   absl::StatusOr<TransportPair> MakePair(const ConformanceSetup& setup) {
+//     auto [a, b] = MemoryTransport::CreatePair({.mtu = setup.mtu, ...});
+//     return TransportPair{std::move(a), std::move(b)};
+//   }
+//   INSTANTIATE_TEST_SUITE_P(Memory, TransportConformanceTest,
+//                            ::testing::Values(ConformanceParam{"memory", MakePair}),
+//                            ConformanceParamName);
+//
+// What it checks: frames arrive intact and in order; batch boundaries do not
+// matter; frames up to the MTU pass and larger ones are refused with
+// InvalidArgument and counted; Close wakes a receiver blocked on
+// readiness_fd and later calls fail; counters match what was sent; a
+// receiver that does not read makes the sender drop and count, never block.
+#ifndef FSTUN_TESTING_TRANSPORT_CONFORMANCE_H_
+#define FSTUN_TESTING_TRANSPORT_CONFORMANCE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/ip_address.h"
+#include "core/transport.h"
+#include "gtest/gtest.h"
+
+namespace fstun::testing {
+
+// How the suite wants the pair configured.
+struct ConformanceSetup {
+  size_t mtu = 1400;
+  // Bound the transport's queue/backlog to about this many bytes, so the
+  // "receiver does not read" test fills it quickly.
+  size_t queue_bytes = 256 << 10;
+  // Tunnel addresses of the two ends; frames from a to b are addressed
+  // a_address -> b_address (transports that route by address need them).
+  IpPrefix a_address = *IpPrefix::Parse("192.0.2.2/24");
+  IpPrefix b_address = *IpPrefix::Parse("192.0.2.1/24");
+};
+
+struct TransportPair {
+  std::unique_ptr<Transport> a;  // sends
+  std::unique_ptr<Transport> b;  // receives; null: `a` receives what it sends (echo)
+  std::shared_ptr<void> keep_alive;  // e.g. a temporary directory, freed last
+
+  Transport& sender() { return *a; }
+  Transport& receiver() { return b ? *b : *a; }
+};
+
+struct ConformanceParam {
+  std::string name;
+  std::function<absl::StatusOr<TransportPair>(const ConformanceSetup&)> make;
+};
+
+std::string ConformanceParamName(const ::testing::TestParamInfo<ConformanceParam>& info);
+
+class TransportConformanceTest : public ::testing::TestWithParam<ConformanceParam> {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  ConformanceSetup setup_;
+  TransportPair pair_;
+};
+
+// Receives until `count` frames arrived, `timeout` passed, or (if
+// `idle_timeout` is finite) nothing arrived for that long. Waits on
+// readiness_fd and poll_interval, like the pump.
+std::vector<std::vector<uint8_t>> ReceiveFrames(Transport& t, size_t count,
+                                                absl::Duration timeout,
+                                                absl::Duration idle_timeout = absl::InfiniteDuration(),
+                                                size_t batch_capacity = 64);
+
+}  // namespace fstun::testing
+
+#endif  // FSTUN_TESTING_TRANSPORT_CONFORMANCE_H_

@@ -1,0 +1,66 @@
+// The memory transport: two endpoints in one process joined by bounded
+// queues. What one endpoint sends, the other receives. Used by tests, by the
+// pump's end-to-end test and by the benchmark's "core limit" row (two TUNs
+// joined in one process, so only the core and TUN I/O cost anything).
+//
+//   auto [a, b] = MemoryTransport::CreatePair({.mtu = 1500});
+//   a->Send(frames);           // b->readiness_fd() becomes readable
+//   b->Receive(batch);
+#ifndef FSTUN_TRANSPORTS_MEMORY_MEMORY_TRANSPORT_H_
+#define FSTUN_TRANSPORTS_MEMORY_MEMORY_TRANSPORT_H_
+
+#include <atomic>
+#include <memory>
+#include <utility>
+
+#include "core/counters.h"
+#include "core/event_fd.h"
+#include "core/frame_queue.h"
+#include "core/transport.h"
+
+namespace fstun {
+
+struct MemoryTransportOptions {
+  size_t mtu = 1500;
+  // Bounds of each direction's queue; a full queue drops ("queue_full").
+  size_t queue_frames = 4096;
+  size_t queue_bytes = 16 << 20;
+  // Accept GSO super-frames (up to kMaxFrameSize) as well as MTU frames.
+  bool carry_gso_frames = false;
+};
+
+class MemoryTransport : public Transport {
+ public:
+  static std::pair<std::unique_ptr<MemoryTransport>, std::unique_ptr<MemoryTransport>> CreatePair(
+      const MemoryTransportOptions& options);
+
+  absl::Status Send(absl::Span<const FrameView> frames) override;
+  absl::StatusOr<size_t> Receive(FrameBatch& batch) override;
+  int readiness_fd() const override { return in_->ready.fd(); }
+  size_t mtu() const override { return options_.mtu; }
+  TransportCapabilities capabilities() const override;
+  CounterSnapshot counters() const override { return counters_.Snapshot(); }
+  void Close() override;
+
+ private:
+  // One direction: its queue, and the eventfd its receiver polls.
+  struct Direction {
+    Direction(size_t frames, size_t bytes) : queue(frames, bytes) {}
+    FrameQueue queue;
+    EventFd ready;
+  };
+
+  MemoryTransport(const MemoryTransportOptions& options, std::shared_ptr<Direction> in,
+                  std::shared_ptr<Direction> out)
+      : options_(options), in_(std::move(in)), out_(std::move(out)) {}
+
+  const MemoryTransportOptions options_;
+  const std::shared_ptr<Direction> in_;
+  const std::shared_ptr<Direction> out_;
+  std::atomic<bool> closed_{false};
+  Counters counters_;
+};
+
+}  // namespace fstun
+
+#endif  // FSTUN_TRANSPORTS_MEMORY_MEMORY_TRANSPORT_H_

@@ -1,0 +1,121 @@
+// StateFile: the journal of everything fstun changes on the host, written
+// BEFORE each change is made, so that a later `fstun --cleanup` (or the next
+// start after a crash or kill -9) can put back exactly what was there.
+//
+//   auto file = StateFile::Create("/run/fstun/tun0.state", owner);
+//   (*file)->Record(SysctlChange{"net/ipv4/ip_forward", "0"});  // durable now
+//   ... write 1 to ip_forward ...
+//
+// Every write goes to a temporary file that is fsync'ed and renamed over the
+// old one (and the directory fsync'ed), so the file on disk is always a
+// complete journal: at worst it lists one change that was never made, and
+// undoing a change that was not made is harmless (each undo is idempotent).
+//
+// Create() claims the path exclusively (link(2) of the first version), so
+// two instances for the same interface cannot both start.
+//
+// The format is line-based text meant to be read by people too:
+//   fstun-state 1
+//   owner pid=1234 start_time=5678 ifname=tun0 role=server
+//   sysctl path=net/ipv4/ip_forward previous=0
+//   nft_table family=inet name=fstun_tun0
+//   route_removed dst=0.0.0.0/0 gateway=192.0.2.1 dev=eth0 metric=0 ...
+//   route_added dst=0.0.0.0/0 dev=tun0 ...
+//   interface name=tun0
+#ifndef FSTUN_NETCONFIG_STATE_FILE_H_
+#define FSTUN_NETCONFIG_STATE_FILE_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "netconfig/host_route.h"
+
+namespace fstun {
+
+// A sysctl fstun wrote; `path` is relative to /proc/sys.
+struct SysctlChange {
+  std::string path;
+  std::string previous;
+};
+// An nftables table fstun created (and owns entirely).
+struct NftTableChange {
+  std::string family;
+  std::string name;
+};
+// A route fstun added (undo: delete it) or removed (undo: add it back).
+struct RouteChange {
+  enum class Kind { kAdded, kRemoved };
+  Kind kind;
+  HostRoute route;
+};
+// The TUN interface fstun created (undo: delete it if it is still there,
+// which after kill -9 it normally is not: the kernel removes it with the fd).
+struct InterfaceChange {
+  std::string name;
+};
+
+using HostChange = std::variant<SysctlChange, NftTableChange, RouteChange, InterfaceChange>;
+
+// One line describing a change for logs and errors.
+std::string DescribeChange(const HostChange& change);
+
+struct HostState {
+  pid_t pid = 0;
+  uint64_t start_time = 0;  // of `pid`, from /proc/PID/stat: detects pid reuse
+  std::string ifname;
+  std::string role;
+  std::vector<HostChange> changes;  // in the order they were made
+
+  std::string Serialize() const;
+  static absl::StatusOr<HostState> Parse(absl::string_view text);
+};
+
+// The process start time (field 22 of /proc/PID/stat), 0 if unknown.
+uint64_t ProcessStartTime(pid_t pid);
+// True if `pid` runs and (when start_time != 0) is the same process.
+bool ProcessIsAlive(pid_t pid, uint64_t start_time);
+// The owner record for this process.
+HostState OwnerForThisProcess(absl::string_view ifname, absl::string_view role);
+
+// "/run/fstun/<ifname>.state".
+std::string DefaultStatePath(absl::string_view ifname);
+
+class StateFile {
+ public:
+  // Claims `path` (creating its directory, mode 0700) with `owner` and no
+  // changes yet. AlreadyExists if a state file is there already.
+  static absl::StatusOr<std::unique_ptr<StateFile>> Create(std::string path, HostState owner);
+  // Reads a state file. NotFound if there is none.
+  static absl::StatusOr<HostState> Read(const std::string& path);
+
+  StateFile(const StateFile&) = delete;
+  StateFile& operator=(const StateFile&) = delete;
+
+  // Appends `change` and makes it durable before returning.
+  absl::Status Record(HostChange change);
+  // Deletes the file: the host is back as it was. Idempotent.
+  absl::Status Remove();
+
+  const HostState& state() const { return state_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  StateFile(std::string path, HostState state) : path_(std::move(path)), state_(std::move(state)) {}
+  absl::Status Write();
+
+  std::string path_;
+  HostState state_;
+  bool removed_ = false;
+};
+
+}  // namespace fstun
+
+#endif  // FSTUN_NETCONFIG_STATE_FILE_H_

@@ -1,0 +1,142 @@
+#include "netconfig/state_file.h"
+
+#include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "gtest/gtest.h"
+
+namespace fstun {
+namespace {
+
+std::string TestDir() {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  return tmp != nullptr ? tmp : "/tmp";
+}
+
+HostRoute DefaultVia(const char* gw, const char* dev, uint32_t metric) {
+  HostRoute r;
+  r.destination = *IpPrefix::Parse("0.0.0.0/0");
+  r.gateway = *IpAddress::Parse(gw);
+  r.device = dev;
+  r.metric = metric;
+  r.protocol = 3;  // boot
+  return r;
+}
+
+HostState Sample() {
+  HostState s;
+  s.pid = 4242;
+  s.start_time = 99;
+  s.ifname = "tun0";
+  s.role = "client";
+  s.changes.push_back(SysctlChange{"net/ipv4/ip_forward", "0"});
+  s.changes.push_back(NftTableChange{"inet", "fstun_tun0"});
+  s.changes.push_back(RouteChange{RouteChange::Kind::kRemoved, DefaultVia("192.0.2.1", "eth0", 100)});
+  HostRoute v6;
+  v6.destination = *IpPrefix::Parse("::/0");
+  v6.device = "tun0";
+  v6.preferred_source = *IpAddress::Parse("2001:db8::2");
+  v6.onlink = true;
+  s.changes.push_back(RouteChange{RouteChange::Kind::kAdded, v6});
+  s.changes.push_back(InterfaceChange{"tun0"});
+  return s;
+}
+
+TEST(HostStateTest, RoundTripsEveryKindOfChange) {
+  HostState s = Sample();
+  absl::StatusOr<HostState> back = HostState::Parse(s.Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->pid, 4242);
+  EXPECT_EQ(back->start_time, 99u);
+  EXPECT_EQ(back->ifname, "tun0");
+  EXPECT_EQ(back->role, "client");
+  ASSERT_EQ(back->changes.size(), 5u);
+  EXPECT_EQ(back->Serialize(), s.Serialize());
+  const auto& removed = std::get<RouteChange>(back->changes[2]);
+  EXPECT_EQ(removed.kind, RouteChange::Kind::kRemoved);
+  EXPECT_EQ(removed.route.gateway->ToString(), "192.0.2.1");
+  EXPECT_EQ(removed.route.metric, 100u);
+  EXPECT_EQ(removed.route.protocol, 3);
+  const auto& added = std::get<RouteChange>(back->changes[3]);
+  EXPECT_TRUE(added.route.onlink);
+  EXPECT_EQ(added.route.preferred_source->ToString(), "2001:db8::2");
+  EXPECT_EQ(added.route.Describe(), "default dev tun0");
+}
+
+TEST(HostStateTest, RejectsOtherFilesAndDamagedLines) {
+  EXPECT_FALSE(HostState::Parse("hello\n").ok());
+  EXPECT_FALSE(HostState::Parse("fstun-state 1\n").ok());  // no owner
+  EXPECT_FALSE(HostState::Parse("fstun-state 1\nowner pid=1 start_time=2 ifname=t role=-\nbogus x=1\n").ok());
+  EXPECT_FALSE(HostState::Parse("fstun-state 1\nowner pid=1 start_time=2 ifname=t role=-\nroute_added dst=nonsense\n").ok());
+}
+
+TEST(StateFileTest, RecordsDurablyAndReadsBack) {
+  std::string path = TestDir() + "/a/b/tun0.state";  // directories are created
+  auto file = StateFile::Create(path, Sample());
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_TRUE((*file)->state().changes.empty());  // Create starts an empty journal
+  ASSERT_TRUE((*file)->Record(SysctlChange{"net/ipv4/ip_forward", "0"}).ok());
+  ASSERT_TRUE((*file)->Record(NftTableChange{"inet", "fstun_tun0"}).ok());
+
+  absl::StatusOr<HostState> read = StateFile::Read(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->changes.size(), 2u);
+  EXPECT_EQ(std::get<SysctlChange>(read->changes[0]).previous, "0");
+  EXPECT_EQ(std::get<NftTableChange>(read->changes[1]).name, "fstun_tun0");
+
+  // No temporary files left next to it.
+  DIR* dir = opendir((TestDir() + "/a/b").c_str());
+  ASSERT_NE(dir, nullptr);
+  int entries = 0;
+  while (dirent* e = readdir(dir)) {
+    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") ++entries;
+  }
+  closedir(dir);
+  EXPECT_EQ(entries, 1);
+
+  ASSERT_TRUE((*file)->Remove().ok());
+  ASSERT_TRUE((*file)->Remove().ok());  // idempotent
+  EXPECT_TRUE(absl::IsNotFound(StateFile::Read(path).status()));
+}
+
+TEST(StateFileTest, SecondCreateForTheSamePathFails) {
+  std::string path = TestDir() + "/tun1.state";
+  auto first = StateFile::Create(path, Sample());
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = StateFile::Create(path, Sample());
+  EXPECT_TRUE(absl::IsAlreadyExists(second.status())) << second.status();
+  // The first journal is untouched.
+  ASSERT_TRUE((*first)->Record(InterfaceChange{"tun1"}).ok());
+  EXPECT_EQ(StateFile::Read(path)->changes.size(), 1u);
+  ASSERT_TRUE((*first)->Remove().ok());
+  auto third = StateFile::Create(path, Sample());
+  EXPECT_TRUE(third.ok()) << third.status();
+  ASSERT_TRUE((*third)->Remove().ok());
+}
+
+TEST(StateFileTest, DamagedFileIsDataLoss) {
+  std::string path = TestDir() + "/damaged.state";
+  std::ofstream(path) << "fstun-state 1\nowner pid=1";
+  EXPECT_TRUE(absl::IsDataLoss(StateFile::Read(path).status()));
+}
+
+TEST(ProcessTest, TellsLiveFromDeadAndReusedPids) {
+  pid_t self = getpid();
+  uint64_t start = ProcessStartTime(self);
+  EXPECT_NE(start, 0u);
+  EXPECT_TRUE(ProcessIsAlive(self, start));
+  EXPECT_FALSE(ProcessIsAlive(self, start + 1));  // same pid, another process
+
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  waitpid(child, nullptr, 0);
+  EXPECT_FALSE(ProcessIsAlive(child, 0));
+}
+
+}  // namespace
+}  // namespace fstun

@@ -1,0 +1,201 @@
+// Record, name and announcement codecs: round trips and every way a file
+// image can be wrong.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "transports/fs/announcement.h"
+#include "transports/fs/crc32c.h"
+#include "transports/fs/names.h"
+#include "transports/fs/record.h"
+
+namespace fstun::fs {
+namespace {
+
+std::vector<uint8_t> Flatten(absl::Span<const iovec> iov) {
+  std::vector<uint8_t> out;
+  for (const iovec& v : iov) {
+    const uint8_t* p = static_cast<const uint8_t*>(v.iov_base);
+    out.insert(out.end(), p, p + v.iov_len);
+  }
+  return out;
+}
+
+std::vector<std::vector<uint8_t>> SomeFrames() {
+  std::vector<std::vector<uint8_t>> frames;
+  for (int i = 0; i < 5; ++i) {
+    std::vector<uint8_t> f(60 + i * 301);
+    for (size_t k = 0; k < f.size(); ++k) f[k] = static_cast<uint8_t>(k * 7 + i);
+    frames.push_back(f);
+  }
+  return frames;
+}
+
+std::vector<uint8_t> EncodeSome(uint64_t seq = 9) {
+  auto frames = SomeFrames();
+  std::vector<FrameView> views(frames.begin(), frames.end());
+  RecordEncoder enc;
+  return Flatten(enc.Encode("peer-a", 0xABCDEF0123456789, seq, views));
+}
+
+TEST(Crc32c, KnownVectorBothPaths) {
+  const char* s = "123456789";
+  EXPECT_EQ(Crc32c(s, 9), 0xE3069283u);
+  EXPECT_EQ(Crc32cExtendPortable(0, s, 9), 0xE3069283u);
+  std::vector<uint8_t> big(10007);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i * 31 + 3);
+  uint32_t whole = Crc32c(big.data(), big.size());
+  EXPECT_EQ(whole, Crc32cExtendPortable(0, big.data(), big.size()));
+  EXPECT_EQ(whole, Crc32cExtend(Crc32c(big.data(), 333), big.data() + 333, big.size() - 333));
+}
+
+TEST(Record, RoundTrip) {
+  auto frames = SomeFrames();
+  std::vector<FrameView> views(frames.begin(), frames.end());
+  RecordEncoder enc;
+  std::vector<uint8_t> image = Flatten(enc.Encode("peer-a", 0xABCDEF0123456789, 9, views));
+  size_t payload = 0;
+  for (auto& f : frames) payload += f.size();
+  EXPECT_EQ(image.size(), enc.size());
+  EXPECT_EQ(image.size(), RecordSize(6, frames.size(), payload));
+  ParsedRecord rec;
+  ASSERT_EQ(ParseRecord(image, 1500, rec), RecordError::kOk);
+  EXPECT_EQ(rec.header.sender_id, "peer-a");
+  EXPECT_EQ(rec.header.session, 0xABCDEF0123456789u);
+  EXPECT_EQ(rec.header.seq, 9u);
+  ASSERT_EQ(rec.frames.size(), frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) {
+    EXPECT_EQ(std::vector<uint8_t>(rec.frames[i].begin(), rec.frames[i].end()), frames[i]);
+  }
+}
+
+TEST(Record, EveryFlippedBitIsDetected) {
+  std::vector<uint8_t> image = EncodeSome();
+  ParsedRecord rec;
+  for (size_t i = 0; i < image.size(); i += 3) {
+    std::vector<uint8_t> bad = image;
+    bad[i] ^= 0x10;
+    EXPECT_NE(ParseRecord(bad, 1500, rec), RecordError::kOk) << "byte " << i;
+  }
+}
+
+TEST(Record, PayloadCorruptionIsABadChecksum) {
+  std::vector<uint8_t> image = EncodeSome();
+  image[image.size() - 100] ^= 1;
+  ParsedRecord rec;
+  EXPECT_EQ(ParseRecord(image, 1500, rec), RecordError::kBadChecksum);
+  EXPECT_TRUE(rec.frames.empty());
+}
+
+TEST(Record, TruncatedAndTrailing) {
+  std::vector<uint8_t> image = EncodeSome();
+  ParsedRecord rec;
+  for (size_t n : {size_t{0}, size_t{3}, size_t{20}, size_t{47}, size_t{100}, image.size() - 1}) {
+    EXPECT_EQ(ParseRecord(absl::MakeConstSpan(image.data(), n), 1500, rec),
+              n < 4 ? RecordError::kTruncated : RecordError::kTruncated)
+        << n;
+  }
+  image.push_back(0);
+  EXPECT_EQ(ParseRecord(image, 1500, rec), RecordError::kTrailingBytes);
+}
+
+TEST(Record, WrongMagicVersionAndFlags) {
+  ParsedRecord rec;
+  std::vector<uint8_t> image = EncodeSome();
+  image[0] = 'X';
+  EXPECT_EQ(ParseRecord(image, 1500, rec), RecordError::kBadMagic);
+  image = EncodeSome();
+  image[4] = 2;
+  EXPECT_EQ(ParseRecord(image, 1500, rec), RecordError::kBadVersion);
+  image = EncodeSome();
+  image[28] = 1;
+  EXPECT_EQ(ParseRecord(image, 1500, rec), RecordError::kBadVersion);
+}
+
+TEST(Record, OversizedLengthsAreRejectedWithoutReadingPastTheImage) {
+  ParsedRecord rec;
+  std::vector<uint8_t> image = EncodeSome();
+  // Frame count huge.
+  std::vector<uint8_t> bad = image;
+  uint32_t huge = 0xFFFFFFFF;
+  std::memcpy(&bad[24], &huge, 4);
+  EXPECT_EQ(ParseRecord(bad, 1500, rec), RecordError::kBadHeader);
+  // Payload huge.
+  bad = image;
+  std::memcpy(&bad[32], &huge, 4);
+  EXPECT_EQ(ParseRecord(bad, 1500, rec), RecordError::kBadHeader);
+  // Sender id length over the limit.
+  bad = image;
+  bad[36] = 200;
+  EXPECT_EQ(ParseRecord(bad, 1500, rec), RecordError::kBadHeader);
+  // One frame length huge (table starts at 48 + 8).
+  bad = image;
+  std::memcpy(&bad[56], &huge, 4);
+  EXPECT_EQ(ParseRecord(bad, 1500, rec), RecordError::kFrameTooLarge);
+  // Frames larger than the reader's MTU.
+  EXPECT_EQ(ParseRecord(image, 1000, rec), RecordError::kFrameTooLarge);
+}
+
+TEST(Names, SeqNameAndParse) {
+  std::string prefix = StreamPrefix("peer-a", 1, 0xff);
+  SeqName rec("", prefix, kRecordSuffix);
+  SeqName tmp(".", prefix, kTempSuffix);
+  EXPECT_STREQ(rec.For(0x10), "peer-a.0000000000000001.00000000000000ff.0000000000000010.rec");
+  EXPECT_STREQ(tmp.For(2), ".peer-a.0000000000000001.00000000000000ff.0000000000000002.tmp");
+  auto parsed = ParseInboxName(rec.For(77));
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->kind, InboxName::kRecord);
+  EXPECT_EQ(parsed->sender, "peer-a");
+  EXPECT_EQ(parsed->sender_session, 1u);
+  EXPECT_EQ(parsed->receiver_session, 0xffu);
+  EXPECT_EQ(parsed->seq, 77u);
+  auto temp = ParseInboxName(tmp.For(3));
+  ASSERT_TRUE(temp.has_value());
+  EXPECT_EQ(temp->kind, InboxName::kTemp);
+  for (const char* bad : {"x.rec", "garbage", "../x.0000000000000001.0000000000000001.0000000000000001.rec",
+                          "a.000000000000000g.0000000000000001.0000000000000001.rec",
+                          "a.0000000000000001.0000000000000001.rec", ".a.b.c.d.tmp"}) {
+    EXPECT_FALSE(ParseInboxName(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(SanitizeId("192.0.2.2/24"), "192-0-2-2-24");
+  EXPECT_TRUE(IsValidPeerId("a_b-C9"));
+  EXPECT_FALSE(IsValidPeerId("a.b"));
+  EXPECT_FALSE(IsValidPeerId(""));
+  EXPECT_FALSE(IsValidPeerId(std::string(65, 'a')));
+  EXPECT_EQ(ParsePeerFileName("abc.peer"), "abc");
+  EXPECT_FALSE(ParsePeerFileName(".abc.peer.tmp").has_value());
+}
+
+TEST(Announcement, RoundTripAndChecksum) {
+  Announcement a;
+  a.id = "client-1";
+  a.session = 0x0123456789abcdef;
+  a.role = "client";
+  a.addresses = {*IpPrefix::Parse("192.0.2.2/24"), *IpPrefix::Parse("2001:db8::2/64")};
+  a.mtu = 1400;
+  a.formats = {1};
+  a.beat = 17;
+  a.time = absl::FromUnixSeconds(1790000000);
+  std::string text = EncodeAnnouncement(a);
+  absl::StatusOr<Announcement> b = ParseAnnouncement(text);
+  ASSERT_TRUE(b.ok()) << b.status() << "\n" << text;
+  EXPECT_EQ(b->id, a.id);
+  EXPECT_EQ(b->session, a.session);
+  EXPECT_EQ(b->role, "client");
+  EXPECT_EQ(b->addresses, a.addresses);
+  EXPECT_EQ(b->mtu, 1400u);
+  EXPECT_EQ(b->formats, std::vector<int>{1});
+  EXPECT_EQ(b->beat, 17u);
+  EXPECT_EQ(b->time, a.time);
+  // Half-written or altered text fails.
+  EXPECT_FALSE(ParseAnnouncement(text.substr(0, text.size() / 2)).ok());
+  std::string altered = text;
+  altered[text.find("mtu=1400") + 5] = '5';
+  EXPECT_FALSE(ParseAnnouncement(altered).ok());
+  EXPECT_FALSE(ParseAnnouncement("").ok());
+  EXPECT_FALSE(ParseAnnouncement(std::string(5000, 'x')).ok());
+}
+
+}  // namespace
+}  // namespace fstun::fs

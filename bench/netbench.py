@@ -1,0 +1,907 @@
+#!/usr/bin/env python3
+"""fstun's network benchmark: fstun side by side with the kernel and peer tools.
+
+Run it through tools/bench (which installs the tools and builds fstun); see
+docs/benchmarks.md. Every row builds its own pair of network namespaces
+(`ip netns add`, names starting with "fstb<pid>"), joins them with the tunnel
+under test, measures from namespace A to namespace B, and deletes everything
+it made before the next row starts. Nothing is created in the host's network
+namespace; all addresses are documentation addresses:
+
+  tunnel:   192.0.2.1/24 (A)  <->  192.0.2.2/24 (B)
+  underlay: 198.51.100.1/24 (A)  <->  198.51.100.2/24 (B)  (a veth, MTU 9000,
+            for the tools that tunnel over UDP)
+
+Per row: iperf3 TCP single stream, iperf3 UDP packets/s at 1400-byte
+datagrams, ping RTT p50/p99, CPU seconds of the tunnel processes per GB of TCP
+payload, peak RSS (VmHWM) and wake-ups per second while idle (voluntary +
+involuntary context switches of all threads). Results go to --out as
+results.md, results.csv, results.json and chart.svg/chart.png.
+
+Standard library only: it must run on a fresh machine before anything else is
+installed but the Debian tools.
+"""
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+PREFIX = "fstb"
+TUN_A, TUN_B = "192.0.2.1", "192.0.2.2"
+UNDER_A, UNDER_B = "198.51.100.1", "198.51.100.2"
+TUNNEL_MTU = 1500
+UDP_DATAGRAM = 1400
+
+
+class Skip(Exception):
+    """A row cannot run here (missing tool, missing fstun feature)."""
+
+
+class RowFailed(Exception):
+    """A row started but its tunnel did not work."""
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Resources: everything a row creates is registered here and removed in
+# reverse order, on success, on error and on SIGINT/SIGTERM.
+# --------------------------------------------------------------------------
+class Scope:
+    live = []  # every Scope not yet cleaned, for the signal handler
+
+    def __init__(self, tag, logdir):
+        self.tag = tag
+        self.logdir = logdir
+        self.undo = []  # (description, callable), run in reverse
+        self.procs = []
+        Scope.live.append(self)
+
+    # ---- namespaces
+    def netns(self, suffix):
+        name = f"{PREFIX}{os.getpid()}{self.tag}{suffix}"
+        if len(name) > 30:
+            raise ValueError(name)
+        subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
+        self.undo.append((f"netns {name}", lambda: subprocess.run(
+            ["ip", "netns", "del", name], timeout=10, stderr=subprocess.DEVNULL)))
+        # Quiet namespaces: no IPv6 autoconfiguration chatter while idle.
+        self.sh(name, "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
+                      "net.ipv6.conf.default.disable_ipv6=1")
+        self.sh(name, "ip link set lo up")
+        return name
+
+    def tmpdir(self, base=None, name=None):
+        path = tempfile.mkdtemp(prefix=f"{PREFIX}-{self.tag}-{name or ''}", dir=base)
+        self.undo.append((f"rm {path}", lambda: shutil.rmtree(path, ignore_errors=True)))
+        return path
+
+    def mount(self, argv, mountpoint, timeout=20):
+        subprocess.run(argv, check=True, timeout=timeout,
+                       stdout=self._logfile("mount"), stderr=subprocess.STDOUT)
+        self.undo.append((f"umount {mountpoint}", lambda: subprocess.run(
+            ["fusermount3", "-u", "-z", mountpoint], timeout=10,
+            stderr=subprocess.DEVNULL)))
+
+    def on_cleanup(self, description, fn):
+        self.undo.append((description, fn))
+
+    # ---- commands
+    def run(self, ns, argv, timeout=30, check=True, env=None):
+        cmd = (["ip", "netns", "exec", ns] if ns else []) + list(argv)
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        if check and res.returncode != 0:
+            raise RowFailed(f"{' '.join(cmd)}: exit {res.returncode}: "
+                            f"{(res.stderr or res.stdout).strip()[-300:]}")
+        return res
+
+    def sh(self, ns, command, timeout=30, check=True):
+        return self.run(ns, ["sh", "-c", command], timeout=timeout, check=check)
+
+    def _logfile(self, what):
+        path = os.path.join(self.logdir, f"{self.tag}-{what}.log")
+        return open(path, "ab")
+
+    def spawn(self, ns, argv, what, env=None, tunnel=True):
+        """Starts a long-running process; `tunnel` ones are measured."""
+        cmd = (["ip", "netns", "exec", ns] if ns else []) + list(argv)
+        out = self._logfile(what)
+        out.write(("$ " + " ".join(cmd) + "\n").encode())
+        out.flush()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                env=env)
+        out.close()
+        proc.fstb_what = what
+        proc.fstb_tunnel = tunnel
+        self.procs.append(proc)
+        self.undo.append((f"stop {what}", lambda: stop_process(proc)))
+        return proc
+
+    def tunnel_pids(self):
+        return [p.pid for p in self.procs if p.fstb_tunnel and p.poll() is None]
+
+    def check_alive(self):
+        for p in self.procs:
+            if p.fstb_tunnel and p.poll() is not None:
+                raise RowFailed(f"{p.fstb_what} exited with {p.returncode} "
+                                f"(see logs/{self.tag}-{p.fstb_what}.log)")
+
+    def cleanup(self):
+        while self.undo:
+            description, fn = self.undo.pop()
+            try:
+                fn()
+            except Exception as e:  # keep going: the rest must still be removed
+                log(f"cleanup {description}: {e}")
+        if self in Scope.live:
+            Scope.live.remove(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+
+def stop_process(proc, grace=3.0):
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=grace)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=5)
+
+
+def cleanup_all(*_):
+    for scope in list(Scope.live):
+        scope.cleanup()
+
+
+def on_signal(signum, _frame):
+    log(f"signal {signum}: cleaning up")
+    cleanup_all()
+    sys.exit(128 + signum)
+
+
+def remove_stale_namespaces():
+    """Namespaces left by an earlier run that was SIGKILLed (its pid is gone)."""
+    try:
+        names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                               timeout=10).stdout.split("\n")
+    except Exception:
+        return
+    for line in names:
+        name = line.split(" ")[0]
+        m = re.match(rf"^{PREFIX}(\d+)", name)
+        if m and not os.path.exists(f"/proc/{m.group(1)}"):
+            log(f"removing stale namespace {name}")
+            subprocess.run(["ip", "netns", "del", name], timeout=10)
+
+
+# --------------------------------------------------------------------------
+# /proc readings
+# --------------------------------------------------------------------------
+def descendants(pids):
+    seen, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen or not os.path.exists(f"/proc/{pid}"):
+            continue
+        seen.append(pid)
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return seen
+
+
+def cpu_seconds(pids):
+    """utime+stime of the processes (all their threads), in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in descendants(pids):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError):
+            pass
+    return total / ticks
+
+
+def context_switches(pid):
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def peak_rss_mib(pids):
+    peak = 0
+    for pid in descendants(pids):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+    return peak / 1024 if peak else None
+
+
+# --------------------------------------------------------------------------
+# Measurements (from namespace A towards B's tunnel address)
+# --------------------------------------------------------------------------
+def wait_for_ping(scope, ns, addr, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        scope.check_alive()
+        if scope.run(ns, ["ping", "-c", "1", "-W", "1", addr], check=False,
+                     timeout=5).returncode == 0:
+            return
+        time.sleep(0.2)
+    raise RowFailed(f"no ping reply from {addr} within {timeout:.0f} s")
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    values = sorted(values)
+    k = (len(values) - 1) * p / 100.0
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def measure_ping(scope, ns, addr, count, interval):
+    deadline = int(count * interval + 15)
+    res = scope.run(ns, ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", "2",
+                         "-w", str(deadline), addr], check=False, timeout=deadline + 10)
+    rtts = [float(m) for m in re.findall(r"time=([\d.]+) ms", res.stdout)]
+    return {
+        "ping_p50_ms": percentile(rtts, 50),
+        "ping_p99_ms": percentile(rtts, 99),
+        "ping_loss_pct": 100.0 * (count - len(rtts)) / count,
+    }
+
+
+def iperf3(scope, ns, args, seconds):
+    res = scope.run(ns, ["iperf3", "-J", "--connect-timeout", "5000", "-c", TUN_B,
+                         "-t", str(seconds)] + args, check=False, timeout=seconds + 40)
+    try:
+        data = json.loads(res.stdout)
+    except json.JSONDecodeError:
+        raise RowFailed(f"iperf3 {' '.join(args)}: no JSON output: {res.stderr.strip()[-200:]}")
+    if "error" in data and "end" not in data:
+        raise RowFailed(f"iperf3 {' '.join(args)}: {data['error']}")
+    return data
+
+
+def start_iperf3_server(scope, ns):
+    scope.spawn(ns, ["iperf3", "-s", "-B", TUN_B], "iperf3-server", tunnel=False)
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        if ":5201" in scope.run(ns, ["ss", "-Htln"], check=False).stdout:
+            return
+        time.sleep(0.05)
+    raise RowFailed("iperf3 server did not start")
+
+
+def measure_tcp(scope, ns, seconds):
+    pids = scope.tunnel_pids()
+    cpu0 = cpu_seconds(pids)
+    data = iperf3(scope, ns, [], seconds)
+    cpu1 = cpu_seconds(pids)
+    received = data["end"].get("sum_received", {})
+    gbytes = received.get("bytes", 0) / 1e9
+    result = {
+        "tcp_gbps": received.get("bits_per_second", 0) / 1e9,
+        "tcp_retransmits": data["end"].get("sum_sent", {}).get("retransmits"),
+        "cpu_s_per_gb": (cpu1 - cpu0) / gbytes if pids and gbytes > 0 else None,
+        "cpu_pct": 100.0 * (cpu1 - cpu0) / seconds if pids else None,
+    }
+    if "error" in data:
+        result["tcp_error"] = data["error"]
+    return result
+
+
+def measure_udp(scope, ns, seconds, rate):
+    data = iperf3(scope, ns, ["-u", "-b", rate, "-l", str(UDP_DATAGRAM)], seconds)
+    s = data["end"].get("sum", {})
+    packets, lost, secs = s.get("packets", 0), s.get("lost_packets", 0), s.get("seconds", 0)
+    return {
+        "udp_kpps": (packets - lost) / secs / 1e3 if secs else None,
+        "udp_sent_kpps": packets / secs / 1e3 if secs else None,
+        "udp_loss_pct": s.get("lost_percent"),
+    }
+
+
+def measure_idle(scope, seconds):
+    pids = scope.tunnel_pids()
+    if not pids:
+        return {"idle_wakeups_per_s": None}
+    procs = descendants(pids)
+    before = {p: context_switches(p) for p in procs}
+    time.sleep(seconds)
+    rates = [(context_switches(p) - before[p]) / seconds for p in procs]
+    # Per process: the busiest one (a tunnel of two daemons reports the worse).
+    return {"idle_wakeups_per_s": max(rates)}
+
+
+# --------------------------------------------------------------------------
+# Rows: each sets up a tunnel between namespaces A and B of `scope`.
+# --------------------------------------------------------------------------
+def need(*tools):
+    for tool in tools:
+        if not shutil.which(tool):
+            raise Skip(f"{tool} not installed")
+
+
+def add_veth(scope, a, b, ifa, ifb, addr_a, addr_b, mtu):
+    scope.run(None, ["ip", "-n", a, "link", "add", ifa, "mtu", str(mtu), "type", "veth",
+                     "peer", "name", ifb, "netns", b, "mtu", str(mtu)])
+    scope.run(None, ["ip", "-n", a, "addr", "add", f"{addr_a}/24", "dev", ifa])
+    scope.run(None, ["ip", "-n", b, "addr", "add", f"{addr_b}/24", "dev", ifb])
+    scope.run(None, ["ip", "-n", a, "link", "set", ifa, "up"])
+    scope.run(None, ["ip", "-n", b, "link", "set", ifb, "up"])
+
+
+def underlay(scope, a, b):
+    add_veth(scope, a, b, "ulA", "ulB", UNDER_A, UNDER_B, 9000)
+
+
+def row_veth(scope, a, b, ctx):
+    add_veth(scope, a, b, "vA", "vB", TUN_A, TUN_B, TUNNEL_MTU)
+    return {"kernel_only": True}
+
+
+def row_socat(scope, a, b, ctx):
+    need("socat")
+    underlay(scope, a, b)
+    for ns, me, peer, ifname, proc in ((a, TUN_A, None, "stA", "socat-a"),
+                                       (b, TUN_B, None, "stB", "socat-b")):
+        local, remote = (UNDER_A, UNDER_B) if ns == a else (UNDER_B, UNDER_A)
+        scope.spawn(ns, ["socat", "-b", "65536",
+                         f"TUN:{me}/24,tun-name={ifname},tun-type=tun,iff-no-pi,iff-up",
+                         f"UDP-DATAGRAM:{remote}:4789,bind={local}:4789"], proc)
+    time.sleep(0.5)
+    for ns, ifname in ((a, "stA"), (b, "stB")):
+        scope.run(ns, ["ip", "link", "set", ifname, "mtu", str(TUNNEL_MTU)])
+    return {}
+
+
+def row_wireguard(scope, a, b, ctx):
+    need("wireguard-go")
+    underlay(scope, a, b)
+    # The UAPI socket lives in /var/run/wireguard/<ifname>.sock, shared by all
+    # namespaces: the names carry our pid.
+    names = {a: f"wg{os.getpid() % 1000000}a", b: f"wg{os.getpid() % 1000000}b"}
+    keydir = scope.tmpdir(name="wgkeys")
+    keys = {}
+    for ns in (a, b):
+        priv, pub = wireguard_keypair(scope, keydir, ns)
+        keys[ns] = (priv, pub)
+    env = dict(os.environ, WG_PROCESS_FOREGROUND="1", LOG_LEVEL="error")
+    for ns in (a, b):
+        scope.spawn(ns, ["wireguard-go", "-f", names[ns]], f"wireguard-go-{ns[-1]}", env=env)
+    deadline = time.time() + 10
+    while not all(os.path.exists(f"/var/run/wireguard/{n}.sock") for n in names.values()):
+        scope.check_alive()
+        if time.time() > deadline:
+            raise RowFailed("wireguard-go did not create its UAPI socket")
+        time.sleep(0.1)
+    for ns, me, local in ((a, TUN_A, UNDER_A), (b, TUN_B, UNDER_B)):
+        peer_ns = b if ns == a else a
+        peer_tun = TUN_B if ns == a else TUN_A
+        peer_under = UNDER_B if ns == a else UNDER_A
+        configure_wireguard(scope, ns, names[ns], keys[ns][0], keys[peer_ns][1],
+                            f"{peer_under}:51820", f"{peer_tun}/32")
+        scope.run(ns, ["ip", "addr", "add", f"{me}/24", "dev", names[ns]])
+        scope.run(ns, ["ip", "link", "set", names[ns], "mtu", str(TUNNEL_MTU), "up"])
+    return {"note": "configured with " + ("wg" if shutil.which("wg") else "its UAPI socket")}
+
+
+def wireguard_keypair(scope, keydir, ns):
+    """Returns (private, public) keys in base64."""
+    if shutil.which("wg"):
+        priv = scope.run(None, ["wg", "genkey"]).stdout.strip()
+        pub = subprocess.run(["wg", "pubkey"], input=priv, capture_output=True, text=True,
+                             check=True, timeout=10).stdout.strip()
+        return priv, pub
+    # Without wireguard-tools: an X25519 key pair from openssl (raw keys are
+    # the last 32 bytes of the DER encodings).
+    import base64
+    pem = os.path.join(keydir, f"{ns}.pem")
+    scope.run(None, ["openssl", "genpkey", "-algorithm", "X25519", "-out", pem])
+    priv_der = subprocess.run(["openssl", "pkey", "-in", pem, "-outform", "DER"],
+                              capture_output=True, check=True, timeout=10).stdout
+    pub_der = subprocess.run(["openssl", "pkey", "-in", pem, "-pubout", "-outform", "DER"],
+                             capture_output=True, check=True, timeout=10).stdout
+    return (base64.b64encode(priv_der[-32:]).decode(),
+            base64.b64encode(pub_der[-32:]).decode())
+
+
+def configure_wireguard(scope, ns, ifname, priv, peer_pub, endpoint, allowed):
+    if shutil.which("wg"):
+        keyfile = os.path.join(tempfile.gettempdir(), f"{PREFIX}{os.getpid()}{ifname}.key")
+        with open(os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(priv + "\n")
+        try:
+            scope.run(ns, ["wg", "set", ifname, "private-key", keyfile, "listen-port", "51820",
+                           "peer", peer_pub, "endpoint", endpoint, "allowed-ips", allowed])
+        finally:
+            os.unlink(keyfile)
+        return
+    # The UAPI protocol (wireguard.com/xplatform): hex keys, one key=value a line.
+    import base64
+    import socket
+    hexkey = lambda k: base64.b64decode(k).hex()
+    request = (f"set=1\nprivate_key={hexkey(priv)}\nlisten_port=51820\n"
+               f"public_key={hexkey(peer_pub)}\nendpoint={endpoint}\n"
+               f"allowed_ip={allowed}\n\n")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(f"/var/run/wireguard/{ifname}.sock")
+        s.sendall(request.encode())
+        reply = s.recv(4096).decode()
+    if "errno=0" not in reply:
+        raise RowFailed(f"wireguard-go UAPI set failed: {reply.strip()}")
+
+
+def row_openvpn(scope, a, b, ctx):
+    need("openvpn")
+    underlay(scope, a, b)
+    for ns, me, peer, local, remote, ifname in ((a, TUN_A, TUN_B, UNDER_A, UNDER_B, "ovA"),
+                                                (b, TUN_B, TUN_A, UNDER_B, UNDER_A, "ovB")):
+        scope.spawn(ns, ["openvpn", "--dev", ifname, "--dev-type", "tun",
+                         "--proto", "udp", "--local", local, "--lport", "1194",
+                         "--remote", remote, "--rport", "1194",
+                         "--ifconfig", me, peer, "--tun-mtu", str(TUNNEL_MTU),
+                         "--cipher", "none", "--auth", "none", "--data-ciphers", "none",
+                         "--disable-dco", "--verb", "3", "--mute-replay-warnings"],
+                    f"openvpn-{ns[-1]}")
+    return {"note": "p2p, no crypto"}
+
+
+def fstun_transports(ctx):
+    if not ctx.get("fstun"):
+        return set()
+    if "transports" not in ctx:
+        res = subprocess.run([ctx["fstun"], "--list_transports"], capture_output=True,
+                             text=True, timeout=10)
+        found = set()
+        for line in (res.stdout + res.stderr).splitlines():
+            m = re.match(r"^\s*([a-z0-9_-]+)\b", line)
+            if m:
+                found.add(m.group(1))
+        ctx["transports"] = found
+    return ctx["transports"]
+
+
+def row_memory(scope, a, b, ctx):
+    bridge = ctx.get("memory_bridge")
+    if not bridge or not os.access(bridge, os.X_OK):
+        raise Skip("bench/memory_bridge not built (needs tun/)")
+    scope.spawn(a, [bridge, f"--netns_a=/run/netns/{a}", f"--netns_b=/run/netns/{b}",
+                    f"--ip_a={TUN_A}/24", f"--ip_b={TUN_B}/24", f"--mtu={TUNNEL_MTU}"],
+                "memory-bridge")
+    return {"note": "one process, two TUNs"}
+
+
+def start_fstun_pair(scope, a, b, ctx, dir_a, dir_b, extra=()):
+    fstun = ctx.get("fstun")
+    if not fstun:
+        raise Skip("fstun not built (//cmd:fstun)")
+    if "fs" not in fstun_transports(ctx):
+        raise Skip("fstun has no 'fs' transport yet (--list_transports)")
+    for ns, role, ip, ifname, d in ((a, "server", TUN_A, "fsA", dir_a),
+                                    (b, "client", TUN_B, "fsB", dir_b)):
+        scope.spawn(ns, [fstun, f"--role={role}", "--transport=fs", f"--ifname={ifname}",
+                         f"--ip={ip}/24", f"--mtu={TUNNEL_MTU}", f"--dirpath={d}"]
+                    + list(extra), f"fstun-{role}")
+
+
+def row_fs_tmpfs(scope, a, b, ctx):
+    d = scope.tmpdir(base="/dev/shm", name="dir")
+    start_fstun_pair(scope, a, b, ctx, d, d)
+    return {"note": "/dev/shm"}
+
+
+def row_fs_disk(scope, a, b, ctx):
+    d = scope.tmpdir(base=ctx["disk_dir"], name="dir")
+    start_fstun_pair(scope, a, b, ctx, d, d)
+    return {"note": "project disk"}
+
+
+def row_fs_bindfs(scope, a, b, ctx):
+    need("bindfs", "fusermount3")
+    d = scope.tmpdir(base=ctx["disk_dir"], name="dir")
+    views = []
+    for side in "ab":
+        v = scope.tmpdir(base=ctx["disk_dir"], name=f"view{side}")
+        scope.mount(["bindfs", d, v], v)
+        views.append(v)
+    start_fstun_pair(scope, a, b, ctx, views[0], views[1])
+    return {"note": "two bindfs views, polling"}
+
+
+def row_fs_sshfs(scope, a, b, ctx):
+    need("sshfs", "fusermount3", "ssh-keygen")
+    sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+    if not os.access(sshd, os.X_OK):
+        raise Skip("sshd (openssh-server) not installed")
+    s = scope.netns("s")
+    keys = scope.tmpdir(name="ssh")
+    for key in ("host", "user"):
+        scope.run(None, ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                         os.path.join(keys, key)])
+    shutil.copy(os.path.join(keys, "user.pub"), os.path.join(keys, "authorized_keys"))
+    config = os.path.join(keys, "sshd_config")
+    with open(config, "w") as f:
+        f.write(f"ListenAddress 127.0.0.1:22\nHostKey {keys}/host\n"
+                f"AuthorizedKeysFile {keys}/authorized_keys\nPermitRootLogin prohibit-password\n"
+                "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+                f"StrictModes no\nPidFile {keys}/sshd.pid\n"
+                "Subsystem sftp internal-sftp\n")
+    os.makedirs("/run/sshd", exist_ok=True)
+    scope.spawn(s, [sshd, "-D", "-e", "-f", config], "sshd", tunnel=False)
+    d = scope.tmpdir(base=ctx["disk_dir"], name="dir")
+    ssh = (f"ip netns exec {s} ssh -i {keys}/user -o StrictHostKeyChecking=no "
+           f"-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR")
+    time.sleep(0.5)
+    views = []
+    for side in "ab":
+        v = scope.tmpdir(base=ctx["disk_dir"], name=f"sshfs{side}")
+        scope.mount(["sshfs", "-o", f"ssh_command={ssh}", f"root@127.0.0.1:{d}", v], v,
+                    timeout=30)
+        views.append(v)
+    start_fstun_pair(scope, a, b, ctx, views[0], views[1])
+    return {"note": "two sshfs mounts of one folder, sshd on loopback"}
+
+
+def row_python_demo(scope, a, b, ctx):
+    demo = ctx.get("python_demo")
+    if not demo:
+        raise Skip("no --python-demo PATH given")
+    if not os.path.exists(demo):
+        raise Skip(f"{demo} not found")
+    d = scope.tmpdir(base="/dev/shm", name="dir")
+    for ns, flag, ip, ifname in ((a, "--server", TUN_A, "pyA"), (b, "--client", TUN_B, "pyB")):
+        scope.spawn(ns, [sys.executable, demo, flag, f"--ifname={ifname}", f"--ip={ip}/24",
+                         f"--dirpath={d}"], f"python-{flag[2:]}")
+    return {"note": "tmpfs"}
+
+
+# name, label, setup, options
+ROWS = [
+    ("veth", "veth (kernel limit)", row_veth, {}),
+    ("socat", "socat TUN<->UDP", row_socat, {}),
+    ("wireguard-go", "wireguard-go (Debian)", row_wireguard, {}),
+    ("openvpn", "OpenVPN p2p, no crypto", row_openvpn, {}),
+    ("fstun-memory", "fstun core: 2 TUNs + memory", row_memory, {}),
+    ("fstun-fs-tmpfs", "fstun fs, tmpfs", row_fs_tmpfs, {}),
+    ("fstun-fs-disk", "fstun fs, project disk", row_fs_disk, {}),
+    ("fstun-fs-bindfs", "fstun fs, bindfs views (polling)", row_fs_bindfs,
+     {"ping_interval": 0.02}),
+    ("fstun-fs-sshfs", "fstun fs, 2 sshfs mounts", row_fs_sshfs,
+     {"ping_interval": 0.02, "up_timeout": 30}),
+    ("python-demo", "python demo, tmpfs", row_python_demo,
+     {"ping_interval": 0.05, "ping_count": 100, "udp_rate": "2M", "up_timeout": 30}),
+]
+
+
+def run_row(name, label, setup, options, args, ctx, logdir):
+    result = {"row": name, "label": label}
+    tag = str(ROWS.index((name, label, setup, options)))
+    t0 = time.time()
+    with Scope(tag, logdir) as scope:
+        try:
+            a, b = scope.netns("a"), scope.netns("b")
+            result.update(setup(scope, a, b, ctx) or {})
+            wait_for_ping(scope, a, TUN_B, options.get("up_timeout", 15))
+            start_iperf3_server(scope, b)
+            time.sleep(0.5)
+            result.update(measure_idle(scope, args.idle_seconds))
+            count = options.get("ping_count", args.ping_count)
+            result.update(measure_ping(scope, a, TUN_B, count,
+                                       options.get("ping_interval", 0.01)))
+            scope.check_alive()
+            result.update(measure_tcp(scope, a, args.tcp_seconds))
+            scope.check_alive()
+            result.update(measure_udp(scope, a, args.udp_seconds,
+                                      options.get("udp_rate", "0")))
+            scope.check_alive()
+            if not result.get("kernel_only"):
+                result["peak_rss_mib"] = peak_rss_mib(scope.tunnel_pids())
+            result["status"] = "ok"
+        except Skip as e:
+            result.update(status="skipped", reason=str(e))
+        except (RowFailed, subprocess.SubprocessError, OSError) as e:
+            result.update(status="failed", reason=str(e))
+    result["row_seconds"] = round(time.time() - t0, 1)
+    return result
+
+
+# --------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------
+def ratio(value, reference):
+    if value is None or not reference:
+        return None
+    return value / reference
+
+
+def add_ratios(results):
+    by_name = {r["row"]: r for r in results if r.get("status") == "ok"}
+    refs = {"veth": by_name.get("veth", {}), "wg": by_name.get("wireguard-go", {})}
+    for r in results:
+        for ref_name, ref in refs.items():
+            for key in ("tcp_gbps", "udp_kpps", "ping_p50_ms", "cpu_s_per_gb"):
+                r[f"{key}_x_{ref_name}"] = ratio(r.get(key), ref.get(key))
+
+
+def fmt(value, digits=2):
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        if abs(value) >= 100:
+            return f"{value:.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        if abs(value) >= 0.01:
+            return f"{value:.{digits}f}"
+        return f"{value:.2g}"
+    return str(value)
+
+
+def with_ratios(r, key):
+    v = r.get(key)
+    if v is None:
+        return "–"
+    return f"{fmt(v)} ({fmt(r.get(key + '_x_veth'))} / {fmt(r.get(key + '_x_wg'))})"
+
+
+def markdown_table(results):
+    head = ("| row | TCP Gbit/s (×veth / ×wg) | UDP kpps @1400 B (×veth / ×wg) | "
+            "ping p50 ms (×veth / ×wg) | ping p99 ms | loss % | CPU s/GB (×wg) | "
+            "peak RSS MiB | idle wake-ups/s |")
+    lines = [head, "|" + "---|" * 9]
+    for r in results:
+        if r.get("status") != "ok":
+            lines.append(f"| {r['label']} | {r.get('status')}: {r.get('reason', '')} |"
+                         + " |" * 7)
+            continue
+        cpu = r.get("cpu_s_per_gb")
+        cpu_txt = "–" if cpu is None else f"{fmt(cpu)} ({fmt(r.get('cpu_s_per_gb_x_wg'))})"
+        lines.append(
+            f"| {r['label']} | {with_ratios(r, 'tcp_gbps')} | {with_ratios(r, 'udp_kpps')} | "
+            f"{with_ratios(r, 'ping_p50_ms')} | {fmt(r.get('ping_p99_ms'))} | "
+            f"{fmt(r.get('ping_loss_pct'), 1)} | {cpu_txt} | {fmt(r.get('peak_rss_mib'), 1)} | "
+            f"{fmt(r.get('idle_wakeups_per_s'), 1)} |")
+    return "\n".join(lines)
+
+
+CSV_KEYS = ["row", "label", "status", "reason", "tcp_gbps", "tcp_gbps_x_veth", "tcp_gbps_x_wg",
+            "tcp_retransmits", "udp_kpps", "udp_kpps_x_veth", "udp_kpps_x_wg", "udp_sent_kpps",
+            "udp_loss_pct", "ping_p50_ms", "ping_p50_ms_x_veth", "ping_p50_ms_x_wg",
+            "ping_p99_ms", "ping_loss_pct", "cpu_s_per_gb", "cpu_s_per_gb_x_wg", "cpu_pct",
+            "peak_rss_mib", "idle_wakeups_per_s", "note", "row_seconds"]
+
+
+def machine_info():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem_gib, 1),
+            "kernel": platform.release(), "date": datetime.datetime.utcnow().isoformat() + "Z"}
+
+
+def tool_versions():
+    versions = {}
+    probes = {"iperf3": ["iperf3", "--version"], "socat": ["socat", "-V"],
+              "wireguard-go": ["wireguard-go", "--version"],
+              "openvpn": ["openvpn", "--version"]}
+    for name, argv in probes.items():
+        if shutil.which(argv[0]):
+            try:
+                out = subprocess.run(argv, capture_output=True, text=True, timeout=5)
+                text = (out.stdout + out.stderr).strip().splitlines()
+                line = next((l for l in text if re.search(r"\d+\.\d+", l)), "")
+                versions[name] = line.strip()[:80]
+            except Exception:
+                pass
+    return versions
+
+
+def write_chart(results, out_dir):
+    ok = [r for r in results if r.get("status") == "ok"]
+    if not ok or not shutil.which("gnuplot"):
+        return []
+    data = os.path.join(out_dir, "chart.dat")
+    with open(data, "w") as f:
+        f.write("# label tcp_gbps udp_kpps ping_p50_ms\n")
+        for r in ok:
+            label = r["row"]
+            f.write(f"\"{label}\" {r.get('tcp_gbps') or 0:.6f} {r.get('udp_kpps') or 0:.6f} "
+                    f"{r.get('ping_p50_ms') or 0:.6f}\n")
+    made = []
+    for term, ext in (("svg size 1100,900 dynamic font 'sans,11'", "svg"),
+                      ("png size 1100,900", "png")):
+        out = os.path.join(out_dir, f"chart.{ext}")
+        script = f"""
+set terminal {term}
+set output '{out}'
+set multiplot layout 3,1 title 'fstun benchmark ({time.strftime('%Y-%m-%d')}), log scales'
+set style data histograms
+set style fill solid 0.8 border -1
+set boxwidth 0.8
+set logscale y
+set grid ytics
+set xtics rotate by -20 scale 0 font ',9'
+unset key
+set ylabel 'TCP Gbit/s'
+plot '{data}' using 2:xtic(1) lc rgb '#3b6ea8'
+set ylabel 'UDP kpps (1400 B)'
+plot '{data}' using 3:xtic(1) lc rgb '#5a9e4b'
+set ylabel 'ping p50 ms'
+plot '{data}' using 4:xtic(1) lc rgb '#c0504d'
+unset multiplot
+"""
+        res = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True,
+                             timeout=30)
+        if res.returncode == 0:
+            made.append(out)
+        else:
+            log(f"gnuplot ({ext}): {res.stderr.strip()[-200:]}")
+    return made
+
+
+def write_report(results, out_dir, args):
+    add_ratios(results)
+    info = {"machine": machine_info(), "tools": tool_versions(),
+            "settings": {"tcp_seconds": args.tcp_seconds, "udp_seconds": args.udp_seconds,
+                         "ping_count": args.ping_count, "idle_seconds": args.idle_seconds,
+                         "tunnel_mtu": TUNNEL_MTU, "udp_datagram": UDP_DATAGRAM}}
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump({**info, "rows": results}, f, indent=2)
+    with open(os.path.join(out_dir, "results.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_KEYS, extrasaction="ignore")
+        w.writeheader()
+        for r in results:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v)
+                        for k, v in r.items()})
+    m = info["machine"]
+    s = info["settings"]
+    table = markdown_table(results)
+    md = (f"# fstun benchmark, {m['date']}\n\n"
+          f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
+          f"kernel {m['kernel']}.\n"
+          f"Tools: {'; '.join(f'{k}: {v}' for k, v in info['tools'].items())}.\n"
+          f"Settings: TCP {s['tcp_seconds']} s single stream, UDP {s['udp_seconds']} s "
+          f"at {UDP_DATAGRAM}-byte datagrams, {s['ping_count']} pings, idle "
+          f"{s['idle_seconds']} s, tunnel MTU {TUNNEL_MTU}.\n\n{table}\n\n"
+          "Ratios in brackets: against veth and against wireguard-go from the same run. "
+          "CPU: tunnel processes only (user+system, incl. the kernel work done in their "
+          "TUN writes) per GB of TCP payload. Idle wake-ups: context switches per second "
+          "of the busiest tunnel process, all threads.\n")
+    with open(os.path.join(out_dir, "results.md"), "w") as f:
+        f.write(md)
+    charts = write_chart(results, out_dir)
+    return table, charts
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="bench-results", help="output directory")
+    parser.add_argument("--quick", action="store_true", help="short runs (about 2 minutes)")
+    parser.add_argument("--rows", default="", help="comma-separated row names (default: all)")
+    parser.add_argument("--fstun", default="", help="fstun binary")
+    parser.add_argument("--memory-bridge", default="", help="bench/memory_bridge binary")
+    parser.add_argument("--python-demo", default="", help="path of the original python demo")
+    parser.add_argument("--disk-dir", default="", help="folder on the project's disk "
+                        "(default: a temporary folder beside --out)")
+    parser.add_argument("--list", action="store_true", help="list the rows and exit")
+    args = parser.parse_args()
+    if args.list:
+        for name, label, _, _ in ROWS:
+            print(f"{name:18s} {label}")
+        return 0
+    if os.geteuid() != 0:
+        print("tools/bench must run as root (it creates network namespaces)", file=sys.stderr)
+        return 2
+    for tool in ("ip", "iperf3", "ping"):
+        if not shutil.which(tool):
+            print(f"missing {tool}: run tools/bootstrap", file=sys.stderr)
+            return 2
+    args.tcp_seconds = 3 if args.quick else 10
+    args.udp_seconds = 2 if args.quick else 5
+    args.ping_count = 100 if args.quick else 200
+    args.idle_seconds = 3 if args.quick else 5
+
+    wanted = [r.strip() for r in args.rows.split(",") if r.strip()]
+    unknown = set(wanted) - {r[0] for r in ROWS}
+    if unknown:
+        print(f"unknown rows: {', '.join(sorted(unknown))} (see --list)", file=sys.stderr)
+        return 2
+    out_dir = os.path.abspath(args.out)
+    logdir = os.path.join(out_dir, "logs")
+    os.makedirs(logdir, exist_ok=True)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    remove_stale_namespaces()
+
+    disk_root = args.disk_dir or os.path.join(os.path.dirname(out_dir), ".bench-disk")
+    os.makedirs(disk_root, exist_ok=True)
+    ctx = {"fstun": os.path.abspath(args.fstun) if args.fstun else "",
+           "memory_bridge": os.path.abspath(args.memory_bridge) if args.memory_bridge else "",
+           "python_demo": os.path.abspath(args.python_demo) if args.python_demo else "",
+           "disk_dir": disk_root}
+
+    results = []
+    started = time.time()
+    try:
+        for row in ROWS:
+            if wanted and row[0] not in wanted:
+                continue
+            log(f"row {row[0]} ...")
+            r = run_row(*row, args, ctx, logdir)
+            log(f"row {row[0]}: {r.get('status')} {r.get('reason', '')} "
+                f"tcp={fmt(r.get('tcp_gbps'))} Gbit/s p50={fmt(r.get('ping_p50_ms'))} ms "
+                f"({r['row_seconds']} s)")
+            results.append(r)
+    finally:
+        cleanup_all()
+        if not args.disk_dir:
+            shutil.rmtree(disk_root, ignore_errors=True)
+    table, charts = write_report(results, out_dir, args)
+    print(table)
+    print(f"\nwrote {out_dir}/results.md, results.csv, results.json"
+          + (", " + ", ".join(os.path.basename(c) for c in charts) if charts else "")
+          + f" in {time.time() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

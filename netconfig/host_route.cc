@@ -14,10 +14,7 @@ std::string HostRoute::ToText() const {
   std::string out = absl::StrCat("dst=", destination.ToString());
   if (gateway) absl::StrAppend(&out, " gateway=", gateway->ToString());
   if (!device.empty()) absl::StrAppend(&out, " dev=", device);
-  absl::StrAppend(&out, " metric=", metric, " table=", table, " protocol=", protocol,
-                  " scope=", scope);
-  if (preferred_source) absl::StrAppend(&out, " src=", preferred_source->ToString());
-  if (onlink) absl::StrAppend(&out, " onlink=1");
+  absl::StrAppend(&out, " metric=", metric, " table=", table);
   return out;
 }
 
@@ -39,20 +36,9 @@ absl::StatusOr<HostRoute> HostRoute::FromText(absl::string_view text) {
     if (!gw.ok()) return bad("gateway");
     r.gateway = *gw;
   }
-  if (fields.count("src")) {
-    auto src = IpAddress::Parse(fields["src"]);
-    if (!src.ok()) return bad("src");
-    r.preferred_source = *src;
-  }
   r.device = fields["dev"];
-  uint32_t protocol = 0, scope = 0;
   if (!absl::SimpleAtoi(fields["metric"], &r.metric)) return bad("metric");
   if (!absl::SimpleAtoi(fields["table"], &r.table)) return bad("table");
-  if (!absl::SimpleAtoi(fields["protocol"], &protocol) || protocol > 255) return bad("protocol");
-  if (!absl::SimpleAtoi(fields["scope"], &scope) || scope > 255) return bad("scope");
-  r.protocol = static_cast<uint8_t>(protocol);
-  r.scope = static_cast<uint8_t>(scope);
-  r.onlink = fields["onlink"] == "1";
   return r;
 }
 
@@ -65,9 +51,5 @@ std::string HostRoute::Describe() const {
   return out;
 }
 
-bool HostRoute::SameKey(const HostRoute& o) const {
-  return destination == o.destination && gateway == o.gateway && device == o.device &&
-         metric == o.metric && table == o.table;
-}
 
 }  // namespace fstun

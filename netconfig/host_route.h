@@ -20,24 +20,21 @@ struct HostRoute {
   std::string device;                        // outgoing interface name
   uint32_t metric = 0;                       // RTA_PRIORITY
   uint32_t table = 254;                      // RT_TABLE_MAIN
-  uint8_t protocol = 4;                      // RTPROT_STATIC ("proto static")
-  uint8_t scope = 0;                         // RT_SCOPE_UNIVERSE
-  std::optional<IpAddress> preferred_source; // RTA_PREFSRC
-  bool onlink = false;                       // RTNH_F_ONLINK
 
   int family() const { return destination.address.family; }
   bool is_default() const { return destination.length == 0; }
 
-  // "dst=... [gateway=...] dev=... metric=... table=... protocol=... scope=...
-  //  [src=...] [onlink=1]": no spaces inside values.
+  // "dst=... [gateway=...] dev=... metric=... table=...": no spaces inside
+  // values.
   std::string ToText() const;
   static absl::StatusOr<HostRoute> FromText(absl::string_view text);
   // Like `ip route`: "default via 192.0.2.1 dev eth0 metric 100".
   std::string Describe() const;
 
-  // Same destination, gateway, device, metric and table: the kernel's
-  // identity of a route for delete.
-  bool SameKey(const HostRoute& o) const;
+  bool operator==(const HostRoute& o) const {
+    return destination == o.destination && gateway == o.gateway && device == o.device &&
+           metric == o.metric && table == o.table;
+  }
 };
 
 }  // namespace fstun

@@ -23,7 +23,6 @@ HostRoute DefaultVia(const char* gw, const char* dev, uint32_t metric) {
   r.gateway = *IpAddress::Parse(gw);
   r.device = dev;
   r.metric = metric;
-  r.protocol = 3;  // boot
   return r;
 }
 
@@ -39,8 +38,7 @@ HostState Sample() {
   HostRoute v6;
   v6.destination = *IpPrefix::Parse("::/0");
   v6.device = "tun0";
-  v6.preferred_source = *IpAddress::Parse("2001:db8::2");
-  v6.onlink = true;
+  v6.metric = 1;
   s.changes.push_back(RouteChange{RouteChange::Kind::kAdded, v6});
   s.changes.push_back(InterfaceChange{"tun0"});
   return s;
@@ -60,11 +58,10 @@ TEST(HostStateTest, RoundTripsEveryKindOfChange) {
   EXPECT_EQ(removed.kind, RouteChange::Kind::kRemoved);
   EXPECT_EQ(removed.route.gateway->ToString(), "192.0.2.1");
   EXPECT_EQ(removed.route.metric, 100u);
-  EXPECT_EQ(removed.route.protocol, 3);
+  EXPECT_EQ(removed.route.device, "eth0");
   const auto& added = std::get<RouteChange>(back->changes[3]);
-  EXPECT_TRUE(added.route.onlink);
-  EXPECT_EQ(added.route.preferred_source->ToString(), "2001:db8::2");
-  EXPECT_EQ(added.route.Describe(), "default dev tun0");
+  EXPECT_EQ(added.route, std::get<RouteChange>(s.changes[3]).route);
+  EXPECT_EQ(added.route.Describe(), "default dev tun0 metric 1");
 }
 
 TEST(HostStateTest, RejectsOtherFilesAndDamagedLines) {

@@ -1,0 +1,138 @@
+// Sealed frames: the wire format of the sealing layer, and the two halves
+// that write and read it (FrameSealer on the sending side, FrameOpener on
+// the receiving side).
+//
+// Each frame is sealed on its own with XChaCha20-Poly1305-IETF (libsodium):
+//
+//   offset  size  field
+//        0     1  marker 0xF1 ("fstun sealed frame, version 1")
+//        1     3  zero
+//        4     4  sender id    (big-endian)
+//        8     8  session id   (big-endian)
+//       16     8  sequence     (big-endian, 0, 1, 2, ... within a session)
+//       24     n  ciphertext of the frame
+//     24+n    16  Poly1305 tag
+//
+// The 24-byte header is both the nonce and the associated data: it is
+// unique per (sender, session, sequence), so no nonce travels separately,
+// and a frame whose header was changed fails authentication. A sender picks
+// a new session id at every start (wall-clock milliseconds in the top 42
+// bits, 22 random bits below), so sessions of one sender are ordered and a
+// restarted sender never reuses a nonce.
+//
+// FrameOpener keeps, per sender, the newest session seen and a replay
+// window over its sequence numbers. Checks run in this order and the first
+// failure names the drop reason:
+//   malformed       shorter than the overhead, unknown marker, non-zero pad
+//   oversize        the frame would not fit the receiver's buffer
+//   auth_failed     the tag does not verify (wrong key, forged, bit flip,
+//                   truncated, header changed)
+//   wrong_session   authentic but from an older session of that sender
+//                   (a file or frame copied back from an earlier run)
+//   replay          authentic, this sequence number was already accepted
+//   too_old         authentic, below the replay window (reordered by more
+//                   than ReplayWindow::kWindowSize)
+//   too_many_senders  more distinct authentic senders than the table holds
+// Only frames that authenticate touch the per-sender state, so nobody
+// without the key can move a replay window or grow the table.
+#ifndef FSTUN_SEAL_SEALED_FRAME_H_
+#define FSTUN_SEAL_SEALED_FRAME_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/types/span.h"
+#include "core/frame.h"
+#include "seal/key.h"
+#include "seal/replay_window.h"
+
+namespace fstun {
+
+inline constexpr uint8_t kSealMarker = 0xF1;
+inline constexpr size_t kSealHeaderSize = 24;
+inline constexpr size_t kSealTagSize = 16;
+// Bytes a sealed frame adds to the plaintext frame.
+inline constexpr size_t kSealOverhead = kSealHeaderSize + kSealTagSize;
+
+// Drop reasons of the sealing layer (besides core's "oversize"/"empty").
+inline constexpr char kDropMalformed[] = "malformed";
+inline constexpr char kDropAuthFailed[] = "auth_failed";
+inline constexpr char kDropWrongSession[] = "wrong_session";
+inline constexpr char kDropReplay[] = "replay";
+inline constexpr char kDropTooOld[] = "too_old";
+inline constexpr char kDropTooManySenders[] = "too_many_senders";
+
+// A new session id: wall-clock milliseconds << 22 | 22 random bits.
+uint64_t NewSessionId();
+
+// "192.0.2.2": a sender id printed as the IPv4 address it usually is.
+std::string SenderIdToString(uint32_t sender_id);
+
+class FrameSealer {
+ public:
+  // `key` must outlive the sealer.
+  FrameSealer(const Key& key, uint32_t sender_id, uint64_t session);
+
+  // Seals `frame` into `out` and returns the sealed size (frame.size() +
+  // kSealOverhead), or 0 if `out` is too small or the sequence numbers of
+  // this session are used up (after 2^64 frames).
+  size_t Seal(FrameView frame, absl::Span<uint8_t> out);
+
+  uint32_t sender_id() const { return sender_id_; }
+  uint64_t session() const { return session_; }
+  uint64_t next_sequence() const { return next_seq_; }
+
+ private:
+  const Key& key_;
+  const uint32_t sender_id_;
+  const uint64_t session_;
+  uint64_t next_seq_ = 0;
+};
+
+class FrameOpener {
+ public:
+  // Why Open refused a frame; kOk if it did not.
+  enum class Error {
+    kOk,
+    kMalformed,
+    kOversize,
+    kAuthFailed,
+    kWrongSession,
+    kReplay,
+    kTooOld,
+    kTooManySenders
+  };
+  struct Result {
+    Error error = Error::kOk;
+    size_t size = 0;         // plaintext bytes written to `out` (kOk only)
+    uint32_t sender_id = 0;  // as the header claims (unauthenticated unless kOk)
+    bool new_session = false;  // kOk and the sender started a newer session
+  };
+
+  // `key` must outlive the opener. At most `max_senders` distinct senders
+  // are tracked; frames from further ones are dropped.
+  explicit FrameOpener(const Key& key, size_t max_senders = 1024);
+
+  // Checks and decrypts `sealed` into `out`. Never writes plaintext to `out`
+  // unless the frame authenticates.
+  Result Open(FrameView sealed, absl::Span<uint8_t> out);
+
+  // The counter name of a refusal ("replay", ...).
+  static const char* DropReason(Error error);
+
+ private:
+  struct SenderState {
+    uint64_t session = 0;
+    ReplayWindow window;
+  };
+
+  const Key& key_;
+  const size_t max_senders_;
+  absl::flat_hash_map<uint32_t, SenderState> senders_;
+};
+
+}  // namespace fstun
+
+#endif  // FSTUN_SEAL_SEALED_FRAME_H_

@@ -513,22 +513,31 @@ def fstun_transports(ctx):
     return ctx["transports"]
 
 
-def row_memory(scope, a, b, ctx):
+def row_memory(scope, a, b, ctx, offload=False):
     bridge = ctx.get("memory_bridge")
     if not bridge or not os.access(bridge, os.X_OK):
         raise Skip("bench/memory_bridge not built (needs tun/)")
     scope.spawn(a, [bridge, f"--netns_a=/run/netns/{a}", f"--netns_b=/run/netns/{b}",
-                    f"--ip_a={TUN_A}/24", f"--ip_b={TUN_B}/24", f"--mtu={TUNNEL_MTU}"],
+                    f"--ip_a={TUN_A}/24", f"--ip_b={TUN_B}/24", f"--mtu={TUNNEL_MTU}",
+                    f"--offload={'true' if offload else 'false'}"],
                 "memory-bridge")
-    return {"note": "one process, two TUNs"}
+    return {"note": "one process, two TUNs" + (", TUN offloads" if offload else "")}
 
 
-def start_fstun_pair(scope, a, b, ctx, dir_a, dir_b, extra=()):
-    fstun = ctx.get("fstun")
-    if not fstun:
+def row_memory_offload(scope, a, b, ctx):
+    return row_memory(scope, a, b, ctx, offload=True)
+
+
+def require_fstun_fs(ctx):
+    if not ctx.get("fstun"):
         raise Skip("fstun not built (//cmd:fstun)")
     if "fs" not in fstun_transports(ctx):
         raise Skip("fstun has no 'fs' transport yet (--list_transports)")
+
+
+def start_fstun_pair(scope, a, b, ctx, dir_a, dir_b, extra=()):
+    require_fstun_fs(ctx)
+    fstun = ctx["fstun"]
     for ns, role, ip, ifname, d in ((a, "server", TUN_A, "fsA", dir_a),
                                     (b, "client", TUN_B, "fsB", dir_b)):
         scope.spawn(ns, [fstun, f"--role={role}", "--transport=fs", f"--ifname={ifname}",
@@ -537,18 +546,21 @@ def start_fstun_pair(scope, a, b, ctx, dir_a, dir_b, extra=()):
 
 
 def row_fs_tmpfs(scope, a, b, ctx):
+    require_fstun_fs(ctx)
     d = scope.tmpdir(base="/dev/shm", name="dir")
     start_fstun_pair(scope, a, b, ctx, d, d)
     return {"note": "/dev/shm"}
 
 
 def row_fs_disk(scope, a, b, ctx):
+    require_fstun_fs(ctx)
     d = scope.tmpdir(base=ctx["disk_dir"], name="dir")
     start_fstun_pair(scope, a, b, ctx, d, d)
     return {"note": "project disk"}
 
 
 def row_fs_bindfs(scope, a, b, ctx):
+    require_fstun_fs(ctx)
     need("bindfs", "fusermount3")
     d = scope.tmpdir(base=ctx["disk_dir"], name="dir")
     views = []
@@ -561,6 +573,7 @@ def row_fs_bindfs(scope, a, b, ctx):
 
 
 def row_fs_sshfs(scope, a, b, ctx):
+    require_fstun_fs(ctx)
     need("sshfs", "fusermount3", "ssh-keygen")
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"
     if not os.access(sshd, os.X_OK):
@@ -614,6 +627,7 @@ ROWS = [
     ("wireguard-go", "wireguard-go (Debian)", row_wireguard, {}),
     ("openvpn", "OpenVPN p2p, no crypto", row_openvpn, {}),
     ("fstun-memory", "fstun core: 2 TUNs + memory", row_memory, {}),
+    ("fstun-memory-offload", "fstun core + TUN offloads", row_memory_offload, {}),
     ("fstun-fs-tmpfs", "fstun fs, tmpfs", row_fs_tmpfs, {}),
     ("fstun-fs-disk", "fstun fs, project disk", row_fs_disk, {}),
     ("fstun-fs-bindfs", "fstun fs, bindfs views (polling)", row_fs_bindfs,

@@ -82,7 +82,8 @@ class RoleTest : public ::testing::Test {
   bool TableExists() { return *NftTableExists(NftTableChange{"inet", "fstun_fst0"}); }
   std::vector<std::string> Defaults(int family) {
     std::vector<std::string> out;
-    for (const Route& r : *nl_->GetDefaultRoutes(family)) out.push_back(r.ToString());
+    std::vector<Route> routes = *nl_->GetDefaultRoutes(family);
+    for (const Route& r : routes) out.push_back(r.ToString());
     return out;
   }
   bool StateFileExists() { return access(state_path_.c_str(), F_OK) == 0; }
@@ -165,7 +166,8 @@ TEST_F(RoleTest, FailedSetUpRollsBackWhatItChanged) {
   auto setup = ApplyRole(c);
   ASSERT_FALSE(setup.ok());
   EXPECT_EQ(Defaults(4), before);
-  for (const Route& r : *nl_->ListRoutes(4)) {
+  std::vector<Route> routes = *nl_->ListRoutes(4);
+  for (const Route& r : routes) {
     EXPECT_NE(r.destination.ToString(), "203.0.113.0/24") << r.ToString();
   }
   EXPECT_FALSE(StateFileExists());

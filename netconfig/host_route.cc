@@ -14,7 +14,7 @@ std::string HostRoute::ToText() const {
   std::string out = absl::StrCat("dst=", destination.ToString());
   if (gateway) absl::StrAppend(&out, " gateway=", gateway->ToString());
   if (!device.empty()) absl::StrAppend(&out, " dev=", device);
-  absl::StrAppend(&out, " metric=", metric, " table=", table);
+  absl::StrAppend(&out, " metric=", metric, " table=", table, " protocol=", static_cast<int>(protocol));
   return out;
 }
 
@@ -39,6 +39,12 @@ absl::StatusOr<HostRoute> HostRoute::FromText(absl::string_view text) {
   r.device = fields["dev"];
   if (!absl::SimpleAtoi(fields["metric"], &r.metric)) return bad("metric");
   if (!absl::SimpleAtoi(fields["table"], &r.table)) return bad("table");
+  uint32_t protocol = 0;  // absent in files written before it was recorded
+  if (fields.count("protocol") &&
+      (!absl::SimpleAtoi(fields["protocol"], &protocol) || protocol > 255)) {
+    return bad("protocol");
+  }
+  r.protocol = static_cast<uint8_t>(protocol);
   return r;
 }
 

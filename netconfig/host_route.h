@@ -20,17 +20,19 @@ struct HostRoute {
   std::string device;                        // outgoing interface name
   uint32_t metric = 0;                       // RTA_PRIORITY
   uint32_t table = 254;                      // RT_TABLE_MAIN
+  uint8_t protocol = 0;                      // "proto" as listed (0: static when added)
 
   int family() const { return destination.address.family; }
   bool is_default() const { return destination.length == 0; }
 
-  // "dst=... [gateway=...] dev=... metric=... table=...": no spaces inside
-  // values.
+  // "dst=... [gateway=...] dev=... metric=... table=... protocol=...": no
+  // spaces inside values.
   std::string ToText() const;
   static absl::StatusOr<HostRoute> FromText(absl::string_view text);
   // Like `ip route`: "default via 192.0.2.1 dev eth0 metric 100".
   std::string Describe() const;
 
+  // A route's identity; `protocol` is not part of it (as in the kernel).
   bool operator==(const HostRoute& o) const {
     return destination == o.destination && gateway == o.gateway && device == o.device &&
            metric == o.metric && table == o.table;

@@ -20,6 +20,7 @@ absl::StatusOr<std::vector<HostRoute>> NetlinkRouteTable::List(int family) {
     h.gateway = r.gateway;
     h.metric = r.metric;
     h.table = r.table;
+    h.protocol = r.protocol;
     if (r.ifindex != 0) {
       absl::StatusOr<LinkInfo> link = netlink_->GetLink(r.ifindex);
       if (!link.ok()) continue;  // went away while we listed
@@ -36,6 +37,7 @@ absl::StatusOr<Route> NetlinkRouteTable::ToKernel(const HostRoute& h) {
   r.gateway = h.gateway;
   r.metric = h.metric;
   r.table = h.table;
+  r.protocol = h.protocol;
   if (!h.device.empty()) {
     absl::StatusOr<int> index = netlink_->LinkIndex(h.device);
     if (!index.ok()) {

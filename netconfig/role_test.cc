@@ -42,6 +42,7 @@ class RoleTest : public ::testing::Test {
     def.destination = *IpPrefix::Parse("0.0.0.0/0");
     def.gateway = *IpAddress::Parse("198.51.100.1");
     def.metric = 100;
+    def.protocol = 3;  // RTPROT_BOOT, as `ip route add` makes it
     ASSERT_TRUE(nl_->AddRoute(def).ok());
     const char* tmp = std::getenv("TEST_TMPDIR");
     state_path_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/role_",
@@ -83,7 +84,9 @@ class RoleTest : public ::testing::Test {
   std::vector<std::string> Defaults(int family) {
     std::vector<std::string> out;
     std::vector<Route> routes = *nl_->GetDefaultRoutes(family);
-    for (const Route& r : routes) out.push_back(r.ToString());
+    for (const Route& r : routes) {
+      out.push_back(absl::StrCat(r.ToString(), " proto ", static_cast<int>(r.protocol)));
+    }
     return out;
   }
   bool StateFileExists() { return access(state_path_.c_str(), F_OK) == 0; }
@@ -138,7 +141,8 @@ TEST_F(RoleTest, ClientReplacesTheDefaultRoutesAndRestoreBringsThemBack) {
   EXPECT_EQ(now6[0].ifindex, fst0);
 
   ASSERT_TRUE((*setup)->Restore().ok());
-  EXPECT_EQ(Defaults(4), before4);
+  EXPECT_EQ(Defaults(4), before4);  // with its protocol (boot), not "static"
+  EXPECT_NE(before4[0].find("proto 3"), std::string::npos) << before4[0];
   EXPECT_EQ(Defaults(6), before6);
   EXPECT_FALSE(StateFileExists());
 }

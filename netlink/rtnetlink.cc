@@ -154,6 +154,7 @@ void ParseRoute(const nlmsghdr* nlh, int family, uint32_t table, std::vector<Rou
   Route route;
   route.destination.address = ZeroAddress(family);
   route.destination.length = rtm->rtm_dst_len;
+  route.protocol = rtm->rtm_protocol;
   uint32_t route_table = rtm->rtm_table;
   const nlattr* multipath = nullptr;
   ForEachAttribute(nlh, sizeof(rtmsg), [&](const nlattr* attr) {
@@ -507,7 +508,7 @@ absl::Status RtNetlink::ChangeRoute(const Route& route, int type, uint16_t flags
   rtm->rtm_table = route.table < 256 ? route.table : RT_TABLE_UNSPEC;
   rtm->rtm_type = RTN_UNICAST;
   // When deleting, protocol 0 and scope NOWHERE match any route.
-  rtm->rtm_protocol = remove ? 0 : RTPROT_STATIC;
+  rtm->rtm_protocol = remove ? 0 : (route.protocol != 0 ? route.protocol : RTPROT_STATIC);
   rtm->rtm_scope = remove ? RT_SCOPE_NOWHERE
                           : (route.gateway.has_value() ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
   mnl_attr_put_u32(nlh, RTA_TABLE, route.table);

@@ -56,6 +56,10 @@ struct Route {
   int ifindex = 0;                   // "dev"; 0 = let the kernel pick from the gateway
   uint32_t metric = 0;               // "metric"; the kernel uses 1024 for IPv6 when 0
   uint32_t table = kMainRoutingTable;
+  // "proto": who installed it (RTPROT_BOOT, _STATIC, _DHCP, _RA, ...), as
+  // listed; 0 adds with RTPROT_STATIC. Kept so a removed route can be put
+  // back as it was; not part of a route's identity (operator==).
+  uint8_t protocol = 0;
 
   // "0.0.0.0/0 via 192.0.2.1 dev #3 metric 100"
   std::string ToString() const;

@@ -229,8 +229,10 @@ HostState OwnerForThisProcess(absl::string_view ifname, absl::string_view role) 
   return s;
 }
 
-std::string DefaultStatePath(absl::string_view ifname) {
-  return absl::StrCat("/run/fstun/", ifname, ".state");
+std::string DefaultStatePath(absl::string_view ifname, absl::string_view dir) {
+  struct stat st = {};
+  std::string netns = stat("/proc/thread-self/ns/net", &st) == 0 ? absl::StrCat(".net", st.st_ino) : "";
+  return absl::StrCat(dir, "/", ifname, netns, ".state");
 }
 
 absl::StatusOr<std::unique_ptr<StateFile>> StateFile::Create(std::string path, HostState owner) {

@@ -85,8 +85,13 @@ bool ProcessIsAlive(pid_t pid, uint64_t start_time);
 // The owner record for this process.
 HostState OwnerForThisProcess(absl::string_view ifname, absl::string_view role);
 
-// "/run/fstun/<ifname>.state".
-std::string DefaultStatePath(absl::string_view ifname);
+// Where the state of an fstun for `ifname` lives by default:
+// "<dir>/<ifname>.net<inode>.state", where <inode> identifies the calling
+// thread's network namespace. Everything fstun changes (routes, nftables,
+// forwarding) belongs to one network namespace, and two fstuns in two
+// namespaces may both call their TUN "tun0", so the namespace is part of the
+// name. `dir` defaults to /run/fstun (cleared at boot, like the changes).
+std::string DefaultStatePath(absl::string_view ifname, absl::string_view dir = "/run/fstun");
 
 class StateFile {
  public:

@@ -1,6 +1,7 @@
 #include "netconfig/state_file.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -119,6 +120,13 @@ TEST(StateFileTest, DamagedFileIsDataLoss) {
   std::string path = TestDir() + "/damaged.state";
   std::ofstream(path) << "fstun-state 1\nowner pid=1";
   EXPECT_TRUE(absl::IsDataLoss(StateFile::Read(path).status()));
+}
+
+TEST(StatePathTest, NamesTheInterfaceAndTheNetworkNamespace) {
+  struct stat st = {};
+  ASSERT_EQ(stat("/proc/thread-self/ns/net", &st), 0);
+  EXPECT_EQ(DefaultStatePath("tun0", "/run/fstun"),
+            "/run/fstun/tun0.net" + std::to_string(st.st_ino) + ".state");
 }
 
 TEST(ProcessTest, TellsLiveFromDeadAndReusedPids) {

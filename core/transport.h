@@ -16,6 +16,10 @@
 // wakes up; afterwards Send and Receive return FailedPrecondition. Close is
 // idempotent.
 //
+// Threads: the pump calls Send, Receive and the readiness hints from one
+// thread. counters(), peers() and Close() may be called from any thread (the
+// status socket and signal paths do).
+//
 // A transport never drops silently: every frame it refuses or loses is
 // counted in counters().drops under a reason.
 #ifndef FSTUN_CORE_TRANSPORT_H_

@@ -1,0 +1,219 @@
+#include "transports/fs/fs_io.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace fstun::fs {
+namespace {
+
+constexpr int kReadFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+
+absl::Status ErrnoStatus(int err, absl::string_view what) {
+  return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(what, ": ", strerror(err)));
+}
+
+}  // namespace
+
+uint8_t* ByteBuffer::Reserve(size_t capacity) {
+  if (capacity > capacity_) {
+    size_t grown = std::max(capacity, capacity_ * 2);
+    data_.reset(new uint8_t[grown]);
+    capacity_ = grown;
+    size_ = 0;
+  }
+  return data_.get();
+}
+
+ReadResult ReadRegularFile(int dirfd, const char* name, size_t max_bytes, ByteBuffer& buffer) {
+  buffer.set_size(0);
+  int fd = openat(dirfd, name, kReadFlags);
+  if (fd < 0) {
+    if (errno == ENOENT) return {ReadOutcome::kMissing, ENOENT};
+    // O_NOFOLLOW on a symlink gives ELOOP; some filesystems give EMLINK.
+    if (errno == ELOOP || errno == EMLINK || errno == ENXIO || errno == EISDIR) {
+      return {ReadOutcome::kNotRegular, errno};
+    }
+    return {ReadOutcome::kError, errno};
+  }
+  struct stat st;
+  ReadResult result{ReadOutcome::kOk, 0};
+  if (fstat(fd, &st) != 0) {
+    result = {ReadOutcome::kError, errno};
+  } else if (!S_ISREG(st.st_mode)) {
+    result = {ReadOutcome::kNotRegular, 0};
+  } else if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    result = {ReadOutcome::kTooLarge, 0};
+  } else {
+    // Ask for one byte more than fstat says: a short read then proves EOF
+    // without a second read() in the common case. fstat's size may be
+    // stale on network shares, so the loop keeps reading (bounded) when the
+    // file turns out longer.
+    size_t have = 0;
+    uint8_t* data = buffer.Reserve(std::min<size_t>(st.st_size + 1, max_bytes + 1));
+    while (true) {
+      if (have == buffer.capacity()) {
+        if (have > max_bytes) {
+          result = {ReadOutcome::kTooLarge, 0};
+          break;
+        }
+        ByteBuffer bigger;
+        std::memcpy(bigger.Reserve(std::min(max_bytes + 1, have * 2)), data, have);
+        buffer = std::move(bigger);
+        data = buffer.data();
+      }
+      size_t ask = buffer.capacity() - have;
+      ssize_t n = read(fd, data + have, ask);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        result = {ReadOutcome::kError, errno};
+        break;
+      }
+      have += n;
+      if (have > max_bytes) {
+        result = {ReadOutcome::kTooLarge, 0};
+        break;
+      }
+      if (n == 0 || static_cast<size_t>(n) < ask) break;
+    }
+    if (result.outcome == ReadOutcome::kOk) buffer.set_size(have);
+  }
+  close(fd);
+  return result;
+}
+
+absl::Status WriteFileAtomically(int dirfd, const char* temp, const char* final,
+                                 absl::Span<const iovec> iov, bool* rename_failed) {
+  if (rename_failed != nullptr) *rename_failed = false;
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int fd = openat(dirfd, temp, kFlags, 0600);
+  if (fd < 0 && errno == EEXIST) {
+    // A temp left by an earlier failure of ours: replace it.
+    unlinkat(dirfd, temp, 0);
+    fd = openat(dirfd, temp, kFlags, 0600);
+  }
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("create ", temp));
+  // writev may write less than asked (FUSE, signals); continue where it
+  // stopped. The iovec array is copied only in that rare case.
+  size_t total = 0;
+  for (const iovec& v : iov) total += v.iov_len;
+  ssize_t n = writev(fd, iov.data(), static_cast<int>(iov.size()));
+  int err = n < 0 ? errno : 0;
+  if (n >= 0 && static_cast<size_t>(n) < total) {
+    std::vector<iovec> rest(iov.begin(), iov.end());
+    size_t done = n;
+    size_t i = 0;
+    while (err == 0 && done < total) {
+      while (i < rest.size() && rest[i].iov_len <= static_cast<size_t>(n)) {
+        n -= rest[i].iov_len;
+        ++i;
+      }
+      rest[i].iov_base = static_cast<uint8_t*>(rest[i].iov_base) + n;
+      rest[i].iov_len -= n;
+      n = writev(fd, rest.data() + i, static_cast<int>(rest.size() - i));
+      if (n < 0) {
+        if (errno == EINTR) {
+          n = 0;
+          continue;
+        }
+        err = errno;
+      } else if (n == 0) {
+        err = EIO;
+      } else {
+        done += n;
+      }
+    }
+  }
+  if (close(fd) != 0 && err == 0) err = errno;  // NFS reports write errors at close
+  if (err != 0) {
+    unlinkat(dirfd, temp, 0);
+    return ErrnoStatus(err, absl::StrCat("write ", temp));
+  }
+  if (renameat(dirfd, temp, dirfd, final) != 0) {
+    err = errno;
+    unlinkat(dirfd, temp, 0);
+    if (rename_failed != nullptr) *rename_failed = true;
+    return ErrnoStatus(err, absl::StrCat("rename to ", final));
+  }
+  return absl::OkStatus();
+}
+
+bool Exists(int dirfd, const char* name) {
+  int fd = openat(dirfd, name, kReadFlags);
+  if (fd >= 0) {
+    close(fd);
+    return true;
+  }
+  return errno != ENOENT;
+}
+
+bool RemoveEntry(int dirfd, const char* name) {
+  if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT) return true;
+  if (errno == EISDIR || errno == EPERM) return unlinkat(dirfd, name, AT_REMOVEDIR) == 0;
+  return false;
+}
+
+absl::StatusOr<int> OpenOrCreateDir(int parentfd, const char* name) {
+  if (mkdirat(parentfd, name, 0700) != 0 && errno != EEXIST) {
+    return ErrnoStatus(errno, absl::StrCat("mkdir ", name));
+  }
+  int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    return ErrnoStatus(errno, absl::StrCat("open directory ", name,
+                                           " (a symlink or not a directory?)"));
+  }
+  return fd;
+}
+
+std::vector<std::string> ListDir(int dirfd) {
+  std::vector<std::string> names;
+  // A fresh descriptor per listing: the caller's fd position stays put and
+  // the kernel re-reads the directory.
+  int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return names;
+  DIR* dir = fdopendir(fd);
+  if (dir == nullptr) {
+    close(fd);
+    return names;
+  }
+  while (struct dirent* e = readdir(dir)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    names.emplace_back(e->d_name);
+  }
+  closedir(dir);
+  return names;
+}
+
+std::string FilesystemType(int fd) {
+  struct statfs s;
+  if (fstatfs(fd, &s) != 0) return "unknown";
+  switch (static_cast<uint64_t>(s.f_type)) {
+    case TMPFS_MAGIC: return "tmpfs";
+    case EXT4_SUPER_MAGIC: return "ext4";
+    case 0x58465342: return "xfs";
+    case BTRFS_SUPER_MAGIC: return "btrfs";
+    case 0x65735546: return "fuse";
+    case NFS_SUPER_MAGIC: return "nfs";
+    case V9FS_MAGIC: return "9p";
+    case 0x786F4256: return "vboxsf";
+    case SMB_SUPER_MAGIC: return "smb";
+    case 0xFF534D42: return "cifs";
+    case 0xFE534D42: return "smb2";
+    case OVERLAYFS_SUPER_MAGIC: return "overlay";
+    case 0x6a656a63: return "virtiofs?";
+    default: return absl::StrFormat("0x%x", static_cast<uint64_t>(s.f_type));
+  }
+}
+
+}  // namespace fstun::fs

@@ -1,0 +1,90 @@
+// Careful file operations on a folder that other hosts (or attackers) also
+// write: never follow a symlink, never block on a FIFO or device, bound
+// every read, create everything owner-only, replace files atomically.
+//
+// All names are relative to a directory fd (openat family), so a component
+// swapped for a symlink after start-up cannot redirect us elsewhere.
+#ifndef FSTUN_TRANSPORTS_FS_FS_IO_H_
+#define FSTUN_TRANSPORTS_FS_FS_IO_H_
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace fstun::fs {
+
+// A growable byte buffer that never zero-fills: reading a file into it
+// costs the read, not a memset.
+class ByteBuffer {
+ public:
+  // Ensures capacity() >= `capacity`; may discard the contents.
+  uint8_t* Reserve(size_t capacity);
+  uint8_t* data() { return data_.get(); }
+  const uint8_t* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  void set_size(size_t n) { size_ = n; }
+  size_t capacity() const { return capacity_; }
+  absl::Span<const uint8_t> span() const { return {data_.get(), size_}; }
+
+ private:
+  std::unique_ptr<uint8_t[]> data_;
+  size_t capacity_ = 0;
+  size_t size_ = 0;
+};
+
+enum class ReadOutcome {
+  kOk,
+  kMissing,     // no such name (the common case: not written yet)
+  kNotRegular,  // symlink, FIFO, device, directory, socket
+  kTooLarge,    // larger than the caller's bound
+  kError,       // any other errno (in `error`)
+};
+
+struct ReadResult {
+  ReadOutcome outcome = ReadOutcome::kError;
+  int error = 0;
+};
+
+// Reads the regular file `name` in `dirfd` into `buffer`, at most
+// `max_bytes`. Re-opens by name every time (held handles go stale on
+// network shares) and trusts read()'s EOF rather than fstat's size (which
+// may be cached). Syscalls: openat, fstat, read (more only if the file grew
+// beyond its fstat size), close.
+ReadResult ReadRegularFile(int dirfd, const char* name, size_t max_bytes, ByteBuffer& buffer);
+
+// Writes `iov` to a new file `temp` (0600, O_EXCL, no symlinks) and renames
+// it to `final`, replacing any file there. On failure removes `temp` and
+// returns the errno as a status. `rename_failed` tells whether the data was
+// written but the rename refused (e.g. a directory sits at `final`).
+absl::Status WriteFileAtomically(int dirfd, const char* temp, const char* final,
+                                 absl::Span<const iovec> iov, bool* rename_failed = nullptr);
+
+// Whether `name` exists, by opening it (never by cached attributes).
+bool Exists(int dirfd, const char* name);
+
+// unlink, or rmdir if `name` is an (empty) directory. False if it remains.
+bool RemoveEntry(int dirfd, const char* name);
+
+// Creates `name` in `parentfd` (mode 0700) if missing and opens it as a
+// directory without following symlinks.
+absl::StatusOr<int> OpenOrCreateDir(int parentfd, const char* name);
+
+// Names in a directory except "." and "..". A listing may be stale on
+// network shares: use it only for discovery and garbage collection.
+std::vector<std::string> ListDir(int dirfd);
+
+// The filesystem type of `fd` as a short name ("tmpfs", "ext4", "fuse",
+// "nfs", "9p", "vboxsf", ...), or its statfs magic in hex.
+std::string FilesystemType(int fd);
+
+}  // namespace fstun::fs
+
+#endif  // FSTUN_TRANSPORTS_FS_FS_IO_H_

@@ -1,0 +1,163 @@
+// FsTransport: IP frames through a shared folder (--transport=fs).
+//
+// Each peer announces itself in DIR/peers/<id>.peer and owns an inbox
+// DIR/inbox/<id>/. To send, a peer picks the destination peer from the
+// frame's destination address (the announced addresses), and writes the
+// batch as ONE record file into that peer's inbox: written under a temp
+// name, then renamed to "<me>.<my session>.<its session>.<seq>.rec". The
+// receiver opens the next name it expects directly (no directory listing),
+// checks the record, delivers its frames in order and deletes the file.
+// The sender learns from the file's disappearance that it was consumed,
+// which bounds its backlog (--fs_max_backlog_bytes, per destination).
+//
+// docs/fs-transport.md is the full specification: layout, format, who
+// creates and deletes what, the peer state machine, and measurements.
+//
+//   FsTransportOptions o;
+//   o.dirpath = "/mnt/share"; o.addresses = {...}; o.mtu = 1400;
+//   absl::StatusOr<std::unique_ptr<FsTransport>> t = FsTransport::Create(o);
+//
+// Threading: the pump calls Send/Receive from one thread; counters(),
+// peers() and Close() may be called from any thread.
+#ifndef FSTUN_TRANSPORTS_FS_FS_TRANSPORT_H_
+#define FSTUN_TRANSPORTS_FS_FS_TRANSPORT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/counters.h"
+#include "core/ip_address.h"
+#include "core/transport.h"
+#include "transports/fs/announcement.h"
+#include "transports/fs/fs_io.h"
+#include "transports/fs/names.h"
+#include "transports/fs/record.h"
+#include "transports/fs/wakeup.h"
+
+namespace fstun::fs {
+
+struct FsTransportOptions {
+  std::string dirpath;                 // the shared folder; must exist
+  std::string peer_id;                 // empty: derived from the first address
+  std::string role;                    // "server", "client" or ""
+  std::vector<IpPrefix> addresses;     // announced; others route to us by them
+  size_t mtu = 1500;
+  // Bytes of unconsumed records this peer may leave in one destination's
+  // inbox; beyond it frames are dropped ("backlog_full").
+  size_t max_backlog_bytes = 32 << 20;
+  // Largest record file written; a bigger batch is split.
+  size_t max_file_bytes = 1 << 20;
+  PacerOptions pacer;
+  bool use_inotify = true;
+  absl::Duration heartbeat = absl::Seconds(1);
+  // A peer whose beat has not changed for this long is gone.
+  absl::Duration peer_timeout = absl::Seconds(10);
+  // How long a missing record may hold up later ones before it is skipped.
+  absl::Duration gap_wait = absl::Seconds(1);
+  // How long an invalid record is retried before it is removed.
+  absl::Duration bad_file_wait = absl::Seconds(1);
+  // How often the inbox is listed to remove stale and foreign files.
+  absl::Duration gc_interval = absl::Seconds(2);
+};
+
+// Drop reasons (counters().drops). Frame-level: backlog_full, no_route,
+// write_error, peer_restarted, peer_gone, peer_mtu. File-level (count
+// files): not_regular, oversize_file, truncated, bad_magic, bad_version,
+// bad_header, trailing_bytes, frame_too_large, bad_checksum, stale_file,
+// unknown_sender, ignored_name. Sequence numbers skipped: gap.
+class FsTransport : public Transport {
+ public:
+  static absl::StatusOr<std::unique_ptr<FsTransport>> Create(FsTransportOptions options);
+  ~FsTransport() override;
+
+  absl::Status Send(absl::Span<const FrameView> frames) override;
+  absl::StatusOr<size_t> Receive(FrameBatch& batch) override;
+  int readiness_fd() const override { return watch_->fd(); }
+  absl::Duration poll_interval() const override;
+  size_t mtu() const override { return options_.mtu; }
+  TransportCapabilities capabilities() const override;
+  CounterSnapshot counters() const override { return counters_.Snapshot(); }
+  std::vector<PeerStatus> peers() const override;
+  void Close() override;
+
+  const std::string& peer_id() const { return options_.peer_id; }
+  uint64_t session() const { return session_; }
+  // "inotify", "polling" or "detecting".
+  std::string wakeup_path() const;
+
+ private:
+  struct Outstanding {
+    uint64_t seq;
+    size_t bytes;
+    size_t frames;
+  };
+  struct Peer;
+
+  FsTransport(FsTransportOptions options, uint64_t session, int root_fd, int peers_fd,
+              int inbox_root_fd, int inbox_fd, std::string fs_type);
+
+  void Housekeeping(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WriteAnnouncement(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ScanPeers(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartStreams(Peer& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropOutstanding(Peer& p, const char* reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Reclaim(Peer& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CollectGarbage(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Peer* Route(FrameView frame, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Peer* FindRoute(FrameView frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Peer* FindPeer(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WriteFrames(Peer& p, absl::Span<const FrameView> frames, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Delivers frames of p's stream, in order, until the batch is full or
+  // the next record is not there (yet).
+  void ReadStream(Peer& p, FrameBatch& batch, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnMissing(Peer& p, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnBadFile(Peer& p, const char* reason, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CountIgnoredName(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveOwnFiles() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool IsLive(const Peer& p, absl::Time now) const;
+
+  FsTransportOptions options_;
+  const uint64_t session_;
+  const int root_fd_;
+  const int peers_fd_;
+  const int inbox_root_fd_;
+  const int inbox_fd_;  // DIR/inbox/<me>
+  const std::string fs_type_;
+  std::unique_ptr<FolderWatch> watch_;
+  std::atomic<bool> closed_{false};
+  std::atomic<int64_t> interval_ns_{0};  // poll_interval(), read without the lock
+  Counters counters_;
+
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<Peer>> peers_ ABSL_GUARDED_BY(mu_);
+  WakeupPacer pacer_ ABSL_GUARDED_BY(mu_);
+  RecordEncoder encoder_ ABSL_GUARDED_BY(mu_);
+  std::vector<Peer*> touched_ ABSL_GUARDED_BY(mu_);
+  uint64_t beat_ ABSL_GUARDED_BY(mu_) = 0;
+  int event_credit_ ABSL_GUARDED_BY(mu_) = 0;
+  bool more_ready_ ABSL_GUARDED_BY(mu_) = false;
+  size_t next_reader_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time next_beat_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time next_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time next_reclaim_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time next_gc_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time next_housekeeping_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_error_log_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::flat_hash_set<std::string> ignored_names_ ABSL_GUARDED_BY(mu_);
+  ByteBuffer scratch_buffer_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace fstun::fs
+
+#endif  // FSTUN_TRANSPORTS_FS_FS_TRANSPORT_H_

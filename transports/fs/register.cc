@@ -1,0 +1,131 @@
+// Registers "fs" and defines its flags (shown by fstun --help when this
+// package is linked). Each flag can also come from TransportConfig.options
+// under the key in brackets, which wins over the flag:
+//   --dirpath [dirpath], --fs_peer_id [peer_id], --fs_format [format],
+//   --fs_max_backlog_bytes [max_backlog_bytes], --fs_max_file_bytes
+//   [max_file_bytes], --fs_poll_min_us [poll_min_us], --fs_poll_max_ms
+//   [poll_max_ms], --fs_hot_window_ms [hot_window_ms], --fs_inotify
+//   [inotify], --fs_peer_timeout_ms [peer_timeout_ms], --fs_gap_wait_ms
+//   [gap_wait_ms], --fs_gc_interval_ms [gc_interval_ms].
+#include <memory>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/registry.h"
+#include "gflags/gflags.h"
+#include "transports/fs/fs_transport.h"
+#include "transports/fs/legacy_transport.h"
+
+DEFINE_string(dirpath, "", "fs transport: the shared folder both ends can read and write");
+DEFINE_string(fs_peer_id, "",
+              "fs transport: this end's id in the folder ([A-Za-z0-9_-], at most 64); "
+              "default: the first --ip address with '.'/':' turned into '-'");
+DEFINE_string(fs_format, "v1",
+              "fs transport: v1 (batched, ordered records; docs/fs-transport.md) or legacy "
+              "(the original demo's one-packet-per-file format, two peers only)");
+DEFINE_uint64(fs_max_backlog_bytes, 32 << 20,
+              "fs transport: unread bytes this end may leave for one peer; beyond it frames "
+              "are dropped and counted (backlog_full), as a full NIC queue drops");
+DEFINE_uint64(fs_max_file_bytes, 1 << 20, "fs transport: largest record file; bigger batches are split");
+DEFINE_uint64(fs_poll_min_us, 100, "fs transport: poll interval while traffic flows (microseconds)");
+DEFINE_uint64(fs_poll_max_ms, 200, "fs transport: poll interval when idle (milliseconds)");
+DEFINE_uint64(fs_hot_window_ms, 20,
+              "fs transport: keep polling at --fs_poll_min_us this long after the last frame");
+DEFINE_bool(fs_inotify, true,
+            "fs transport: use inotify where it works (polling always stays on as fallback)");
+DEFINE_uint64(fs_peer_timeout_ms, 10000,
+              "fs transport: a peer whose heartbeat stops this long is considered gone");
+DEFINE_uint64(fs_gap_wait_ms, 1000,
+              "fs transport: how long a missing record may hold up later ones before it is skipped");
+DEFINE_uint64(fs_gc_interval_ms, 2000,
+              "fs transport: how often the inbox is listed to remove stale and foreign files");
+
+namespace fstun::fs {
+namespace {
+
+// options[key] if present, else the flag's value; parsed as an unsigned.
+absl::Status Number(const TransportConfig& config, const char* key, uint64_t flag,
+                    uint64_t* out) {
+  std::string text = config.Option(key, absl::StrCat(flag));
+  if (!absl::SimpleAtoi(text, out)) {
+    return absl::InvalidArgumentError(absl::StrCat("fs: option ", key, "='", text,
+                                                   "' is not a non-negative number"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Transport>> CreateFs(const TransportConfig& config) {
+  uint64_t backlog, file, poll_min_us, poll_max_ms, hot_ms, peer_timeout_ms, gap_ms, gc_ms;
+  for (auto [key, flag, out] : {
+           std::tuple{"max_backlog_bytes", FLAGS_fs_max_backlog_bytes, &backlog},
+           std::tuple{"max_file_bytes", FLAGS_fs_max_file_bytes, &file},
+           std::tuple{"poll_min_us", FLAGS_fs_poll_min_us, &poll_min_us},
+           std::tuple{"poll_max_ms", FLAGS_fs_poll_max_ms, &poll_max_ms},
+           std::tuple{"hot_window_ms", FLAGS_fs_hot_window_ms, &hot_ms},
+           std::tuple{"peer_timeout_ms", FLAGS_fs_peer_timeout_ms, &peer_timeout_ms},
+           std::tuple{"gap_wait_ms", FLAGS_fs_gap_wait_ms, &gap_ms},
+           std::tuple{"gc_interval_ms", FLAGS_fs_gc_interval_ms, &gc_ms},
+       }) {
+    if (absl::Status s = Number(config, key, flag, out); !s.ok()) return s;
+  }
+  if (poll_min_us == 0 || poll_max_ms == 0 || poll_min_us > poll_max_ms * 1000) {
+    return absl::InvalidArgumentError(
+        "fs: need 0 < --fs_poll_min_us <= --fs_poll_max_ms * 1000");
+  }
+  std::string inotify = config.Option("inotify", FLAGS_fs_inotify ? "true" : "false");
+  if (inotify != "true" && inotify != "false") {
+    return absl::InvalidArgumentError("fs: option inotify must be true or false");
+  }
+  PacerOptions pacer;
+  pacer.poll_min = absl::Microseconds(poll_min_us);
+  pacer.poll_max = absl::Milliseconds(poll_max_ms);
+  pacer.hot_window = absl::Milliseconds(hot_ms);
+  std::string dirpath = config.Option("dirpath", FLAGS_dirpath);
+  std::string format = config.Option("format", FLAGS_fs_format);
+
+  if (format == "legacy") {
+    LegacyOptions o;
+    o.dirpath = dirpath;
+    o.mtu = config.mtu;
+    std::vector<std::string> ips;
+    for (const IpPrefix& p : config.addresses) ips.push_back(p.ToString());
+    o.own_prefix = config.Option("legacy_prefix", SanitizeId(absl::StrJoin(ips, ",")));
+    o.max_backlog_bytes = backlog;
+    o.pacer = pacer;
+    o.use_inotify = inotify == "true";
+    absl::StatusOr<std::unique_ptr<LegacyFsTransport>> t = LegacyFsTransport::Create(o);
+    if (!t.ok()) return t.status();
+    return std::unique_ptr<Transport>(*std::move(t));
+  }
+  if (format != "v1") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fs: --fs_format must be v1 or legacy, not '", format, "'"));
+  }
+  FsTransportOptions o;
+  o.dirpath = dirpath;
+  o.peer_id = config.Option("peer_id", FLAGS_fs_peer_id);
+  o.role = config.role;
+  o.addresses = config.addresses;
+  o.mtu = config.mtu;
+  o.max_backlog_bytes = backlog;
+  o.max_file_bytes = file;
+  o.pacer = pacer;
+  o.use_inotify = inotify == "true";
+  o.peer_timeout = absl::Milliseconds(peer_timeout_ms);
+  o.gap_wait = absl::Milliseconds(gap_ms);
+  o.gc_interval = absl::Milliseconds(gc_ms);
+  absl::StatusOr<std::unique_ptr<FsTransport>> t = FsTransport::Create(std::move(o));
+  if (!t.ok()) return t.status();
+  return std::unique_ptr<Transport>(*std::move(t));
+}
+
+TransportRegistration kRegistration(
+    "fs",
+    "frames as files in a shared folder (--dirpath); batched, ordered, crash-safe "
+    "(--fs_format=legacy: the original demo's format)",
+    CreateFs);
+
+}  // namespace
+}  // namespace fstun::fs

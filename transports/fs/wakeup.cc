@@ -1,0 +1,133 @@
+#include "transports/fs/wakeup.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "glog/logging.h"
+
+namespace fstun::fs {
+namespace {
+
+// Events counted as a new file: renamed in (how records arrive) or closed
+// after writing (writers that create in place, like some legacy scripts).
+constexpr uint32_t kWatchMask = IN_MOVED_TO | IN_CLOSE_WRITE;
+// Files seen in a row with an event before we trust inotify.
+constexpr int kTrustAfter = 4;
+constexpr int kOverflowCredit = 1 << 20;
+
+bool HasSuffix(const char* name, size_t len, const char* suffix) {
+  size_t n = std::strlen(suffix);
+  return len >= n && std::memcmp(name + len - n, suffix, n) == 0;
+}
+
+}  // namespace
+
+FolderWatch::FolderWatch(const std::string& path, bool use_inotify) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) {
+    PLOG(WARNING) << "fs: epoll_create1 failed; waking on close only, polling for data";
+    return;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, close_event_.fd(), &ev) != 0) {
+    PLOG(WARNING) << "fs: epoll_ctl failed";
+    close(epoll_fd_);
+    epoll_fd_ = -1;
+    return;
+  }
+  if (!use_inotify) return;
+  inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (inotify_fd_ < 0) {
+    PLOG(WARNING) << "fs: inotify unavailable; polling only";
+    return;
+  }
+  if (inotify_add_watch(inotify_fd_, path.c_str(), kWatchMask | IN_ONLYDIR) < 0 ||
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, inotify_fd_, &ev) != 0) {
+    PLOG(WARNING) << "fs: cannot watch " << path << " with inotify; polling only";
+    close(inotify_fd_);
+    inotify_fd_ = -1;
+  }
+}
+
+FolderWatch::~FolderWatch() {
+  if (inotify_fd_ >= 0) close(inotify_fd_);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+int FolderWatch::Drain(const char* suffix) {
+  if (inotify_fd_ < 0) return 0;
+  alignas(inotify_event) char buf[8192];
+  int count = 0;
+  while (true) {
+    ssize_t n = read(inotify_fd_, buf, sizeof(buf));
+    if (n <= 0) break;
+    for (ssize_t off = 0; off + static_cast<ssize_t>(sizeof(inotify_event)) <= n;) {
+      const inotify_event* e = reinterpret_cast<const inotify_event*>(buf + off);
+      if (e->mask & IN_Q_OVERFLOW) {
+        count = kOverflowCredit;
+      } else if (e->len > 0 && (e->mask & kWatchMask)) {
+        size_t len = strnlen(e->name, e->len);
+        if (suffix[0] == '\0' || HasSuffix(e->name, len, suffix)) ++count;
+      }
+      off += sizeof(inotify_event) + e->len;
+    }
+    // A read that left room for another event emptied the queue.
+    if (static_cast<size_t>(n) + sizeof(inotify_event) + NAME_MAX + 1 <= sizeof(buf)) break;
+  }
+  return std::min(count, kOverflowCredit);
+}
+
+WakeupPacer::WakeupPacer(PacerOptions options, std::string label, bool inotify_available)
+    : options_(options),
+      label_(std::move(label)),
+      inotify_available_(inotify_available),
+      interval_(options.poll_min) {
+  if (!inotify_available_) SetPath(Path::kPolling, "inotify is off or unavailable");
+}
+
+const char* WakeupPacer::path_name() const {
+  switch (path_) {
+    case Path::kDetecting: return "detecting";
+    case Path::kInotify: return "inotify";
+    case Path::kPolling: return "polling";
+  }
+  return "?";
+}
+
+void WakeupPacer::SetPath(Path p, const char* why) {
+  if (p == path_) return;
+  path_ = p;
+  LOG(INFO) << "fs: wake-ups for " << label_ << " now via " << path_name() << " (" << why
+            << ")";
+}
+
+void WakeupPacer::OnFileFound(bool announced) {
+  if (!announced) {
+    announced_in_a_row_ = 0;
+    SetPath(Path::kPolling, "a file arrived that no inotify event announced");
+    return;
+  }
+  if (++announced_in_a_row_ >= kTrustAfter && path_ != Path::kInotify) {
+    SetPath(Path::kInotify, "files arrive with inotify events");
+  }
+}
+
+void WakeupPacer::Update(absl::Time now) {
+  if (path_ == Path::kInotify) {
+    interval_ = options_.poll_max;  // only a safety net
+    return;
+  }
+  if (now - last_activity_ <= options_.hot_window) {
+    interval_ = options_.poll_min;
+  } else {
+    interval_ = std::min(options_.poll_max, interval_ * 2);
+  }
+}
+
+}  // namespace fstun::fs

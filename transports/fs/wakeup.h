@@ -1,0 +1,93 @@
+// How an fs transport learns that a peer wrote something.
+//
+// FolderWatch: one pollable fd (an epoll fd) that combines an inotify watch
+// on the inbox folder (when the kernel offers one) with an eventfd that
+// Close() signals. It is the transport's readiness_fd(), so it is always
+// valid even where inotify is missing.
+//
+// WakeupPacer: inotify fires only for writes made on this kernel; on shared
+// folders (bindfs/FUSE views, sshfs, NFS, 9p, vboxsf) the other host's
+// writes raise no event. The pacer therefore always keeps a polling
+// fallback and decides at run time which path delivers:
+//   * "detecting": adaptive polling until files have been seen.
+//   * "inotify":   files keep arriving with an event; poll only as a safety
+//                  net every poll_max.
+//   * "polling":   a file arrived that no event announced; poll every
+//                  poll_min while traffic flows (hot_window after the last
+//                  frame), then back off geometrically to poll_max.
+// The first decision, and every change, is logged once with the folder's
+// filesystem type.
+#ifndef FSTUN_TRANSPORTS_FS_WAKEUP_H_
+#define FSTUN_TRANSPORTS_FS_WAKEUP_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "core/event_fd.h"
+
+namespace fstun::fs {
+
+class FolderWatch {
+ public:
+  // Watches `path` (a directory) for files renamed into it if
+  // `use_inotify`; falls back to the eventfd alone when inotify fails.
+  FolderWatch(const std::string& path, bool use_inotify);
+  ~FolderWatch();
+  FolderWatch(const FolderWatch&) = delete;
+  FolderWatch& operator=(const FolderWatch&) = delete;
+
+  int fd() const { return epoll_fd_ >= 0 ? epoll_fd_ : close_event_.fd(); }
+  bool has_inotify() const { return inotify_fd_ >= 0; }
+
+  // Reads pending inotify events. Returns how many files were renamed into
+  // the folder whose names end in `suffix` (empty: any); a queue overflow
+  // counts as very many.
+  int Drain(const char* suffix);
+  // Makes fd() readable for good (Close()).
+  void SignalClosed() { close_event_.Signal(); }
+
+ private:
+  EventFd close_event_;
+  int inotify_fd_ = -1;
+  int epoll_fd_ = -1;
+};
+
+struct PacerOptions {
+  absl::Duration poll_min = absl::Microseconds(100);
+  absl::Duration poll_max = absl::Milliseconds(200);
+  absl::Duration hot_window = absl::Milliseconds(20);
+};
+
+class WakeupPacer {
+ public:
+  enum class Path { kDetecting, kInotify, kPolling };
+
+  // `label` names the folder in logs, e.g. "/mnt/share (fuse)".
+  WakeupPacer(PacerOptions options, std::string label, bool inotify_available);
+
+  // Traffic moved (a frame sent or received) at `now`.
+  void OnActivity(absl::Time now) { last_activity_ = now; }
+  // A record file was found; `announced`: an inotify event named it.
+  void OnFileFound(bool announced);
+  // Recomputes interval() (after each Receive or Send).
+  void Update(absl::Time now);
+
+  absl::Duration interval() const { return interval_; }
+  Path path() const { return path_; }
+  const char* path_name() const;
+
+ private:
+  void SetPath(Path p, const char* why);
+
+  const PacerOptions options_;
+  const std::string label_;
+  const bool inotify_available_;
+  Path path_ = Path::kDetecting;
+  int announced_in_a_row_ = 0;
+  absl::Time last_activity_ = absl::InfinitePast();
+  absl::Duration interval_;
+};
+
+}  // namespace fstun::fs
+
+#endif  // FSTUN_TRANSPORTS_FS_WAKEUP_H_

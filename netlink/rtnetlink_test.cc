@@ -25,11 +25,17 @@
 #include "testing/netns.h"
 
 namespace fstun {
+
+// Readable failure messages (gtest finds these by argument-dependent lookup).
+void PrintTo(const IpPrefix& p, std::ostream* os) { *os << p.ToString(); }
+void PrintTo(const Route& r, std::ostream* os) { *os << r.ToString(); }
+
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Contains;
 using ::testing::Not;
+
 
 IpPrefix Prefix(absl::string_view text) {
   absl::StatusOr<IpPrefix> p = IpPrefix::Parse(text);

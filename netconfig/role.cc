@@ -179,7 +179,10 @@ absl::StatusOr<std::unique_ptr<RoleSetup>> ApplyRole(const RoleConfig& config) {
 
 absl::Status CleanupFromStateFile(const std::string& path, const std::string& sysctl_root) {
   absl::StatusOr<HostState> state = StateFile::Read(path);
-  if (absl::IsNotFound(state.status())) return absl::OkStatus();
+  if (absl::IsNotFound(state.status())) {
+    unlink(path.c_str());  // an empty file, if any
+    return absl::OkStatus();
+  }
   if (!state.ok()) return state.status();
   if (ProcessIsAlive(state->pid, state->start_time)) {
     return absl::AlreadyExistsError(absl::StrCat(

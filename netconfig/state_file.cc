@@ -241,7 +241,9 @@ absl::StatusOr<std::unique_ptr<StateFile>> StateFile::Create(std::string path, H
   if (!dir.ok()) return dir;
   absl::Status written = WriteDurably(path, owner.Serialize(), /*exclusive=*/true);
   if (!written.ok()) return written;
-  return std::unique_ptr<StateFile>(new StateFile(std::move(path), std::move(owner)));
+  std::unique_ptr<StateFile> file(new StateFile(std::move(path), std::move(owner)));
+  file->fd_ = open(file->path_.c_str(), O_WRONLY | O_CLOEXEC);
+  return file;
 }
 
 absl::StatusOr<HostState> StateFile::Read(const std::string& path) {
@@ -253,6 +255,9 @@ absl::StatusOr<HostState> StateFile::Read(const std::string& path) {
   }
   std::stringstream text;
   text << in.rdbuf();
+  if (text.str().empty()) {
+    return absl::NotFoundError(absl::StrCat("state file ", path, " is empty: nothing to restore"));
+  }
   absl::StatusOr<HostState> state = HostState::Parse(text.str());
   if (!state.ok()) {
     return absl::DataLossError(absl::StrCat(path, ": ", state.status().message()));
@@ -268,13 +273,33 @@ absl::Status StateFile::Record(HostChange change) {
   return s;
 }
 
-absl::Status StateFile::Write() { return WriteDurably(path_, state_.Serialize(), false); }
+absl::Status StateFile::Write() {
+  absl::Status s = WriteDurably(path_, state_.Serialize(), false);
+  if (!s.ok()) return s;
+  int fd = open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+  }
+  return absl::OkStatus();
+}
+
+StateFile::~StateFile() {
+  if (fd_ >= 0) close(fd_);
+}
 
 absl::Status StateFile::Remove() {
   if (removed_) return absl::OkStatus();
   if (unlink(path_.c_str()) != 0 && errno != ENOENT) {
-    return absl::InternalError(absl::StrCat("cannot remove state file ", path_, ": ", ErrnoText(errno)));
+    int err = errno;
+    bool emptied = (err == EACCES || err == EPERM) && fd_ >= 0 && ftruncate(fd_, 0) == 0 &&
+                   fsync(fd_) == 0;
+    if (!emptied) {
+      return absl::InternalError(absl::StrCat("cannot remove state file ", path_, ": ", ErrnoText(err)));
+    }
   }
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
   removed_ = true;
   return absl::OkStatus();
 }

@@ -98,7 +98,8 @@ class StateFile {
   // Claims `path` (creating its directory, mode 0700) with `owner` and no
   // changes yet. AlreadyExists if a state file is there already.
   static absl::StatusOr<std::unique_ptr<StateFile>> Create(std::string path, HostState owner);
-  // Reads a state file. NotFound if there is none.
+  // Reads a state file. NotFound if there is none or it is empty (see
+  // Remove).
   static absl::StatusOr<HostState> Read(const std::string& path);
 
   StateFile(const StateFile&) = delete;
@@ -106,15 +107,22 @@ class StateFile {
 
   // Appends `change` and makes it durable before returning.
   absl::Status Record(HostChange change);
-  // Deletes the file: the host is back as it was. Idempotent.
+  // Deletes the file: the host is back as it was. Idempotent. If the
+  // process may no longer unlink it (it dropped to another user after
+  // set-up), the file is emptied through a descriptor opened earlier
+  // instead: an empty state file means "nothing to restore".
   absl::Status Remove();
+
+  ~StateFile();
 
   const HostState& state() const { return state_; }
   const std::string& path() const { return path_; }
 
  private:
   StateFile(std::string path, HostState state) : path_(std::move(path)), state_(std::move(state)) {}
-  absl::Status Write();
+  absl::Status Write();  // and re-opens fd_ on the new file
+
+  int fd_ = -1;  // the current file, opened while we could, for Remove()
 
   std::string path_;
   HostState state_;

@@ -1,6 +1,9 @@
 #include "netconfig/state_file.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -120,6 +123,42 @@ TEST(StateFileTest, DamagedFileIsDataLoss) {
   std::string path = TestDir() + "/damaged.state";
   std::ofstream(path) << "fstun-state 1\nowner pid=1";
   EXPECT_TRUE(absl::IsDataLoss(StateFile::Read(path).status()));
+}
+
+// As a daemon that dropped privileges after set-up: it can no longer unlink
+// in the state directory.
+void DropDacOverride() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) _exit(3);
+  for (int cap : {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER}) {
+    data[cap / 32].effective &= ~(1u << (cap % 32));
+  }
+  if (syscall(SYS_capset, &header, data) != 0) _exit(3);
+}
+
+TEST(StateFileTest, RemoveAfterDroppingPrivilegesEmptiesTheFile) {
+  std::string dir = TestDir() + "/locked";
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  std::string path = dir + "/dropped.state";
+  auto file = StateFile::Create(path, Sample());
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_TRUE((*file)->Record(SysctlChange{"net/ipv4/ip_forward", "0"}).ok());
+  ASSERT_EQ(chmod(dir.c_str(), 0500), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    DropDacOverride();
+    if (open((dir + "/x").c_str(), O_CREAT | O_WRONLY, 0600) >= 0 || errno != EACCES) _exit(4);  // locked
+    _exit((*file)->Remove().ok() ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  chmod(dir.c_str(), 0700);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(access(path.c_str(), F_OK), 0);                       // still there,
+  EXPECT_TRUE(absl::IsNotFound(StateFile::Read(path).status()));  // but nothing to restore
+  unlink(path.c_str());
 }
 
 TEST(StatePathTest, NamesTheInterfaceAndTheNetworkNamespace) {

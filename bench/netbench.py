@@ -639,8 +639,17 @@ ROWS = [
 ]
 
 
+def load_average():
+    """1-minute load average: other work on the machine skews a row."""
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError):
+        return None
+
+
 def run_row(name, label, setup, options, args, ctx, logdir):
-    result = {"row": name, "label": label}
+    result = {"row": name, "label": label, "loadavg_before": load_average()}
     tag = str(ROWS.index((name, label, setup, options)))
     t0 = time.time()
     with Scope(tag, logdir) as scope:
@@ -736,7 +745,7 @@ CSV_KEYS = ["row", "label", "status", "reason", "tcp_gbps", "tcp_gbps_x_veth", "
             "tcp_retransmits", "udp_kpps", "udp_kpps_x_veth", "udp_kpps_x_wg", "udp_sent_kpps",
             "udp_loss_pct", "ping_p50_ms", "ping_p50_ms_x_veth", "ping_p50_ms_x_wg",
             "ping_p99_ms", "ping_loss_pct", "cpu_s_per_gb", "cpu_s_per_gb_x_wg", "cpu_pct",
-            "peak_rss_mib", "idle_wakeups_per_s", "note", "row_seconds"]
+            "peak_rss_mib", "idle_wakeups_per_s", "note", "loadavg_before", "row_seconds"]
 
 
 def machine_info():

@@ -1,0 +1,85 @@
+#include "cmd/daemon.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <memory>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cmd/version.h"
+#include "core/pump.h"
+#include "core/registry.h"
+#include "glog/logging.h"
+#include "tun/tun_device.h"
+
+namespace fstun {
+namespace {
+
+// The running pump, for the signal handler. Pump::Stop is async-signal-safe.
+std::atomic<Pump*> g_pump{nullptr};
+std::atomic<bool> g_stop_requested{false};
+
+void OnStopSignal(int) {
+  g_stop_requested.store(true);
+  if (Pump* p = g_pump.load()) p->Stop();
+}
+
+void InstallStopHandlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  // A reader of our output going away must not kill us mid-teardown.
+  signal(SIGPIPE, SIG_IGN);
+}
+
+std::string AddressList(const std::vector<IpPrefix>& addresses) {
+  return absl::StrJoin(addresses, ",", [](std::string* out, const IpPrefix& p) {
+    absl::StrAppend(out, p.ToString());
+  });
+}
+
+}  // namespace
+
+absl::Status RunDaemon(const DaemonConfig& config) {
+  InstallStopHandlers();
+
+  // 1. The transport first: a bad folder or option fails before the host is
+  //    touched.
+  TransportConfig transport_config;
+  transport_config.role = config.role;
+  transport_config.ifname = config.ifname;
+  transport_config.mtu = config.mtu;
+  transport_config.addresses = config.addresses;
+  absl::StatusOr<std::unique_ptr<Transport>> transport =
+      TransportRegistry::Global().Create(config.transport, transport_config);
+  if (!transport.ok()) return transport.status();
+
+  // 2. The TUN, configured and up. It disappears when the device is closed.
+  TunOptions tun_options;
+  tun_options.name = config.ifname;
+  tun_options.mtu = config.mtu;
+  tun_options.addresses = config.addresses;
+  absl::StatusOr<std::unique_ptr<TunDevice>> tun = TunDevice::Create(tun_options);
+  if (!tun.ok()) return tun.status();
+
+  // 3. Pump until a signal.
+  Pump pump(**tun, **transport);
+  g_pump.store(&pump);
+  absl::Cleanup forget_pump = [] { g_pump.store(nullptr); };
+  if (g_stop_requested.load()) pump.Stop();
+
+  LOG(INFO) << "fstun " << kVersion << " up: role=" << config.role
+            << " transport=" << config.transport << " interface=" << config.ifname
+            << " addresses=" << AddressList(config.addresses) << " mtu=" << config.mtu;
+  absl::Status status = pump.Run();
+  (*transport)->Close();
+  LOG(INFO) << "fstun stopping (" << (status.ok() ? "signal" : status.ToString())
+            << "): " << pump.Summary();
+  return status;
+}
+
+}  // namespace fstun

@@ -1,0 +1,109 @@
+#include "cmd/flags.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "core/registry.h"
+
+DEFINE_string(role, "none",
+              "server: share this host's network with the peers (forwarding + NAT); "
+              "client: route through the tunnel; none: only bring up the interface");
+DEFINE_bool(server, false, "alias of --role=server (the original demo's flag)");
+DEFINE_bool(client, false, "alias of --role=client (the original demo's flag)");
+DEFINE_string(transport, "fs", "transport that carries the frames (see --list_transports)");
+DEFINE_string(ifname, "tun0", "name of the TUN interface to create (at most 15 characters)");
+DEFINE_string(ip, "",
+              "required: this end's tunnel address(es), ADDR/PREFIX[,ADDR/PREFIX...], "
+              "IPv4 and/or IPv6, e.g. 192.0.2.1/24,2001:db8::1/64");
+DEFINE_int32(mtu, 1500, "MTU of the tunnel interface (576..65535; 1280+ with IPv6)");
+DEFINE_bool(list_transports, false, "list the available transports and exit");
+
+namespace fstun {
+namespace {
+
+bool IsBoolFlag(const gflags::CommandLineFlagInfo& info) { return info.type == "bool"; }
+
+}  // namespace
+
+absl::Status CheckFlagsBeforeParsing(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::StartsWith(arg, "-") || arg == "-") continue;  // positional
+    arg.remove_prefix(absl::StartsWith(arg, "--") ? 2 : 1);
+    size_t eq = arg.find('=');
+    std::string name(arg.substr(0, eq));
+    gflags::CommandLineFlagInfo info;
+    if (!gflags::GetCommandLineFlagInfo(name.c_str(), &info)) {
+      // --noFLAG for booleans.
+      if (absl::StartsWith(name, "no") &&
+          gflags::GetCommandLineFlagInfo(name.substr(2).c_str(), &info) && IsBoolFlag(info)) {
+        continue;
+      }
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, " (see --help)"));
+    }
+    if (eq == absl::string_view::npos) {
+      if (IsBoolFlag(info) || name == "help" || name == "helpfull") continue;
+      if (i + 1 >= argc) {
+        return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
+      }
+      ++i;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DaemonConfig> DaemonConfigFromFlags() {
+  DaemonConfig c;
+  c.role = FLAGS_role;
+  if (FLAGS_server && FLAGS_client) {
+    return absl::InvalidArgumentError("--server and --client cannot both be given");
+  }
+  if (FLAGS_server || FLAGS_client) {
+    std::string alias = FLAGS_server ? "server" : "client";
+    if (!gflags::GetCommandLineFlagInfoOrDie("role").is_default && c.role != alias) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", alias, " conflicts with --role=", c.role));
+    }
+    c.role = alias;
+  }
+  if (c.role != "server" && c.role != "client" && c.role != "none") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--role must be server, client or none, not '", c.role, "'"));
+  }
+  if (FLAGS_ip.empty()) {
+    return absl::InvalidArgumentError("--ip is required, e.g. --ip=192.0.2.1/24");
+  }
+  absl::StatusOr<std::vector<IpPrefix>> addresses = ParsePrefixList(FLAGS_ip);
+  if (!addresses.ok()) return absl::InvalidArgumentError(absl::StrCat("--ip: ", addresses.status().message()));
+  c.addresses = *addresses;
+  bool has_v6 = false;
+  for (const IpPrefix& p : c.addresses) has_v6 |= p.address.is_v6();
+  int min_mtu = has_v6 ? 1280 : 576;
+  if (FLAGS_mtu < min_mtu || FLAGS_mtu > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("--mtu must be between ", min_mtu,
+                                                   " and 65535", has_v6 ? " with IPv6" : ""));
+  }
+  c.mtu = FLAGS_mtu;
+  if (FLAGS_ifname.empty() || FLAGS_ifname.size() > 15 ||
+      FLAGS_ifname.find_first_of("/ \t\n:") != std::string::npos || FLAGS_ifname == "." ||
+      FLAGS_ifname == "..") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ifname '", FLAGS_ifname, "' is not a valid interface name (1-15 characters, no '/', ':' or spaces)"));
+  }
+  c.ifname = FLAGS_ifname;
+  c.transport = FLAGS_transport;
+  bool known = false;
+  std::string names;
+  for (const auto& e : TransportRegistry::Global().List()) {
+    known |= e.name == c.transport;
+    absl::StrAppend(&names, names.empty() ? "" : ", ", e.name);
+  }
+  if (!known) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown transport '", c.transport, "'; known: ", names));
+  }
+  return c;
+}
+
+}  // namespace fstun

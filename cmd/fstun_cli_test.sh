@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The command's user-facing surface without a network: help, version, the
+# transport list, and clear one-line usage errors with exit code 2.
+set -uo pipefail
+FSTUN="$1"
+fail=0
+check() {  # check NAME EXPECTED_RC EXPECTED_STDERR_SUBSTRING ARGS...
+  local name=$1 want_rc=$2 want=$3; shift 3
+  local out rc
+  out=$("$FSTUN" "$@" 2>&1); rc=$?
+  if [[ $rc -ne $want_rc ]]; then echo "FAIL $name: rc=$rc want $want_rc: $out"; fail=1; return; fi
+  if [[ "$out" != *"$want"* ]]; then echo "FAIL $name: output lacks '$want': $out"; fail=1; return; fi
+  if [[ $want_rc -eq 2 && $(wc -l <<<"$out") -ne 1 ]]; then echo "FAIL $name: not one line: $out"; fail=1; return; fi
+  echo "ok   $name"
+}
+
+check list 0 "loopback   echo" --list_transports
+check list_memory 0 "memory " --list_transports
+check version 0 "fstun version" --version
+for flag in role server client transport ifname ip mtu list_transports v; do
+  check "help documents --$flag" 0 "  --$flag (" --help
+done
+check missing_ip 2 "--ip is required" --transport=loopback
+check bad_cidr 2 "bad prefix length in '192.0.2.1/40'" --transport=loopback --ip=192.0.2.1/40
+check bad_address 2 "bad address 'banana'" --transport=loopback --ip=banana
+check unknown_flag 2 "unknown flag --frobnicate" --frobnicate=1
+check unknown_transport 2 "unknown transport 'carrier-pigeon'; known:" --transport=carrier-pigeon --ip=192.0.2.1/24
+check bad_role 2 "--role must be server, client or none" --role=router --transport=loopback --ip=192.0.2.1/24
+check both_aliases 2 "cannot both be given" --server --client --transport=loopback --ip=192.0.2.1/24
+check alias_conflict 2 "--client conflicts with --role=server" --client --role=server --transport=loopback --ip=192.0.2.1/24
+check bad_mtu 2 "--mtu must be between 576 and 65535" --mtu=100 --transport=loopback --ip=192.0.2.1/24
+check v6_mtu 2 "--mtu must be between 1280 and 65535 with IPv6" --mtu=1000 --transport=loopback --ip=2001:db8::1/64
+check bad_ifname 2 "is not a valid interface name" --ifname=this-name-is-way-too-long --transport=loopback --ip=192.0.2.1/24
+check stray_word 2 "unknown command 'frob'" frob
+check flag_without_value 2 "flag --ip needs a value" --transport=loopback --ip
+exit $fail

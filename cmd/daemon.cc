@@ -11,6 +11,8 @@
 #include "cmd/version.h"
 #include "core/pump.h"
 #include "core/registry.h"
+#include "netconfig/role.h"
+#include "netconfig/role_flags.h"
 #include "glog/logging.h"
 #include "tun/tun_device.h"
 
@@ -47,6 +49,13 @@ std::string AddressList(const std::vector<IpPrefix>& addresses) {
 absl::Status RunDaemon(const DaemonConfig& config) {
   InstallStopHandlers();
 
+  // 0. What a killed fstun left is restored first; a live fstun for the same
+  //    interface stops us here, before anything is created.
+  absl::StatusOr<RoleConfig> role_config =
+      RoleConfigFromFlags(config.role, config.ifname, config.addresses, config.mtu);
+  if (!role_config.ok()) return role_config.status();
+  if (absl::Status s = CleanupBeforeStart(config.ifname); !s.ok()) return s;
+
   // 1. The transport first: a bad folder or option fails before the host is
   //    touched.
   TransportConfig transport_config;
@@ -66,6 +75,12 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   absl::StatusOr<std::unique_ptr<TunDevice>> tun = TunDevice::Create(tun_options);
   if (!tun.ok()) return tun.status();
 
+  // 2b. The role's host changes (netconfig/role.h), each recorded in the
+  //     state file first; undone below, or by the destructor on any early
+  //     return, or by the next start / --cleanup after a crash.
+  absl::StatusOr<std::unique_ptr<RoleSetup>> role = ApplyRole(*role_config);
+  if (!role.ok()) return role.status();
+
   // 3. Pump until a signal.
   Pump pump(**tun, **transport);
   g_pump.store(&pump);
@@ -79,6 +94,10 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   (*transport)->Close();
   LOG(INFO) << "fstun stopping (" << (status.ok() ? "signal" : status.ToString())
             << "): " << pump.Summary();
+  if (absl::Status restored = (*role)->Restore(); !restored.ok()) {
+    LOG(ERROR) << "restoring the host: " << restored.message();
+    if (status.ok()) status = restored;
+  }
   return status;
 }
 

@@ -12,6 +12,7 @@
 #include "cmd/flags.h"
 #include "cmd/version.h"
 #include "core/registry.h"
+#include "netconfig/role_flags.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
 
@@ -80,6 +81,10 @@ int Main(int argc, char** argv) {
   if (FLAGS_list_transports) return ListTransports();
   if (argc > 1) {
     return Fail(kExitUsage, absl::StrCat("unknown command '", argv[1], "' (see --help)"));
+  }
+  if (FLAGS_cleanup) {
+    absl::Status s = RunCleanupCommand(FLAGS_ifname);
+    return s.ok() ? kExitOk : Fail(ExitCodeFor(s), s.message());
   }
   absl::StatusOr<DaemonConfig> config = DaemonConfigFromFlags();
   if (!config.ok()) return Fail(kExitUsage, config.status().message());

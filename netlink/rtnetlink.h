@@ -61,7 +61,7 @@ struct Route {
   // back as it was; not part of a route's identity (operator==).
   uint8_t protocol = 0;
 
-  // "0.0.0.0/0 via 192.0.2.1 dev #3 metric 100"
+  // "0.0.0.0/0 via 192.0.2.1 ifindex 3 metric 100"
   std::string ToString() const;
   bool operator==(const Route& o) const {
     return destination == o.destination && gateway == o.gateway && ifindex == o.ifindex &&

@@ -2,13 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <utility>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "core/send_checks.h"
 #include "glog/logging.h"
@@ -120,9 +120,14 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
   if (size_t removed = EmptyDirectory(*inbox); removed > 0) {
     LOG(INFO) << "fs: removed " << removed << " stale file(s) from inbox " << options.peer_id;
   }
+  // Straight from the kernel: a user-space generator's state would be
+  // shared by a forked child, giving two processes one session id.
   uint64_t session = 0;
-  absl::BitGen gen;
-  while (session == 0) session = absl::Uniform<uint64_t>(gen);
+  while (session == 0) {
+    if (getrandom(&session, sizeof(session), 0) != sizeof(session)) {
+      session = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())) ^ (uint64_t{getpid()} << 40);
+    }
+  }
   std::string fs_type = FilesystemType(*inbox);
   std::unique_ptr<FsTransport> t(new FsTransport(std::move(options), session, root, *peers,
                                                  *inbox_root, *inbox, fs_type));

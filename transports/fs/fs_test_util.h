@@ -1,0 +1,57 @@
+// Helpers for the fs transport's tests: a private folder under
+// $TEST_TMPDIR, transports with test-friendly timings, tagged frames, and
+// receiving with a deadline.
+#ifndef FSTUN_TRANSPORTS_FS_FS_TEST_UTIL_H_
+#define FSTUN_TRANSPORTS_FS_FS_TEST_UTIL_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/transport.h"
+#include "transports/fs/fs_transport.h"
+
+namespace fstun::fs::testing {
+
+// A fresh directory, removed (recursively) on destruction.
+class TempFolder {
+ public:
+  TempFolder();
+  ~TempFolder();
+  const std::string& path() const { return path_; }
+  std::string inbox(const std::string& id) const { return path_ + "/inbox/" + id; }
+
+ private:
+  std::string path_;
+};
+
+// Options for a peer with the given address ("192.0.2.2/24") and role, and
+// timings short enough for tests (heartbeat 50 ms, GC 100 ms, gap and bad
+// file waits 200 ms).
+FsTransportOptions TestOptions(const std::string& dir, const std::string& address,
+                               const std::string& role = "");
+std::unique_ptr<FsTransport> MakePeer(const FsTransportOptions& options);
+
+// A UDP frame from `src` to `dst` (bare addresses) carrying `tag`.
+std::vector<uint8_t> Frame(const std::string& src, const std::string& dst, uint32_t tag,
+                           size_t size = 200);
+// Sends frames one Send call per frame (or all in one call if `batch`).
+void SendAll(Transport& t, const std::vector<std::vector<uint8_t>>& frames, bool batch = true);
+
+// Receives until `count` frames came or `timeout` passed; also calls
+// Receive on `others` meanwhile so their housekeeping (heartbeats) runs.
+std::vector<std::vector<uint8_t>> ReceiveN(Transport& t, size_t count, absl::Duration timeout,
+                                           std::vector<Transport*> others = {});
+// Runs every transport's Receive for `d` (heartbeats, scans, GC), returning
+// nothing (frames received are dropped: use when none are expected).
+void RunFor(std::vector<Transport*> ts, absl::Duration d);
+
+// Tags of the frames (PacketBuilder::TagOf).
+std::vector<int64_t> Tags(const std::vector<std::vector<uint8_t>>& frames);
+// Regular files (names) in `dir`.
+std::vector<std::string> FilesIn(const std::string& dir);
+size_t BytesIn(const std::string& dir);
+
+}  // namespace fstun::fs::testing
+
+#endif  // FSTUN_TRANSPORTS_FS_FS_TEST_UTIL_H_

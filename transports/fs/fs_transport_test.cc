@@ -1,0 +1,398 @@
+// Behaviour of the fs transport beyond the conformance suite: routing among
+// three peers, the backlog cap, restarts and sessions, gaps, corrupted
+// records, and hostile folder contents.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "transports/fs/fs_test_util.h"
+#include "transports/fs/names.h"
+#include "transports/fs/record.h"
+
+namespace fstun::fs {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using namespace fstun::fs::testing;  // NOLINT
+
+constexpr absl::Duration kTimeout = absl::Seconds(10);
+
+std::vector<std::vector<uint8_t>> Frames(const std::string& src, const std::string& dst,
+                                         uint32_t first_tag, size_t count, size_t size = 200) {
+  std::vector<std::vector<uint8_t>> v;
+  for (size_t i = 0; i < count; ++i) v.push_back(Frame(src, dst, first_tag + i, size));
+  return v;
+}
+
+std::vector<int64_t> Range(int64_t first, size_t count) {
+  std::vector<int64_t> v;
+  for (size_t i = 0; i < count; ++i) v.push_back(first + i);
+  return v;
+}
+
+// The record name `sender` -> `receiver` for `seq`.
+std::string RecordName(const FsTransport& sender, const FsTransport& receiver, uint64_t seq) {
+  SeqName n("", StreamPrefix(sender.peer_id(), sender.session(), receiver.session()),
+            kRecordSuffix);
+  return n.For(seq);
+}
+
+std::vector<uint8_t> RecordImage(const FsTransport& sender, uint64_t seq,
+                                 const std::vector<uint8_t>& frame) {
+  RecordEncoder enc;
+  FrameView v(frame);
+  std::vector<uint8_t> out;
+  for (const iovec& io : enc.Encode(sender.peer_id(), sender.session(), seq, {&v, 1})) {
+    const uint8_t* p = static_cast<const uint8_t*>(io.iov_base);
+    out.insert(out.end(), p, p + io.iov_len);
+  }
+  return out;
+}
+
+void WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+class FsPairTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    a_ = MakePeer(TestOptions(folder_.path(), "192.0.2.2/24"));
+    b_ = MakePeer(TestOptions(folder_.path(), "192.0.2.1/24"));
+    ASSERT_TRUE(a_ && b_);
+    // Establish: one frame a -> b.
+    SendAll(*a_, Frames("192.0.2.2", "192.0.2.1", 0, 1));
+    ASSERT_EQ(ReceiveN(*b_, 1, kTimeout).size(), 1u);
+  }
+  std::string InboxB() const { return folder_.inbox(b_->peer_id()); }
+  std::string NextName(uint64_t seq) const { return InboxB() + "/" + RecordName(*a_, *b_, seq); }
+  // Sends tag `tag` a -> b and expects exactly it to arrive.
+  void ExpectTrafficFlows(uint32_t tag) {
+    SendAll(*a_, Frames("192.0.2.2", "192.0.2.1", tag, 1));
+    auto got = ReceiveN(*b_, 1, kTimeout, {a_.get()});
+    ASSERT_EQ(Tags(got), std::vector<int64_t>{tag});
+  }
+
+  TempFolder folder_;
+  std::unique_ptr<FsTransport> a_;
+  std::unique_ptr<FsTransport> b_;
+};
+
+TEST(FsTransportTest, CreateRejectsBadOptionsWithClearMessages) {
+  TempFolder folder;
+  FsTransportOptions o = TestOptions(folder.path(), "192.0.2.2/24");
+  o.dirpath = folder.path() + "/does-not-exist";
+  auto t = FsTransport::Create(o);
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(std::string(t.status().message()), ::testing::HasSubstr("cannot open folder"));
+  o = TestOptions(folder.path(), "192.0.2.2/24");
+  o.peer_id = "../escape";
+  EXPECT_FALSE(FsTransport::Create(o).ok());
+  o = TestOptions(folder.path(), "192.0.2.2/24");
+  o.max_backlog_bytes = 10;
+  EXPECT_FALSE(FsTransport::Create(o).ok());
+}
+
+TEST(FsTransportTest, FolderAndFilesAreOwnerOnly) {
+  TempFolder folder;
+  auto a = MakePeer(TestOptions(folder.path(), "192.0.2.2/24"));
+  auto b = MakePeer(TestOptions(folder.path(), "192.0.2.1/24"));
+  b->Receive(*std::make_unique<FrameBatch>(1, 64)).IgnoreError();  // b beats, a sees it
+  for (const std::string& d : {folder.path() + "/peers", folder.path() + "/inbox",
+                               folder.inbox(a->peer_id()), folder.inbox(b->peer_id())}) {
+    struct stat st;
+    ASSERT_EQ(stat(d.c_str(), &st), 0) << d;
+    EXPECT_EQ(st.st_mode & 0777, 0700u) << d;
+  }
+  SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 0, 3));
+  std::vector<std::string> files = FilesIn(folder.inbox(b->peer_id()));
+  ASSERT_EQ(files.size(), 1u) << "one batch, one file";
+  struct stat st;
+  ASSERT_EQ(stat((folder.inbox(b->peer_id()) + "/" + files[0]).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat((folder.path() + "/peers/" + a->peer_id() + ".peer").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(FsTransportTest, ThreePeersEachClientReceivesOnlyItsOwnFrames) {
+  TempFolder folder;
+  auto server = MakePeer(TestOptions(folder.path(), "192.0.2.1/24", "server"));
+  auto c1 = MakePeer(TestOptions(folder.path(), "192.0.2.2/24", "client"));
+  auto c2 = MakePeer(TestOptions(folder.path(), "192.0.2.3/24", "client"));
+  RunFor({server.get(), c1.get(), c2.get()}, absl::Milliseconds(150));  // all see all
+  // One batch from the server, interleaving both clients' frames.
+  std::vector<std::vector<uint8_t>> batch;
+  for (uint32_t i = 0; i < 20; ++i) {
+    batch.push_back(Frame("192.0.2.1", i % 2 ? "192.0.2.3" : "192.0.2.2", i));
+  }
+  SendAll(*server, batch);
+  auto got1 = ReceiveN(*c1, 10, kTimeout);
+  auto got2 = ReceiveN(*c2, 10, kTimeout);
+  EXPECT_THAT(Tags(got1), ElementsAre(0, 2, 4, 6, 8, 10, 12, 14, 16, 18));
+  EXPECT_THAT(Tags(got2), ElementsAre(1, 3, 5, 7, 9, 11, 13, 15, 17, 19));
+  // Nothing else is waiting for either client.
+  EXPECT_THAT(ReceiveN(*c1, 1, absl::Milliseconds(200)), IsEmpty());
+  EXPECT_THAT(ReceiveN(*c2, 1, absl::Milliseconds(200)), IsEmpty());
+  // Clients reach the server, also for addresses beyond the tunnel (the
+  // server is their gateway).
+  SendAll(*c1, {Frame("192.0.2.2", "192.0.2.1", 100), Frame("192.0.2.2", "198.51.100.7", 101)});
+  SendAll(*c2, {Frame("192.0.2.3", "192.0.2.1", 200)});
+  auto at_server = ReceiveN(*server, 3, kTimeout);
+  std::vector<int64_t> tags = Tags(at_server);
+  std::sort(tags.begin(), tags.end());
+  EXPECT_THAT(tags, ElementsAre(100, 101, 200));
+  EXPECT_THAT(ReceiveN(*c1, 1, absl::Milliseconds(100)), IsEmpty());
+  EXPECT_THAT(ReceiveN(*c2, 1, absl::Milliseconds(100)), IsEmpty());
+  // Status output names both clients with their counters.
+  std::vector<PeerStatus> peers = server->peers();
+  ASSERT_EQ(peers.size(), 2u);
+  for (const PeerStatus& p : peers) {
+    EXPECT_EQ(p.counters.tx_frames, 10u) << p.id;
+    EXPECT_FALSE(p.session.empty());
+  }
+  EXPECT_EQ(server->counters().total_drops(), 0u);
+}
+
+TEST(FsTransportTest, AmbiguousOrUnknownDestinationIsDroppedNotLeaked) {
+  TempFolder folder;
+  auto server = MakePeer(TestOptions(folder.path(), "192.0.2.1/24", "server"));
+  auto c1 = MakePeer(TestOptions(folder.path(), "192.0.2.2/24", "client"));
+  auto c2 = MakePeer(TestOptions(folder.path(), "192.0.2.3/24", "client"));
+  RunFor({server.get(), c1.get(), c2.get()}, absl::Milliseconds(150));
+  // 192.0.2.99 is inside both clients' /24: neither may get it.
+  SendAll(*server, {Frame("192.0.2.1", "192.0.2.99", 1)});
+  EXPECT_EQ(server->counters().drops_for("no_route"), 1u);
+  EXPECT_THAT(ReceiveN(*c1, 1, absl::Milliseconds(100)), IsEmpty());
+  EXPECT_THAT(ReceiveN(*c2, 1, absl::Milliseconds(100)), IsEmpty());
+}
+
+TEST(FsTransportTest, BacklogStopsAtTheCapAndDrainsAfterwards) {
+  TempFolder folder;
+  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
+  ao.max_backlog_bytes = 64 << 10;
+  auto a = MakePeer(ao);
+  auto b = MakePeer(TestOptions(folder.path(), "192.0.2.1/24"));
+  // b never reads while a sends 1000 frames of 1000 bytes in batches of 10.
+  auto frames = Frames("192.0.2.2", "192.0.2.1", 0, 1000, 1000);
+  for (size_t i = 0; i < frames.size(); i += 10) {
+    std::vector<std::vector<uint8_t>> part(frames.begin() + i, frames.begin() + i + 10);
+    SendAll(*a, part);
+  }
+  CounterSnapshot c = a->counters();
+  EXPECT_GT(c.drops_for("backlog_full"), 900u);
+  EXPECT_EQ(c.tx_frames + c.drops_for("backlog_full"), 1000u);
+  EXPECT_LE(BytesIn(folder.inbox(b->peer_id())), ao.max_backlog_bytes);
+  ASSERT_EQ(a->peers().size(), 1u);
+  EXPECT_LE(a->peers()[0].backlog_bytes, ao.max_backlog_bytes);
+  // What was written arrives, in order; then the backlog is free again.
+  auto got = ReceiveN(*b, c.tx_frames, kTimeout);
+  EXPECT_EQ(Tags(got), Range(0, c.tx_frames));
+  RunFor({a.get()}, absl::Milliseconds(100));  // a notices its records were consumed
+  EXPECT_EQ(a->peers()[0].backlog_bytes, 0u);
+  SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 5000, 10, 1000));
+  EXPECT_EQ(Tags(ReceiveN(*b, 10, kTimeout)), Range(5000, 10));
+}
+
+TEST(FsTransportTest, PeerAbsentOrGoneLeavesNothingBehind) {
+  TempFolder folder;
+  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
+  ao.peer_timeout = absl::Milliseconds(300);
+  auto a = MakePeer(ao);
+  // Nobody there: dropped as unroutable, no file written.
+  SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 0, 5));
+  EXPECT_EQ(a->counters().drops_for("no_route"), 5u);
+  {
+    auto b = MakePeer(TestOptions(folder.path(), "192.0.2.1/24"));
+    SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 10, 5));
+    EXPECT_EQ(a->counters().tx_frames, 5u);
+    // b stops beating (hangs) without reading: a gives up on it and takes
+    // its unread records back.
+    RunFor({a.get()}, absl::Milliseconds(800));
+    EXPECT_EQ(a->counters().drops_for("peer_gone"), 5u);
+    EXPECT_THAT(FilesIn(folder.inbox(b->peer_id())), IsEmpty());
+    SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 20, 1));
+    EXPECT_EQ(a->counters().drops_for("no_route"), 6u);
+  }
+  // b closed: its announcement and inbox are gone.
+  EXPECT_THAT(FilesIn(folder.path() + "/peers"), ElementsAre(a->peer_id() + ".peer"));
+  EXPECT_THAT(FilesIn(folder.path() + "/inbox"), ElementsAre(a->peer_id()));
+}
+
+// A sender process that dies (like kill -9) after writing records that
+// nobody read.
+void SendFromDoomedProcess(const std::string& dir, uint32_t first_tag, size_t count) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    FsTransportOptions o = TestOptions(dir, "192.0.2.2/24");
+    auto t = FsTransport::Create(o);
+    if (!t.ok()) _exit(2);
+    std::vector<std::vector<uint8_t>> frames = Frames("192.0.2.2", "192.0.2.1", first_tag, count);
+    for (const auto& f : frames) {
+      if (!(*t)->Send({FrameView(f)}).ok()) _exit(3);
+    }
+    _exit((*t)->counters().tx_frames == count ? 0 : 4);  // no destructor, no clean-up
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(FsTransportTest, RestartedSenderIsNotReplayedAndItsFilesAreCollected) {
+  TempFolder folder;
+  auto b = MakePeer(TestOptions(folder.path(), "192.0.2.1/24"));
+  SendFromDoomedProcess(folder.path(), 0, 5);
+  // The dead session's records and a crashed writer's temp file sit in b's
+  // inbox; b has not read them.
+  std::vector<std::string> left = FilesIn(folder.inbox(b->peer_id()));
+  ASSERT_EQ(left.size(), 5u);
+  std::string temp = "." + left[0].substr(0, left[0].size() - 4) + ".tmp";
+  WriteFile(folder.inbox(b->peer_id()) + "/" + temp, {1, 2, 3});
+  // The sender restarts with a new session before b looks.
+  auto a = MakePeer(TestOptions(folder.path(), "192.0.2.2/24"));
+  absl::SleepFor(absl::Milliseconds(60));  // b's next scan sees the new session first
+  SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 100, 3));
+  auto got = ReceiveN(*b, 3, kTimeout, {a.get()});
+  EXPECT_EQ(Tags(got), Range(100, 3)) << "nothing from the dead session";
+  EXPECT_THAT(ReceiveN(*b, 1, absl::Milliseconds(300), {a.get()}), IsEmpty());
+  EXPECT_THAT(FilesIn(folder.inbox(b->peer_id())), IsEmpty()) << "old files collected";
+  EXPECT_EQ(b->counters().drops_for("stale_file"), 6u);
+}
+
+TEST(FsTransportTest, RestartedReceiverGetsOnlyNewTraffic) {
+  TempFolder folder;
+  auto a = MakePeer(TestOptions(folder.path(), "192.0.2.2/24"));
+  auto b = MakePeer(TestOptions(folder.path(), "192.0.2.1/24"));
+  SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 0, 4));
+  // b "crashes" before reading and comes back (the destructor cleans up, so
+  // recreate its leftovers by hand: the records a wrote stay in the inbox).
+  std::string inbox = folder.inbox(b->peer_id());
+  std::vector<std::string> left = FilesIn(inbox);
+  ASSERT_EQ(left.size(), 1u);
+  std::vector<char> copy;
+  {
+    std::ifstream f(inbox + "/" + left[0], std::ios::binary);
+    copy.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  b.reset();
+  std::filesystem::create_directories(inbox);
+  std::ofstream(inbox + "/" + left[0], std::ios::binary).write(copy.data(), copy.size());
+  b = MakePeer(TestOptions(folder.path(), "192.0.2.1/24"));
+  EXPECT_THAT(FilesIn(inbox), IsEmpty()) << "a new session starts with an empty inbox";
+  RunFor({a.get(), b.get()}, absl::Milliseconds(150));  // a learns b's new session
+  SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 50, 2));
+  EXPECT_EQ(Tags(ReceiveN(*b, 2, kTimeout, {a.get()})), Range(50, 2));
+}
+
+TEST_F(FsPairTest, MissingRecordIsSkippedAfterTheGapWaitAndCounted) {
+  SendAll(*a_, Frames("192.0.2.2", "192.0.2.1", 10, 2));  // record 2
+  SendAll(*a_, Frames("192.0.2.2", "192.0.2.1", 20, 2));  // record 3
+  ASSERT_EQ(unlink(NextName(2).c_str()), 0);
+  absl::Time start = absl::Now();
+  auto got = ReceiveN(*b_, 2, kTimeout, {a_.get()});
+  EXPECT_EQ(Tags(got), Range(20, 2));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200)) << "waits the gap time first";
+  EXPECT_EQ(b_->counters().drops_for("gap"), 1u);
+  ExpectTrafficFlows(30);
+}
+
+TEST_F(FsPairTest, CorruptRecordIsRetriedThenRemovedNeverDelivered) {
+  SendAll(*a_, Frames("192.0.2.2", "192.0.2.1", 10, 1));  // record 2
+  {
+    std::fstream f(NextName(2), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-20, std::ios::end);
+    f.put('\x55');
+  }
+  EXPECT_THAT(ReceiveN(*b_, 1, absl::Milliseconds(400), {a_.get()}), IsEmpty());
+  EXPECT_EQ(b_->counters().drops_for("bad_checksum"), 1u);
+  SendAll(*a_, Frames("192.0.2.2", "192.0.2.1", 20, 1));  // record 3, after a gap
+  EXPECT_EQ(Tags(ReceiveN(*b_, 1, kTimeout, {a_.get()})), std::vector<int64_t>{20});
+  EXPECT_EQ(b_->counters().drops_for("gap"), 1u);
+}
+
+TEST_F(FsPairTest, RecordRewrittenAfterAFailedCheckIsDelivered) {
+  // A share that shows a file before its data: the first read fails the
+  // checksum, a later one succeeds.
+  auto frame = Frame("192.0.2.2", "192.0.2.1", 77);
+  std::vector<uint8_t> image = RecordImage(*a_, 2, frame);
+  std::vector<uint8_t> half(image.begin(), image.begin() + image.size() / 2);
+  WriteFile(NextName(2), half);
+  EXPECT_THAT(ReceiveN(*b_, 1, absl::Milliseconds(50)), IsEmpty());
+  WriteFile(NextName(2), image);
+  EXPECT_EQ(Tags(ReceiveN(*b_, 1, kTimeout)), std::vector<int64_t>{77});
+  EXPECT_EQ(b_->counters().total_drops(), 0u);
+}
+
+TEST_F(FsPairTest, HostileContentsAreHandledAndTrafficContinues) {
+  const std::string inbox = InboxB();
+  const std::string outside = folder_.path() + "/secret";
+  WriteFile(outside, RecordImage(*a_, 2, Frame("192.0.2.2", "192.0.2.1", 666)));
+  uint32_t tag = 1000;
+  auto expect_reason = [&](const char* reason, uint64_t n) {
+    EXPECT_EQ(b_->counters().drops_for(reason), n) << reason;
+  };
+  // 1. A symlink at the next record's name: not followed, removed.
+  ASSERT_EQ(symlink(outside.c_str(), NextName(2).c_str()), 0);
+  RunFor({b_.get()}, absl::Milliseconds(30));
+  expect_reason("not_regular", 1);
+  EXPECT_TRUE(std::filesystem::exists(outside)) << "the target is untouched";
+  ExpectTrafficFlows(tag++);
+  // 2. A FIFO: not opened for a blocking read, removed.
+  ASSERT_EQ(mkfifo(NextName(3).c_str(), 0600), 0);
+  RunFor({b_.get()}, absl::Milliseconds(30));
+  expect_reason("not_regular", 2);
+  ExpectTrafficFlows(tag++);
+  // 3. A directory.
+  ASSERT_EQ(mkdir(NextName(4).c_str(), 0700), 0);
+  RunFor({b_.get()}, absl::Milliseconds(30));
+  expect_reason("not_regular", 3);
+  ExpectTrafficFlows(tag++);
+  // 4. An oversized file (sparse, so the test stays cheap).
+  {
+    int fd = open(NextName(5).c_str(), O_CREAT | O_WRONLY, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(ftruncate(fd, kMaxRecordBytes + 1), 0);
+    close(fd);
+  }
+  RunFor({b_.get()}, absl::Milliseconds(30));
+  expect_reason("oversize_file", 1);
+  ExpectTrafficFlows(tag++);
+  // 5. A truncated record and 6. one with the wrong magic: retried for the
+  // bad-file wait, then removed; the sender's real record replaces them.
+  std::vector<uint8_t> image = RecordImage(*a_, 6, Frame("192.0.2.2", "192.0.2.1", 666));
+  WriteFile(NextName(6), std::vector<uint8_t>(image.begin(), image.begin() + 30));
+  RunFor({b_.get()}, absl::Milliseconds(400));
+  expect_reason("truncated", 1);
+  ExpectTrafficFlows(tag++);
+  image[0] = 'X';
+  WriteFile(NextName(7), image);
+  RunFor({b_.get()}, absl::Milliseconds(400));
+  expect_reason("bad_magic", 1);
+  ExpectTrafficFlows(tag++);
+  // 7. A name outside the scheme: ignored (left alone), counted once.
+  WriteFile(inbox + "/hello.txt", {1, 2, 3});
+  // 8. A record from a sender nobody announced: removed.
+  SeqName mallory("", StreamPrefix("mallory", 42, b_->session()), kRecordSuffix);
+  WriteFile(inbox + "/" + mallory.For(1), RecordImage(*a_, 1, Frame("192.0.2.9", "192.0.2.1", 666)));
+  RunFor({b_.get(), a_.get()}, absl::Milliseconds(300));
+  expect_reason("ignored_name", 1);
+  expect_reason("unknown_sender", 1);
+  EXPECT_TRUE(std::filesystem::exists(inbox + "/hello.txt"));
+  EXPECT_FALSE(std::filesystem::exists(inbox + "/" + mallory.For(1)));
+  ExpectTrafficFlows(tag++);
+  // The planted frames (tag 666) were never delivered.
+  EXPECT_EQ(b_->counters().rx_frames, 1u + (tag - 1000));
+}
+
+}  // namespace
+}  // namespace fstun::fs

@@ -336,6 +336,7 @@ absl::StatusOr<LinkInfo> RtNetlink::QueryLink(int ifindex, absl::string_view ifn
         ForEachAttribute(reply, sizeof(ifinfomsg), [&](const nlattr* attr) {
           uint32_t mtu;
           if (mnl_attr_get_type(attr) == IFLA_MTU && ReadU32(attr, &mtu)) info.mtu = mtu;
+          if (mnl_attr_get_type(attr) == IFLA_TXQLEN) ReadU32(attr, &info.tx_queue_length);
           if (mnl_attr_get_type(attr) == IFLA_IFNAME &&
               mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0) {
             info.name = mnl_attr_get_str(attr);
@@ -384,6 +385,18 @@ absl::Status RtNetlink::SetMtu(absl::string_view ifname, size_t mtu) {
   ifi->ifi_index = *index;
   mnl_attr_put_u32(nlh, IFLA_MTU, static_cast<uint32_t>(mtu));
   return Transact(nlh, what);
+}
+
+absl::Status RtNetlink::SetTxQueueLength(absl::string_view ifname, uint32_t packets) {
+  absl::StatusOr<int> index = LinkIndex(ifname);
+  if (!index.ok()) return index.status();
+  nlmsghdr* nlh = NewRequest(RTM_NEWLINK, 0);
+  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = *index;
+  mnl_attr_put_u32(nlh, IFLA_TXQLEN, packets);
+  return Transact(nlh, absl::StrCat("cannot set the transmit queue length of ", ifname, " to ",
+                                    packets));
 }
 
 absl::Status RtNetlink::ChangeLinkFlags(absl::string_view ifname, bool up) {

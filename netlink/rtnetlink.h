@@ -45,6 +45,7 @@ struct LinkInfo {
   int index = 0;
   std::string name;
   size_t mtu = 0;
+  uint32_t tx_queue_length = 0;
   bool up = false;  // administratively up (IFF_UP)
 };
 
@@ -82,6 +83,8 @@ class RtNetlink {
   absl::StatusOr<LinkInfo> GetLink(absl::string_view ifname);
   absl::StatusOr<LinkInfo> GetLink(int ifindex);
   absl::Status SetMtu(absl::string_view ifname, size_t mtu);
+  // The interface's transmit queue length in packets (`ip link set txqueuelen`).
+  absl::Status SetTxQueueLength(absl::string_view ifname, uint32_t packets);
   absl::Status SetUp(absl::string_view ifname);
   absl::Status SetDown(absl::string_view ifname);
   absl::Status DeleteLink(absl::string_view ifname);

@@ -96,7 +96,7 @@ TEST_F(RtNetlinkTest, LinkIndexFindsInterfacesAndNamesTheMissingOne) {
   EXPECT_TRUE(absl::IsInvalidArgument(too_long.status())) << too_long.status();
 }
 
-TEST_F(RtNetlinkTest, SetMtuAndUpDownAreVisibleInGetLink) {
+TEST_F(RtNetlinkTest, MtuQueueLengthAndUpDownAreVisibleInGetLink) {
   ASSERT_TRUE(nl_->SetMtu("nltest0", 1380).ok());
   ASSERT_TRUE(nl_->SetUp("nltest0").ok());
   absl::StatusOr<LinkInfo> link = nl_->GetLink("nltest0");
@@ -105,6 +105,11 @@ TEST_F(RtNetlinkTest, SetMtuAndUpDownAreVisibleInGetLink) {
   EXPECT_EQ(link->index, TunIndex());
   EXPECT_EQ(link->mtu, 1380u);
   EXPECT_TRUE(link->up);
+
+  ASSERT_TRUE(nl_->SetTxQueueLength("nltest0", 4000).ok());
+  link = nl_->GetLink("nltest0");
+  ASSERT_TRUE(link.ok()) << link.status();
+  EXPECT_EQ(link->tx_queue_length, 4000u);
 
   ASSERT_TRUE(nl_->SetDown("nltest0").ok());
   link = nl_->GetLink(TunIndex());

@@ -175,10 +175,14 @@ absl::StatusOr<std::unique_ptr<TunDevice>> TunDevice::Create(const TunOptions& o
     offload_flags = *flags;
   }
 
-  // Configure: MTU, up, then addresses (so IPv6 ones are usable at once).
+  // Configure: MTU (and queue), up, then addresses (so IPv6 ones are usable at once).
   absl::StatusOr<int> ifindex = nl.LinkIndex(name);
   if (!ifindex.ok()) return fail(ifindex.status());
   if (absl::Status s = nl.SetMtu(name, options.mtu); !s.ok()) return fail(s);
+  if (options.tx_queue_length != 0) {
+    absl::Status s = nl.SetTxQueueLength(name, options.tx_queue_length);
+    if (!s.ok()) return fail(s);
+  }
   if (absl::Status s = nl.SetUp(name); !s.ok()) return fail(s);
   for (const IpPrefix& address : options.addresses) {
     if (absl::Status s = nl.AddAddress(name, address); !s.ok()) return fail(s);

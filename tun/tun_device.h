@@ -25,8 +25,9 @@
 // kMaxFrameSize bytes.
 //
 // Counters: rx = packets read from the kernel, tx = packets written to it.
-// The device is the kernel's interface, not a thread-safe queue: use one
-// TunDevice from one thread (counters() may be read from any thread).
+// Read and Write may run on two threads at once (each only uses the fd and
+// atomic counters), but neither may be called by two threads at once;
+// counters() may be read from any thread.
 #ifndef FSTUN_TUN_TUN_DEVICE_H_
 #define FSTUN_TUN_TUN_DEVICE_H_
 
@@ -57,6 +58,10 @@ struct TunOptions {
   // Addresses with their subnet, e.g. 192.0.2.1/24 and 2001:db8::1/64. An
   // IPv6 address needs mtu >= 1280.
   std::vector<IpPrefix> addresses;
+  // Packets the kernel may queue for us to read before it drops (the
+  // interface's txqueuelen); 0 keeps the kernel's default (500). A longer
+  // queue absorbs bursts while the reader is busy, at the cost of latency.
+  uint32_t tx_queue_length = 0;
   // Offloads: IFF_VNET_HDR plus TUNSETOFFLOAD (checksum, TSO, USO). See
   // tun/offload.h for what the frames look like then.
   bool vnet_hdr = false;

@@ -163,9 +163,21 @@ TEST_F(TunDeviceTest, CreateBringsTheLinkUpWithMtuAndAddresses) {
   EXPECT_THAT(*addresses, Contains(Prefix("192.0.2.1/24")));
   EXPECT_THAT(*addresses, Contains(Prefix("2001:db8::1/64")));
 
+  EXPECT_EQ(link->tx_queue_length, 500u);  // the kernel's default
+
   int flags = fcntl(tun->fd(), F_GETFL);
   EXPECT_TRUE(flags & O_NONBLOCK);
   EXPECT_TRUE(fcntl(tun->fd(), F_GETFD) & FD_CLOEXEC);
+}
+
+TEST_F(TunDeviceTest, TheTransmitQueueLengthIsSetWhenAsked) {
+  TunOptions options = Options("tuntest0", {"192.0.2.1/24"});
+  options.tx_queue_length = 5000;
+  auto tun = MustCreate(options);
+  ASSERT_NE(tun, nullptr);
+  absl::StatusOr<LinkInfo> link = nl_->GetLink("tuntest0");
+  ASSERT_TRUE(link.ok()) << link.status();
+  EXPECT_EQ(link->tx_queue_length, 5000u);
 }
 
 TEST_F(TunDeviceTest, DestroyingTheDeviceRemovesTheInterface) {

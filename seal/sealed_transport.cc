@@ -42,16 +42,16 @@ absl::StatusOr<std::unique_ptr<SealedTransport>> SealedTransport::Create(
     std::unique_ptr<Transport> inner, Key key, const SealedTransportOptions& options) {
   if (inner == nullptr) return absl::InvalidArgumentError("sealing: no inner transport");
   if (options.mtu == 0) return absl::InvalidArgumentError("sealing: MTU must be positive");
-  if (inner->capabilities().multi_peer) {
-    return absl::InvalidArgumentError(
-        "sealing a multi-peer transport is not supported: it routes frames by the address "
-        "inside them, which sealing hides");
-  }
   if (inner->mtu() < options.mtu + kSealOverhead) {
     return absl::InvalidArgumentError(absl::StrCat(
         "sealing: the inner transport carries frames of at most ", inner->mtu(),
         " bytes, but sealed frames of MTU ", options.mtu, " need ", options.mtu + kSealOverhead,
         " (create it with SealedInnerConfig)"));
+  }
+  if (inner->capabilities().multi_peer) {
+    LOG(INFO) << "sealing a multi-peer transport: sealed frames show it no destination "
+                 "address, so it routes them as it routes non-IP frames (a client's to its "
+                 "server, otherwise to the only live peer)";
   }
   uint64_t session = options.session != 0 ? options.session : NewSessionId();
   return std::unique_ptr<SealedTransport>(new SealedTransport(

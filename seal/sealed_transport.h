@@ -25,9 +25,13 @@
 // frame costs only itself. The price is 40 bytes and one AEAD call per
 // frame (see seal/seal_benchmark.cc for the cost).
 //
-// Not supported: multi-peer inner transports (capabilities().multi_peer),
-// because they route a frame by the destination address inside it, which
-// sealing hides. Create refuses them with a clear error.
+// Multi-peer inner transports (capabilities().multi_peer, e.g. fs) route a
+// frame by the destination address inside it, which sealing hides: they
+// see a non-IP frame and route it as such (fs: a client's frames go to its
+// server, otherwise to the only live peer). Point-to-point tunnels and
+// clients work; a server with several clients cannot yet pick the client
+// of a sealed frame (that needs a routing hook in core/transport.h, where
+// the decorator would pass the plaintext's destination alongside).
 #ifndef FSTUN_SEAL_SEALED_TRANSPORT_H_
 #define FSTUN_SEAL_SEALED_TRANSPORT_H_
 
@@ -69,8 +73,7 @@ uint32_t SenderIdFor(const std::vector<IpPrefix>& addresses);
 class SealedTransport : public Transport {
  public:
   // InvalidArgument if the inner transport cannot carry sealed frames of
-  // options.mtu (its mtu() is below options.mtu + kSealOverhead) or routes
-  // by address (multi_peer).
+  // options.mtu (its mtu() is below options.mtu + kSealOverhead).
   static absl::StatusOr<std::unique_ptr<SealedTransport>> Create(
       std::unique_ptr<Transport> inner, Key key, const SealedTransportOptions& options);
 

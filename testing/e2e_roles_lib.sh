@@ -16,6 +16,9 @@
 #
 # Required variables: ROLES_WORK (a scratch directory), FSTUN (the binary).
 
+# nft, dnsmasq, ip live in sbin, which Bazel's test PATH lacks.
+export PATH="/usr/sbin:/sbin:$PATH"
+
 ROLES_DEMO_NAME=demo.fstun.test
 ROLES_WEB4=203.0.113.80
 ROLES_DNS4=203.0.113.53
@@ -66,8 +69,10 @@ roles_topology_up() {
     >"$ROLES_WORK/web.log" 2>&1 </dev/null &
   ROLES_PIDS+=($!)
   # DNS: answers only for the demo name, reads no host configuration.
-  nsenter -t "$(netns_pid internet)" -n dnsmasq --keep-in-foreground --no-resolv --no-hosts --conf-file=/dev/null \
-    --user=root --pid-file= --listen-address="$ROLES_DNS4" --bind-interfaces \
+  # --no-daemon also keeps it from switching user/group (not allowed in the
+  # Bazel sandbox).
+  nsenter -t "$(netns_pid internet)" -n dnsmasq --no-daemon --no-resolv --no-hosts --conf-file=/dev/null \
+    --pid-file= --listen-address="$ROLES_DNS4" --bind-interfaces \
     --address="/$ROLES_DEMO_NAME/$ROLES_WEB4" --address="/$ROLES_DEMO_NAME/$ROLES_WEB6" \
     --log-facility="$ROLES_WORK/dns.log" </dev/null >/dev/null 2>&1 &
   ROLES_PIDS+=($!)
@@ -78,7 +83,12 @@ roles_topology_up() {
     netns_exec internet curl -s -o /dev/null --max-time 1 "http://$ROLES_WEB4/" && break
     sleep 0.1
   done
-  ((i < 100)) || roles_die "the web server in 'internet' did not start ($(cat "$ROLES_WORK/web.log"))"
+  ((i < 100)) || roles_die "the web server in 'internet' did not start ($(cat "$ROLES_WORK/web.log"))" || return 1
+  for ((i = 0; i < 100; i++)); do
+    roles_in internet "getent hosts $ROLES_DEMO_NAME" >/dev/null && break
+    sleep 0.1
+  done
+  ((i < 100)) || roles_die "the DNS server in 'internet' did not answer ($(cat "$ROLES_WORK/dns.log"))"
 }
 
 # Stops everything roles_* started (fstun gets SIGTERM so it restores, then
@@ -156,11 +166,18 @@ roles_stop() {
   wait "$pid" 2>/dev/null || ROLES_RC=$?
 }
 
-# roles_client CMD...: runs a shell command in the client namespace with the
-# demo's resolv.conf (private mount namespace).
-roles_client() {
-  netns_exec client unshare --mount sh -c \
+# roles_in NS CMD...: runs a shell command in namespace NS with the demo's
+# resolv.conf (bind-mounted in a private mount namespace).
+roles_in() {
+  local ns="$1"
+  shift
+  netns_exec "$ns" unshare --mount sh -c \
     "mount --bind '$ROLES_WORK/resolv.conf' /etc/resolv.conf && $*"
+}
+
+# roles_client CMD...: roles_in client.
+roles_client() {
+  roles_in client "$@"
 }
 
 # roles_snapshot NS: what fstun may change in NS, as text: forwarding
@@ -175,7 +192,7 @@ roles_snapshot() {
     echo "--- routes"; ip route show table all | grep -v "^local\|^broadcast\|^multicast\|^ff00::"
     echo "--- routes6"; ip -6 route show table all | grep -v "^local\|^multicast\|^anycast\|^ff00::"
     echo "--- nft"; nft list ruleset
-    echo "--- links"; ip -o link show | sed "s/^[0-9]*: //"
+    echo "--- links"; ip -o link show 2>/dev/null | sed "s/^[0-9]*: //"
   '
 }
 

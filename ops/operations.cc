@@ -1,0 +1,124 @@
+#include "ops/operations.h"
+
+#include <unistd.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "glog/logging.h"
+#include "ops/atomic_file.h"
+#include "ops/control_protocol.h"
+#include "ops/flags.h"
+#include "ops/metrics.h"
+#include "ops/status_format.h"
+#include "ops/systemd_notify.h"
+
+namespace fstun {
+namespace {
+
+// systemd's one-line STATUS=, shown by `systemctl status`.
+std::string StatusLine(const DaemonStatus& s) {
+  return absl::StrFormat("%s over %s, %d peer(s); rx %d frames, tx %d frames, %d drops", s.info.role,
+                         s.info.transport, s.peers.size(), s.transport.rx_frames,
+                         s.transport.tx_frames, s.total_drops());
+}
+
+}  // namespace
+
+Operations::Operations(DaemonInfo info, const Device& device, const Transport& transport,
+                       const Pump& pump)
+    : info_(std::move(info)), device_(device), transport_(transport), pump_(pump) {}
+
+absl::StatusOr<std::unique_ptr<Operations>> Operations::Prepare(DaemonInfo info,
+                                                                const Device& device,
+                                                                const Transport& transport,
+                                                                const Pump& pump) {
+  if (FLAGS_metrics_interval_s < 1 || FLAGS_metrics_interval_s > 3600) {
+    return absl::InvalidArgumentError("--metrics_interval_s must be between 1 and 3600");
+  }
+  std::unique_ptr<Operations> ops(new Operations(std::move(info), device, transport, pump));
+  ops->metrics_file_ = FLAGS_metrics_file;
+  ops->interval_ = absl::Seconds(FLAGS_metrics_interval_s);
+  if (!ops->metrics_file_.empty()) {
+    // Fail now, with the path named, rather than silently every 5 s.
+    if (absl::Status s = WriteFileAtomically(ops->metrics_file_, FormatMetrics(ops->Status()));
+        !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--metrics_file: ", s.message()));
+    }
+  }
+  ControlServer::Options options;
+  options.handler = [raw = ops.get()](absl::string_view request) { return raw->Answer(request); };
+  options.on_tick = [raw = ops.get()] { raw->Tick(); };
+  options.tick_interval = ops->interval_;
+  if (FLAGS_control_dir.empty()) {
+    LOG(INFO) << "no control socket (--control_dir is empty): fstun status is unavailable";
+  } else if (absl::StatusOr<std::string> path = ControlSocketPath(FLAGS_control_dir, ops->info_.ifname);
+             !path.ok()) {
+    LOG(WARNING) << "no control socket, fstun status is unavailable: " << path.status().message();
+  } else {
+    options.path = *path;
+    absl::StatusOr<std::unique_ptr<ControlServer>> server = ControlServer::Listen(options);
+    if (server.ok()) {
+      ops->server_ = std::move(*server);
+    } else {
+      LOG(WARNING) << "no control socket, fstun status is unavailable: " << server.status().message();
+      options.path.clear();
+    }
+  }
+  if (!ops->server_) {
+    // Without a socket the thread still writes the metrics file and STATUS= lines.
+    absl::StatusOr<std::unique_ptr<ControlServer>> ticker = ControlServer::Listen(options);
+    if (!ticker.ok()) return ticker.status();
+    ops->server_ = std::move(*ticker);
+  }
+  return ops;
+}
+
+Operations::~Operations() {
+  NotifySystemd("STOPPING=1");
+  server_->Stop();
+  if (started_ && !metrics_file_.empty()) WriteMetricsFile(/*up=*/false);
+}
+
+void Operations::Start() {
+  if (started_) return;
+  started_ = true;
+  server_->Start();  // its first tick writes the metrics file
+  DaemonStatus s = Status();
+  NotifySystemd(absl::StrCat("READY=1\nSTATUS=", StatusLine(s)));
+  if (!server_->path().empty()) {
+    LOG(INFO) << "control socket " << server_->path() << " (fstun status --ifname=" << info_.ifname
+              << ")";
+  }
+}
+
+DaemonStatus Operations::Status() const {
+  return CollectStatus(info_, device_, transport_, pump_);
+}
+
+std::string Operations::control_path() const { return server_->path(); }
+
+absl::StatusOr<std::string> Operations::Answer(absl::string_view request) const {
+  if (request == kRequestStatus) return FormatStatusText(Status());
+  if (request == kRequestStatusJson) return FormatStatusJson(Status());
+  if (request == kRequestMetrics) return FormatMetrics(Status());
+  return absl::InvalidArgumentError(absl::StrCat("unknown request (known: '", kRequestStatus, "', '",
+                                                 kRequestStatusJson, "', '", kRequestMetrics, "')"));
+}
+
+void Operations::Tick() {
+  DaemonStatus s = Status();
+  NotifySystemd(absl::StrCat("STATUS=", StatusLine(s)));
+  if (!metrics_file_.empty()) WriteMetricsFile(/*up=*/true);
+}
+
+void Operations::WriteMetricsFile(bool up) {
+  absl::Status s = WriteFileAtomically(metrics_file_, FormatMetrics(Status(), up));
+  if (!s.ok() && !metrics_failed_) {
+    LOG(WARNING) << "metrics file: " << s.message() << " (further failures are not logged)";
+  }
+  metrics_failed_ = !s.ok();
+}
+
+}  // namespace fstun

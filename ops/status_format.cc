@@ -1,0 +1,199 @@
+#include "ops/status_format.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace fstun {
+namespace {
+
+std::string Unix(absl::Time t) { return absl::StrFormat("%.3f", absl::ToDoubleSeconds(t - absl::UnixEpoch())); }
+
+std::string Seconds(absl::Duration d) { return absl::StrFormat("%.3f", absl::ToDoubleSeconds(d)); }
+
+std::string JsonCounters(const CounterSnapshot& c) {
+  std::string drops = absl::StrJoin(c.drops, ",", [](std::string* out, const auto& kv) {
+    absl::StrAppend(out, JsonString(kv.first), ":", kv.second);
+  });
+  return absl::StrCat("{\"tx_frames\":", c.tx_frames, ",\"tx_bytes\":", c.tx_bytes,
+                      ",\"rx_frames\":", c.rx_frames, ",\"rx_bytes\":", c.rx_bytes,
+                      ",\"drops\":{", drops, "}}");
+}
+
+std::string JsonStringList(const std::vector<std::string>& list) {
+  return absl::StrCat("[", absl::StrJoin(list, ",", [](std::string* out, const std::string& s) {
+                        absl::StrAppend(out, JsonString(s));
+                      }),
+                      "]");
+}
+
+std::string PrintableList(const std::vector<std::string>& list) {
+  if (list.empty()) return "(none)";
+  return absl::StrJoin(list, ", ", [](std::string* out, const std::string& s) {
+    absl::StrAppend(out, PrintableText(s));
+  });
+}
+
+// "oversize=1, queue_full=3" with an optional component prefix per reason.
+void AppendDrops(std::vector<std::string>& out, absl::string_view component,
+                 const CounterSnapshot& c) {
+  for (const auto& [reason, n] : c.drops) {
+    if (n == 0) continue;
+    out.push_back(absl::StrCat(component, component.empty() ? "" : " ", PrintableText(reason), "=", n));
+  }
+}
+
+std::string DropsLine(std::vector<std::string> parts) {
+  return parts.empty() ? "none" : absl::StrJoin(parts, ", ");
+}
+
+std::string Transfer(const CounterSnapshot& c) {
+  return absl::StrFormat("%s received (%d frames), %s sent (%d frames)", HumanBytes(c.rx_bytes),
+                         c.rx_frames, HumanBytes(c.tx_bytes), c.tx_frames);
+}
+
+std::string Ago(absl::Time then, absl::Time now) {
+  if (then == absl::InfinitePast()) return "never";
+  if (then > now) return "just now";
+  return absl::StrCat(HumanDuration(now - then), " ago");
+}
+
+}  // namespace
+
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c >= 0x7f) {
+          absl::StrAppendFormat(&out, "\\u%04x", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+std::string PrintableText(absl::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) c = '?';
+  }
+  return out;
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024) return absl::StrCat(bytes, " B");
+  double v = static_cast<double>(bytes) / 1024;
+  int unit = 0;
+  while (v >= 1024 && unit < 5) {
+    v /= 1024;
+    ++unit;
+  }
+  return absl::StrFormat("%.2f %s", v, kUnits[unit]);
+}
+
+std::string HumanDuration(absl::Duration d) {
+  if (d < absl::Seconds(1)) return absl::StrCat(absl::ToInt64Milliseconds(d), " ms");
+  int64_t s = absl::ToInt64Seconds(d);
+  int64_t days = s / 86400, hours = s / 3600 % 24, minutes = s / 60 % 60, seconds = s % 60;
+  std::vector<std::string> parts;
+  if (days > 0) parts.push_back(absl::StrCat(days, days == 1 ? " day" : " days"));
+  if (hours > 0) parts.push_back(absl::StrCat(hours, " h"));
+  if (minutes > 0) parts.push_back(absl::StrCat(minutes, " min"));
+  if (seconds > 0 || parts.empty()) parts.push_back(absl::StrCat(seconds, " s"));
+  return absl::StrJoin(parts, " ");
+}
+
+std::string FormatStatusText(const DaemonStatus& st) {
+  const DaemonInfo& i = st.info;
+  std::string out;
+  absl::StrAppend(&out, "interface: ", PrintableText(i.ifname), "\n");
+  absl::StrAppend(&out, "  role: ", i.role, "\n");
+  absl::StrAppend(&out, "  transport: ", i.transport, "\n");
+  absl::StrAppend(&out, "  addresses: ", PrintableList(i.addresses), "\n");
+  absl::StrAppend(&out, "  mtu: ", i.mtu, "\n");
+  absl::StrAppend(&out, "  uptime: ", HumanDuration(st.uptime()), "\n");
+  absl::StrAppend(&out, "  daemon: fstun ", i.version, ", pid ", i.pid, "\n");
+  absl::StrAppend(&out, "  transfer: ", Transfer(st.transport), "\n");
+  absl::StrAppend(&out, "  tun: ", st.device.rx_frames, " packets read (",
+                  HumanBytes(st.device.rx_bytes), "), ", st.device.tx_frames,
+                  " written (", HumanBytes(st.device.tx_bytes), ")\n");
+  std::vector<std::string> drops;
+  AppendDrops(drops, "tun", st.device);
+  AppendDrops(drops, "transport", st.transport);
+  AppendDrops(drops, "pump", st.pump);
+  absl::StrAppend(&out, "  drops: ", DropsLine(drops), "\n");
+  absl::StrAppend(&out, "  peers: ", st.peers.size(), "\n");
+  for (const PeerStatus& p : st.peers) {
+    absl::StrAppend(&out, "\npeer: ", PrintableText(p.id), "\n");
+    absl::StrAppend(&out, "  addresses: ", PrintableList(p.addresses), "\n");
+    absl::StrAppend(&out, "  session: ", p.session.empty() ? "(none)" : PrintableText(p.session), "\n");
+    absl::StrAppend(&out, "  last seen: ", Ago(p.last_seen, st.now), "\n");
+    std::string wakeup = p.wakeup_path.empty() ? "(unknown)" : PrintableText(p.wakeup_path);
+    if (p.poll_interval > absl::ZeroDuration() && p.poll_interval != absl::InfiniteDuration()) {
+      absl::StrAppend(&wakeup, " (polling every ", absl::FormatDuration(p.poll_interval), ")");
+    }
+    absl::StrAppend(&out, "  wake-up: ", wakeup, "\n");
+    absl::StrAppend(&out, "  transfer: ", Transfer(p.counters), "\n");
+    std::vector<std::string> peer_drops;
+    AppendDrops(peer_drops, "", p.counters);
+    absl::StrAppend(&out, "  drops: ", DropsLine(peer_drops), "\n");
+    absl::StrAppend(&out, "  backlog: ", HumanBytes(p.backlog_bytes), "\n");
+  }
+  return out;
+}
+
+std::string FormatStatusJson(const DaemonStatus& st) {
+  const DaemonInfo& i = st.info;
+  std::string out = "{";
+  absl::StrAppend(&out, "\"schema\":", kStatusJsonSchema);
+  absl::StrAppend(&out, ",\"version\":", JsonString(i.version));
+  absl::StrAppend(&out, ",\"pid\":", i.pid);
+  absl::StrAppend(&out, ",\"interface\":", JsonString(i.ifname));
+  absl::StrAppend(&out, ",\"role\":", JsonString(i.role));
+  absl::StrAppend(&out, ",\"transport\":", JsonString(i.transport));
+  absl::StrAppend(&out, ",\"addresses\":", JsonStringList(i.addresses));
+  absl::StrAppend(&out, ",\"mtu\":", i.mtu);
+  absl::StrAppend(&out, ",\"now_unix\":", Unix(st.now));
+  absl::StrAppend(&out, ",\"started_unix\":", Unix(i.started));
+  absl::StrAppend(&out, ",\"uptime_seconds\":", Seconds(st.uptime()));
+  absl::StrAppend(&out, ",\"totals\":{\"tx_frames\":", st.transport.tx_frames,
+                  ",\"tx_bytes\":", st.transport.tx_bytes, ",\"rx_frames\":", st.transport.rx_frames,
+                  ",\"rx_bytes\":", st.transport.rx_bytes, ",\"drops\":", st.total_drops(), "}");
+  absl::StrAppend(&out, ",\"counters\":{\"device\":", JsonCounters(st.device),
+                  ",\"transport\":", JsonCounters(st.transport), ",\"pump\":", JsonCounters(st.pump),
+                  "}");
+  absl::StrAppend(&out, ",\"peers\":[");
+  for (size_t n = 0; n < st.peers.size(); ++n) {
+    const PeerStatus& p = st.peers[n];
+    bool seen = p.last_seen != absl::InfinitePast();
+    bool polls = p.poll_interval > absl::ZeroDuration() && p.poll_interval != absl::InfiniteDuration();
+    absl::StrAppend(&out, n == 0 ? "" : ",", "{\"id\":", JsonString(p.id),
+                    ",\"addresses\":", JsonStringList(p.addresses),
+                    ",\"session\":", JsonString(p.session),
+                    ",\"last_seen_unix\":", seen ? Unix(p.last_seen) : "null",
+                    ",\"last_seen_seconds_ago\":",
+                    seen ? Seconds(std::max(absl::ZeroDuration(), st.now - p.last_seen)) : "null",
+                    ",\"wakeup\":", JsonString(p.wakeup_path),
+                    ",\"poll_interval_seconds\":", polls ? Seconds(p.poll_interval) : "null",
+                    ",\"backlog_bytes\":", p.backlog_bytes,
+                    ",\"counters\":", JsonCounters(p.counters), "}");
+  }
+  absl::StrAppend(&out, "]}\n");
+  return out;
+}
+
+}  // namespace fstun

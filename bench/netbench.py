@@ -292,17 +292,28 @@ def measure_ping(scope, ns, addr, count, interval):
     deadline = int(count * interval + 15)
     res = scope.run(ns, ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", "2",
                          "-w", str(deadline), addr], check=False, timeout=deadline + 10)
-    rtts = [float(m) for m in re.findall(r"time=([\d.]+) ms", res.stdout)]
+    rtts, duplicates = [], 0
+    for line in res.stdout.splitlines():
+        m = re.search(r"time=([\d.]+) ms", line)
+        if m and "DUP!" in line:
+            duplicates += 1  # a reply delivered twice: not a second sample
+        elif m:
+            rtts.append(float(m.group(1)))
+    with open(os.path.join(scope.logdir, f"{scope.tag}-ping.txt"), "w") as f:
+        f.write(res.stdout)
     return {
         "ping_p50_ms": percentile(rtts, 50),
         "ping_p99_ms": percentile(rtts, 99),
         "ping_loss_pct": 100.0 * (count - len(rtts)) / count,
+        "ping_duplicates": duplicates,
     }
 
 
-def iperf3(scope, ns, args, seconds):
+def iperf3(scope, ns, args, seconds, what):
     res = scope.run(ns, ["iperf3", "-J", "--connect-timeout", "5000", "-c", TUN_B,
                          "-t", str(seconds)] + args, check=False, timeout=seconds + 40)
+    with open(os.path.join(scope.logdir, f"{scope.tag}-iperf3-{what}.json"), "w") as f:
+        f.write(res.stdout + res.stderr)
     try:
         data = json.loads(res.stdout)
     except json.JSONDecodeError:
@@ -325,7 +336,7 @@ def start_iperf3_server(scope, ns):
 def measure_tcp(scope, ns, seconds):
     pids = scope.tunnel_pids()
     cpu0 = cpu_seconds(pids)
-    data = iperf3(scope, ns, [], seconds)
+    data = iperf3(scope, ns, [], seconds, "tcp")
     cpu1 = cpu_seconds(pids)
     received = data["end"].get("sum_received", {})
     gbytes = received.get("bytes", 0) / 1e9
@@ -341,14 +352,17 @@ def measure_tcp(scope, ns, seconds):
 
 
 def measure_udp(scope, ns, seconds, rate):
-    data = iperf3(scope, ns, ["-u", "-b", rate, "-l", str(UDP_DATAGRAM)], seconds)
+    data = iperf3(scope, ns, ["-u", "-b", rate, "-l", str(UDP_DATAGRAM)], seconds, "udp")
     s = data["end"].get("sum", {})
     packets, lost, secs = s.get("packets", 0), s.get("lost_packets", 0), s.get("seconds", 0)
-    return {
+    result = {
         "udp_kpps": (packets - lost) / secs / 1e3 if secs else None,
         "udp_sent_kpps": packets / secs / 1e3 if secs else None,
         "udp_loss_pct": s.get("lost_percent"),
     }
+    if "error" in data:
+        result["udp_error"] = data["error"]
+    return result
 
 
 def measure_idle(scope, seconds):
@@ -542,7 +556,7 @@ def start_fstun_pair(scope, a, b, ctx, dir_a, dir_b, extra=()):
                                     (b, "client", TUN_B, "fsB", dir_b)):
         scope.spawn(ns, [fstun, f"--role={role}", "--transport=fs", f"--ifname={ifname}",
                          f"--ip={ip}/24", f"--mtu={TUNNEL_MTU}", f"--dirpath={d}"]
-                    + list(extra), f"fstun-{role}")
+                    + list(extra) + ctx["fstun_flags"], f"fstun-{role}")
 
 
 def row_fs_tmpfs(scope, a, b, ctx):
@@ -721,6 +735,10 @@ def with_ratios(r, key):
     return f"{fmt(v)} ({fmt(r.get(key + '_x_veth'))} / {fmt(r.get(key + '_x_wg'))})"
 
 
+def dup_txt(r):
+    return f" ({r['ping_duplicates']} dup)" if r.get("ping_duplicates") else ""
+
+
 def markdown_table(results):
     head = ("| row | TCP Gbit/s (×veth / ×wg) | UDP kpps @1400 B (×veth / ×wg) | "
             "ping p50 ms (×veth / ×wg) | ping p99 ms | loss % | CPU s/GB (×wg) | "
@@ -736,15 +754,15 @@ def markdown_table(results):
         lines.append(
             f"| {r['label']} | {with_ratios(r, 'tcp_gbps')} | {with_ratios(r, 'udp_kpps')} | "
             f"{with_ratios(r, 'ping_p50_ms')} | {fmt(r.get('ping_p99_ms'))} | "
-            f"{fmt(r.get('ping_loss_pct'), 1)} | {cpu_txt} | {fmt(r.get('peak_rss_mib'), 1)} | "
+            f"{fmt(r.get('ping_loss_pct'), 1)}{dup_txt(r)} | {cpu_txt} | {fmt(r.get('peak_rss_mib'), 1)} | "
             f"{fmt(r.get('idle_wakeups_per_s'), 1)} |")
     return "\n".join(lines)
 
 
 CSV_KEYS = ["row", "label", "status", "reason", "tcp_gbps", "tcp_gbps_x_veth", "tcp_gbps_x_wg",
             "tcp_retransmits", "udp_kpps", "udp_kpps_x_veth", "udp_kpps_x_wg", "udp_sent_kpps",
-            "udp_loss_pct", "ping_p50_ms", "ping_p50_ms_x_veth", "ping_p50_ms_x_wg",
-            "ping_p99_ms", "ping_loss_pct", "cpu_s_per_gb", "cpu_s_per_gb_x_wg", "cpu_pct",
+            "udp_loss_pct", "udp_error", "tcp_error", "ping_p50_ms", "ping_p50_ms_x_veth", "ping_p50_ms_x_wg",
+            "ping_p99_ms", "ping_loss_pct", "ping_duplicates", "cpu_s_per_gb", "cpu_s_per_gb_x_wg", "cpu_pct",
             "peak_rss_mib", "idle_wakeups_per_s", "note", "loadavg_before", "row_seconds"]
 
 
@@ -823,7 +841,8 @@ unset multiplot
 def write_report(results, out_dir, args):
     add_ratios(results)
     info = {"machine": machine_info(), "tools": tool_versions(),
-            "settings": {"tcp_seconds": args.tcp_seconds, "udp_seconds": args.udp_seconds,
+            "settings": {"fstun_flags": args.fstun_flag,
+                         "tcp_seconds": args.tcp_seconds, "udp_seconds": args.udp_seconds,
                          "ping_count": args.ping_count, "idle_seconds": args.idle_seconds,
                          "tunnel_mtu": TUNNEL_MTU, "udp_datagram": UDP_DATAGRAM}}
     with open(os.path.join(out_dir, "results.json"), "w") as f:
@@ -843,11 +862,14 @@ def write_report(results, out_dir, args):
           f"Tools: {'; '.join(f'{k}: {v}' for k, v in info['tools'].items())}.\n"
           f"Settings: TCP {s['tcp_seconds']} s single stream, UDP {s['udp_seconds']} s "
           f"at {UDP_DATAGRAM}-byte datagrams, {s['ping_count']} pings, idle "
-          f"{s['idle_seconds']} s, tunnel MTU {TUNNEL_MTU}.\n\n{table}\n\n"
+          f"{s['idle_seconds']} s, tunnel MTU {TUNNEL_MTU}"
+          f"{', fstun flags ' + ' '.join(s['fstun_flags']) if s['fstun_flags'] else ''}.\n\n"
+          f"{table}\n\n"
           "Ratios in brackets: against veth and against wireguard-go from the same run. "
           "CPU: tunnel processes only (user+system, incl. the kernel work done in their "
           "TUN writes) per GB of TCP payload. Idle wake-ups: context switches per second "
-          "of the busiest tunnel process, all threads.\n")
+          "of the busiest tunnel process, all threads. Load average before each row: "
+          + ", ".join(f"{r['row']} {r.get('loadavg_before')}" for r in results) + ".\n")
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(md)
     charts = write_chart(results, out_dir)
@@ -861,6 +883,9 @@ def main():
     parser.add_argument("--rows", default="", help="comma-separated row names (default: all)")
     parser.add_argument("--fstun", default="", help="fstun binary")
     parser.add_argument("--memory-bridge", default="", help="bench/memory_bridge binary")
+    parser.add_argument("--fstun-flag", action="append", default=[], metavar="FLAG",
+                        help="extra flag for every fstun process, e.g. --fstun-flag=--fs_inotify=false "
+                        "(repeatable; to measure one lever at a time)")
     parser.add_argument("--python-demo", default="", help="path of the original python demo")
     parser.add_argument("--disk-dir", default="", help="folder on the project's disk "
                         "(default: a temporary folder beside --out)")
@@ -900,7 +925,7 @@ def main():
     ctx = {"fstun": os.path.abspath(args.fstun) if args.fstun else "",
            "memory_bridge": os.path.abspath(args.memory_bridge) if args.memory_bridge else "",
            "python_demo": os.path.abspath(args.python_demo) if args.python_demo else "",
-           "disk_dir": disk_root}
+           "disk_dir": disk_root, "fstun_flags": args.fstun_flag}
 
     results = []
     started = time.time()

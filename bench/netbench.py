@@ -697,6 +697,31 @@ def run_row(name, label, setup, options, args, ctx, logdir):
 # --------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------
+def median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def combine_runs(row_runs):
+    """One result per row: the median of each figure over the passes that worked."""
+    ok = [r for r in row_runs if r.get("status") == "ok"]
+    if not ok:
+        return row_runs[0]
+    combined = dict(ok[0])
+    for key, value in ok[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            values = [r[key] for r in ok if isinstance(r.get(key), (int, float))]
+            combined[key] = median(values)
+    combined["passes_ok"] = len(ok)
+    combined["passes"] = len(row_runs)
+    combined["tcp_gbps_all"] = [round(r.get("tcp_gbps") or 0, 4) for r in ok]
+    failures = [r.get("reason") for r in row_runs if r.get("status") != "ok"]
+    if failures:
+        combined["failed_passes"] = failures
+    return combined
+
+
 def ratio(value, reference):
     if value is None or not reference:
         return None
@@ -763,7 +788,7 @@ CSV_KEYS = ["row", "label", "status", "reason", "tcp_gbps", "tcp_gbps_x_veth", "
             "tcp_retransmits", "udp_kpps", "udp_kpps_x_veth", "udp_kpps_x_wg", "udp_sent_kpps",
             "udp_loss_pct", "udp_error", "tcp_error", "ping_p50_ms", "ping_p50_ms_x_veth", "ping_p50_ms_x_wg",
             "ping_p99_ms", "ping_loss_pct", "ping_duplicates", "cpu_s_per_gb", "cpu_s_per_gb_x_wg", "cpu_pct",
-            "peak_rss_mib", "idle_wakeups_per_s", "note", "loadavg_before", "row_seconds"]
+            "peak_rss_mib", "idle_wakeups_per_s", "note", "loadavg_before", "row_seconds", "passes_ok", "passes", "tcp_gbps_all"]
 
 
 def machine_info():
@@ -841,7 +866,7 @@ unset multiplot
 def write_report(results, out_dir, args):
     add_ratios(results)
     info = {"machine": machine_info(), "tools": tool_versions(),
-            "settings": {"fstun_flags": args.fstun_flag,
+            "settings": {"fstun_flags": args.fstun_flag, "repeat": args.repeat,
                          "tcp_seconds": args.tcp_seconds, "udp_seconds": args.udp_seconds,
                          "ping_count": args.ping_count, "idle_seconds": args.idle_seconds,
                          "tunnel_mtu": TUNNEL_MTU, "udp_datagram": UDP_DATAGRAM}}
@@ -863,7 +888,8 @@ def write_report(results, out_dir, args):
           f"Settings: TCP {s['tcp_seconds']} s single stream, UDP {s['udp_seconds']} s "
           f"at {UDP_DATAGRAM}-byte datagrams, {s['ping_count']} pings, idle "
           f"{s['idle_seconds']} s, tunnel MTU {TUNNEL_MTU}"
-          f"{', fstun flags ' + ' '.join(s['fstun_flags']) if s['fstun_flags'] else ''}.\n\n"
+          f"{', fstun flags ' + ' '.join(s['fstun_flags']) if s['fstun_flags'] else ''}."
+          f"{' Medians of ' + str(s['repeat']) + ' passes.' if s['repeat'] > 1 else ''}\n\n"
           f"{table}\n\n"
           "Ratios in brackets: against veth and against wireguard-go from the same run. "
           "CPU: tunnel processes only (user+system, incl. the kernel work done in their "
@@ -880,6 +906,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="bench-results", help="output directory")
     parser.add_argument("--quick", action="store_true", help="short runs (about 2 minutes)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="passes over all rows; the table shows medians (default 1)")
     parser.add_argument("--rows", default="", help="comma-separated row names (default: all)")
     parser.add_argument("--fstun", default="", help="fstun binary")
     parser.add_argument("--memory-bridge", default="", help="bench/memory_bridge binary")
@@ -927,22 +955,28 @@ def main():
            "python_demo": os.path.abspath(args.python_demo) if args.python_demo else "",
            "disk_dir": disk_root, "fstun_flags": args.fstun_flag}
 
-    results = []
+    runs = {}  # row name -> one result per pass
     started = time.time()
     try:
-        for row in ROWS:
-            if wanted and row[0] not in wanted:
-                continue
-            log(f"row {row[0]} ...")
-            r = run_row(*row, args, ctx, logdir)
-            log(f"row {row[0]}: {r.get('status')} {r.get('reason', '')} "
-                f"tcp={fmt(r.get('tcp_gbps'))} Gbit/s p50={fmt(r.get('ping_p50_ms'))} ms "
-                f"({r['row_seconds']} s)")
-            results.append(r)
+        # Whole passes rather than repeating a row back to back, so a burst
+        # of other work on the machine hits different rows in each pass.
+        for n in range(args.repeat):
+            for row in ROWS:
+                if wanted and row[0] not in wanted:
+                    continue
+                if n > 0 and runs[row[0]][0].get("status") == "skipped":
+                    continue
+                log(f"row {row[0]} (pass {n + 1}/{args.repeat}) ...")
+                r = run_row(*row, args, ctx, logdir)
+                log(f"row {row[0]}: {r.get('status')} {r.get('reason', '')} "
+                    f"tcp={fmt(r.get('tcp_gbps'))} Gbit/s p50={fmt(r.get('ping_p50_ms'))} ms "
+                    f"({r['row_seconds']} s)")
+                runs.setdefault(row[0], []).append(r)
     finally:
         cleanup_all()
         if not args.disk_dir:
             shutil.rmtree(disk_root, ignore_errors=True)
+    results = [combine_runs(r) for r in runs.values()]
     table, charts = write_report(results, out_dir, args)
     print(table)
     print(f"\nwrote {out_dir}/results.md, results.csv, results.json"

@@ -1,6 +1,7 @@
 #include "cmd/daemon.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -8,11 +9,13 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "cmd/version.h"
 #include "core/pump.h"
 #include "core/registry.h"
 #include "netconfig/role.h"
 #include "netconfig/role_flags.h"
+#include "ops/operations.h"
 #include "glog/logging.h"
 #include "tun/tun_device.h"
 
@@ -87,10 +90,28 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   absl::Cleanup forget_pump = [] { g_pump.store(nullptr); };
   if (g_stop_requested.load()) pump.Stop();
 
+  // 3b. Operations (ops/operations.h): the control socket is bound now, while
+  //     the daemon may still create /run/fstun; its thread starts just before
+  //     the pump (after any privilege drop: capabilities are per thread) and
+  //     tells systemd READY=1. Destroyed before the host is restored.
+  DaemonInfo info;
+  info.version = kVersion;
+  info.ifname = config.ifname;
+  info.role = config.role;
+  info.transport = config.transport;
+  for (const IpPrefix& p : config.addresses) info.addresses.push_back(p.ToString());
+  info.mtu = config.mtu;
+  info.started = absl::Now();
+  info.pid = getpid();
+  absl::StatusOr<std::unique_ptr<Operations>> ops = Operations::Prepare(info, **tun, **transport, pump);
+  if (!ops.ok()) return ops.status();
+
   LOG(INFO) << "fstun " << kVersion << " up: role=" << config.role
             << " transport=" << config.transport << " interface=" << config.ifname
             << " addresses=" << AddressList(config.addresses) << " mtu=" << config.mtu;
+  (*ops)->Start();
   absl::Status status = pump.Run();
+  ops->reset();
   (*transport)->Close();
   LOG(INFO) << "fstun stopping (" << (status.ok() ? "signal" : status.ToString())
             << "): " << pump.Summary();

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "core/registry.h"
+#include "ops/flag_file.h"
 
 DEFINE_string(role, "none",
               "server: share this host's network with the peers (forwarding + NAT); "
@@ -48,6 +49,12 @@ absl::Status CheckFlagsBeforeParsing(int argc, char** argv) {
         return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
       }
       ++i;
+    }
+    // Flag files (the configuration format): unknown flags and bad lines
+    // there are usage errors too, named by file and line (ops/flag_file.h).
+    if (name == "flagfile") {
+      absl::string_view value = eq == absl::string_view::npos ? absl::string_view(argv[i]) : arg.substr(eq + 1);
+      if (absl::Status s = CheckFlagFiles(value); !s.ok()) return s;
     }
   }
   return absl::OkStatus();

@@ -13,6 +13,9 @@
 #include "cmd/version.h"
 #include "core/registry.h"
 #include "netconfig/role_flags.h"
+#include "ops/control_protocol.h"
+#include "ops/flags.h"
+#include "ops/status_command.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
 
@@ -80,6 +83,20 @@ int Main(int argc, char** argv) {
 
   if (FLAGS_list_transports) return ListTransports();
   if (argc > 1) {
+    // `fstun status [--json]` / `fstun metrics`: ask the running daemon (ops/).
+    absl::string_view command = argv[1];
+    if ((command == "status" || command == "metrics") && argc == 2) {
+      StatusCommand status_command;
+      status_command.ifname = FLAGS_ifname;
+      status_command.control_dir = FLAGS_control_dir;
+      status_command.request = command == "metrics" ? kRequestMetrics
+                               : FLAGS_json         ? kRequestStatusJson
+                                                    : kRequestStatus;
+      return RunStatusCommand(status_command, std::cout, std::cerr);
+    }
+    if (command == "status" || command == "metrics") {
+      return Fail(kExitUsage, absl::StrCat("unexpected argument '", argv[2], "' after ", command));
+    }
     return Fail(kExitUsage, absl::StrCat("unknown command '", argv[1], "' (see --help)"));
   }
   if (FLAGS_cleanup) {

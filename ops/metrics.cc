@@ -103,8 +103,8 @@ std::string FormatMetrics(const DaemonStatus& st, bool up) {
   w.Family("fstun_mtu_bytes", "gauge", "MTU of the tunnel interface");
   w.Sample("fstun_mtu_bytes", {}, i.mtu);
 
-  TrafficFamilies(w, "fstun_transport_", "to/from all peers by the transport", {{{}, &st.transport}});
-  TrafficFamilies(w, "fstun_tun_", "by the TUN interface (rx: read from the kernel, tx: written to it)",
+  TrafficFamilies(w, "fstun_transport_", "by the transport, all peers together", {{{}, &st.transport}});
+  TrafficFamilies(w, "fstun_tun_", "by the TUN interface (tx: written to the kernel, rx: read from it)",
                   {{{}, &st.device}});
 
   w.Family("fstun_drops_total", "counter", "frames dropped, by component and reason");
@@ -125,7 +125,7 @@ std::string FormatMetrics(const DaemonStatus& st, bool up) {
 
   std::vector<Labelled> peers;
   for (const PeerStatus& p : st.peers) peers.push_back({{Label("peer", p.id)}, &p.counters});
-  TrafficFamilies(w, "fstun_peer_", "to/from this peer", peers);
+  TrafficFamilies(w, "fstun_peer_", "by the transport, this peer only", peers);
   w.Family("fstun_peer_drops_total", "counter", "frames to/from this peer dropped, by reason");
   for (const PeerStatus& p : st.peers) {
     for (const auto& [reason, n] : p.counters.drops) {

@@ -9,7 +9,7 @@
 // frame unchanged into another TUN with the same offloads is valid, which is
 // how two fstun ends that both use vnet headers move 64 KiB per frame (QEMU's
 // tap backend does the same). A peer without vnet headers needs the checksum
-// completed and the super-packet segmented first; that is not done here.
+// completed and the super-packet segmented first: tun/gso.h does that.
 //
 // A plain IP packet is written as a zeroed header (VIRTIO_NET_HDR_GSO_NONE,
 // no flags) followed by the packet.

@@ -76,8 +76,14 @@ absl::Status CheckFile(const std::string& path, int depth) {
   int number = 0;
   while (std::getline(in, raw)) {
     ++number;
-    absl::string_view line = absl::StripAsciiWhitespace(raw);
-    if (line.empty() || absl::StartsWith(line, "#")) continue;
+    absl::string_view line = absl::StripLeadingAsciiWhitespace(raw);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // a file edited on Windows
+    if (absl::StripTrailingAsciiWhitespace(line).empty() || absl::StartsWith(line, "#")) continue;
+    if (absl::ascii_isspace(static_cast<unsigned char>(line.back()))) {
+      // gflags would keep them as part of the value ("loopback  ").
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", number, ": trailing spaces after '", absl::StripTrailingAsciiWhitespace(line), "'"));
+    }
     std::string nested;
     if (absl::Status s = CheckLine(line, nested); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": ", s.message()));

@@ -8,10 +8,11 @@
 //   --name=value
 //   --boolean_flag      (or --noboolean_flag, --boolean_flag=false)
 //   --flagfile=OTHER    (nested, at most 8 deep)
-// Blank lines and leading/trailing spaces are ignored. Everything else is an
-// error: unknown flags, a missing value, a value that does not parse as the
-// flag's type, and lines that do not start with '-' (gflags would take those
-// as program-name filters and silently skip the flags below them).
+// Blank lines and leading spaces are ignored. Everything else is an error:
+// unknown flags, a missing value, a value that does not parse as the flag's
+// type, trailing spaces (gflags keeps them in the value), and lines that do
+// not start with '-' (gflags would take those as program-name filters and
+// silently skip the flags below them).
 #ifndef FSTUN_OPS_FLAG_FILE_H_
 #define FSTUN_OPS_FLAG_FILE_H_
 

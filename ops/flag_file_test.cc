@@ -33,7 +33,7 @@ TEST(FlagFileTest, AcceptsWhatGflagsReads) {
                            "# a comment\n"
                            "\n"
                            "--test_name=hello world\n"
-                           "  --test_count=-3  \n"
+                           "  --test_count=-3\n"
                            "--test_bytes=1048576\n"
                            "--test_switch\n"
                            "--notest_switch\n"
@@ -60,6 +60,7 @@ TEST(FlagFileTest, OtherMistakes) {
       {"--test_name hello", ":1: '--test_name hello': write --name=value (no space before the value)"},
       {"test_name=x", ":1: 'test_name=x' is not a flag"},
       {"--notest_name", ":1: unknown flag --notest_name"},
+      {"--test_name=x  ", ":1: trailing spaces after '--test_name=x'"},
   };
   for (const Case& c : cases) {
     std::string path = Write("bad.flags", absl::StrCat(c.line, "\n"));

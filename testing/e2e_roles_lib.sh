@@ -60,7 +60,7 @@ roles_topology_up() {
 
   # The page the client fetches, and a file for the throughput test.
   echo "hello from the internet namespace, through the shared folder" >"$ROLES_WORK/www/index.html"
-  head -c $((8 * 1024 * 1024)) /dev/zero >"$ROLES_WORK/www/8MiB.bin"
+  head -c $((32 * 1024 * 1024)) /dev/zero >"$ROLES_WORK/www/32MiB.bin"
 
   # Web: dual-stack on :80 (Python binds :: with IPV6_V6ONLY off).
   # (Background processes run through nsenter directly, not netns_exec: a

@@ -301,10 +301,14 @@ def measure_ping(scope, ns, addr, count, interval):
             rtts.append(float(m.group(1)))
     with open(os.path.join(scope.logdir, f"{scope.tag}-ping.txt"), "w") as f:
         f.write(res.stdout)
+    m = re.search(r"(\d+) packets transmitted", res.stdout)
+    sent = int(m.group(1)) if m else count
     return {
         "ping_p50_ms": percentile(rtts, 50),
         "ping_p99_ms": percentile(rtts, 99),
-        "ping_loss_pct": 100.0 * (count - len(rtts)) / count,
+        # With -w, ping sends until `count` replies came back or the deadline
+        # passed: take the loss from its own summary.
+        "ping_loss_pct": 100.0 * (sent - len(rtts)) / sent if sent else 100.0,
         "ping_duplicates": duplicates,
     }
 

@@ -29,13 +29,19 @@ uint64_t Read64(const uint8_t* p) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static fstun::FrameOpener* opener = new fstun::FrameOpener(FuzzKey(), 64);
+  static fstun::FrameOpener* opener = new fstun::FrameOpener(FuzzKey(), /*my_session=*/1, 64);
   static std::vector<uint8_t> out(fstun::kMaxFrameSize);
   if (size > 0 && (data[0] & 1) && size >= 21) {
-    // [flag][sender 4][session 8][sequence-ish 8][payload...]
+    // [flag][sender 4][session 8][echo 8][payload...]
     uint32_t sender = static_cast<uint32_t>(Read64(data + 1) >> 32);
     uint64_t session = Read64(data + 5) & 0xFF;  // few sessions, so they collide
     fstun::FrameSealer sealer(FuzzKey(), sender & 0x3F, session);
+    sealer.set_echo(Read64(data + 13) & 3);
+    if (data[0] & 2) {
+      std::vector<uint8_t> hello(fstun::kSealOverhead);
+      sealer.SealHello(absl::MakeSpan(hello));
+      opener->Open(hello, absl::MakeSpan(out));
+    }
     std::vector<uint8_t> sealed(size - 21 + fstun::kSealOverhead);
     sealer.Seal(fstun::FrameView(data + 21, size - 21), absl::MakeSpan(sealed));
     opener->Open(sealed, absl::MakeSpan(out));

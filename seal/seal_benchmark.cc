@@ -20,7 +20,7 @@ using ::fstun::testing::PacketBuilder;
 void BM_SealOpen(benchmark::State& state) {
   Key key = Key::Generate();
   FrameSealer sealer(key, 1, 1);
-  FrameOpener opener(key);
+  FrameOpener opener(key, /*my_session=*/1);
   std::vector<uint8_t> packet =
       PacketBuilder::TaggedUdp(Ip("192.0.2.2"), Ip("192.0.2.1"), 1, state.range(0));
   std::vector<uint8_t> sealed(packet.size() + kSealOverhead);

@@ -8,8 +8,8 @@
 namespace fstun {
 namespace {
 
-static_assert(kSealHeaderSize == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-              "the header doubles as the nonce");
+static_assert(kSealNonceSize == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+              "the header's first bytes are the nonce");
 static_assert(kSealTagSize == crypto_aead_xchacha20poly1305_ietf_ABYTES);
 static_assert(Key::kSize == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 
@@ -49,14 +49,23 @@ FrameSealer::FrameSealer(const Key& key, uint32_t sender_id, uint64_t session)
 }
 
 size_t FrameSealer::Seal(FrameView frame, absl::Span<uint8_t> out) {
+  return SealWithType(kSealMarker, frame, out);
+}
+
+size_t FrameSealer::SealHello(absl::Span<uint8_t> out) {
+  return SealWithType(kSealHelloMarker, FrameView(), out);
+}
+
+size_t FrameSealer::SealWithType(uint8_t type, FrameView frame, absl::Span<uint8_t> out) {
   if (out.size() < frame.size() + kSealOverhead) return 0;
   if (next_seq_ == UINT64_MAX) return 0;  // never reuse a nonce
   uint8_t* header = out.data();
-  header[0] = kSealMarker;
+  header[0] = type;
   header[1] = header[2] = header[3] = 0;
   PutBig32(header + 4, sender_id_);
   PutBig64(header + 8, session_);
   PutBig64(header + 16, next_seq_);
+  PutBig64(header + 24, echo_);
   unsigned long long sealed_len = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(header + kSealHeaderSize, &sealed_len, frame.data(),
                                              frame.size(), header, kSealHeaderSize, nullptr,
@@ -65,8 +74,8 @@ size_t FrameSealer::Seal(FrameView frame, absl::Span<uint8_t> out) {
   return kSealHeaderSize + static_cast<size_t>(sealed_len);
 }
 
-FrameOpener::FrameOpener(const Key& key, size_t max_senders)
-    : key_(key), max_senders_(max_senders) {
+FrameOpener::FrameOpener(const Key& key, uint64_t my_session, size_t max_senders)
+    : key_(key), my_session_(my_session), max_senders_(max_senders) {
   InitSodium();
 }
 
@@ -78,7 +87,9 @@ FrameOpener::Result FrameOpener::Open(FrameView sealed, absl::Span<uint8_t> out)
   }
   const uint8_t* header = sealed.data();
   r.sender_id = GetBig32(header + 4);
-  if (header[0] != kSealMarker || header[1] != 0 || header[2] != 0 || header[3] != 0) {
+  const bool hello = header[0] == kSealHelloMarker;
+  if ((header[0] != kSealMarker && !hello) || header[1] != 0 || header[2] != 0 ||
+      header[3] != 0 || (hello && sealed.size() != kSealOverhead)) {
     r.error = Error::kMalformed;
     return r;
   }
@@ -97,6 +108,7 @@ FrameOpener::Result FrameOpener::Open(FrameView sealed, absl::Span<uint8_t> out)
   }
   const uint64_t session = GetBig64(header + 8);
   const uint64_t seq = GetBig64(header + 16);
+  const uint64_t echo = GetBig64(header + 24);
   auto it = senders_.find(r.sender_id);
   if (it == senders_.end()) {
     if (senders_.size() >= max_senders_) {
@@ -114,6 +126,22 @@ FrameOpener::Result FrameOpener::Open(FrameView sealed, absl::Span<uint8_t> out)
     it->second.window.Reset();
     r.new_session = true;
   }
+  // Authentic and the sender's newest session: worth echoing.
+  r.learned = session;
+  if (!hello && echo != my_session_) {
+    if (echo != 0) {
+      r.error = Error::kWrongSession;  // sealed for an earlier run of this receiver
+      r.wants_hello = true;
+      return r;
+    }
+    const uint64_t sender_started = session >> 22;
+    const uint64_t me_started = my_session_ >> 22;
+    if (sender_started + kUnconfirmedGraceMillis < me_started) {
+      r.error = Error::kUnconfirmedSession;
+      r.wants_hello = true;
+      return r;
+    }
+  }
   switch (it->second.window.Accept(seq)) {
     case ReplayWindow::Verdict::kAccepted:
       break;
@@ -124,6 +152,7 @@ FrameOpener::Result FrameOpener::Open(FrameView sealed, absl::Span<uint8_t> out)
       r.error = Error::kTooOld;
       return r;
   }
+  r.hello = hello;
   r.size = static_cast<size_t>(opened);
   return r;
 }
@@ -140,6 +169,8 @@ const char* FrameOpener::DropReason(Error error) {
       return kDropAuthFailed;
     case Error::kWrongSession:
       return kDropWrongSession;
+    case Error::kUnconfirmedSession:
+      return kDropUnconfirmedSession;
     case Error::kReplay:
       return kDropReplay;
     case Error::kTooOld:

@@ -17,7 +17,7 @@ using Error = FrameOpener::Error;
 
 TEST(SealedFrameFuzzTest, RandomBytesNeverOpen) {
   Key key = Key::Generate();
-  FrameOpener opener(key);
+  FrameOpener opener(key, /*my_session=*/1);
   std::mt19937_64 rng(1);
   std::vector<uint8_t> out(kMaxFrameSize);
   std::vector<uint8_t> input;
@@ -34,7 +34,7 @@ TEST(SealedFrameFuzzTest, RandomBytesNeverOpen) {
 TEST(SealedFrameFuzzTest, MutatedGenuineFramesNeverOpen) {
   Key key = Key::Generate();
   FrameSealer sealer(key, 0xC0000202, 77);
-  FrameOpener opener(key);
+  FrameOpener opener(key, /*my_session=*/1);
   std::mt19937_64 rng(2);
   std::vector<uint8_t> out(kMaxFrameSize);
   size_t opened = 0;

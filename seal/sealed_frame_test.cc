@@ -16,6 +16,7 @@ using ::fstun::testing::PacketBuilder;
 using Error = FrameOpener::Error;
 
 constexpr uint32_t kSender = 0xC0000202;  // 192.0.2.2
+constexpr uint64_t kMySession = 1;         // the receiver's session
 
 std::vector<uint8_t> Packet(uint32_t tag, size_t size = 200) {
   return PacketBuilder::TaggedUdp(Ip("192.0.2.2"), Ip("192.0.2.1"), tag, size);
@@ -39,7 +40,7 @@ class SealedFrameTest : public ::testing::Test {
 
   Key key_ = Key::Generate();
   FrameSealer sealer_{key_, kSender, /*session=*/1000};
-  FrameOpener opener_{key_};
+  FrameOpener opener_{key_, kMySession};
   std::vector<uint8_t> buffer_;
 };
 
@@ -166,13 +167,67 @@ TEST_F(SealedFrameTest, SealRefusesTooSmallOutput) {
 }
 
 TEST_F(SealedFrameTest, SenderTableIsBounded) {
-  FrameOpener small(key_, /*max_senders=*/2);
+  FrameOpener small(key_, kMySession, /*max_senders=*/2);
   std::vector<uint8_t> buf(kMaxFrameSize);
   for (uint32_t id = 1; id <= 3; ++id) {
     FrameSealer s(key_, id, 1);
     Error e = small.Open(SealOne(s, Packet(id)), absl::MakeSpan(buf)).error;
     EXPECT_EQ(e, id <= 2 ? Error::kOk : Error::kTooManySenders) << id;
   }
+}
+
+TEST_F(SealedFrameTest, HelloTeachesTheSessionAndDeliversNothing) {
+  std::vector<uint8_t> hello(kSealOverhead);
+  ASSERT_EQ(sealer_.SealHello(absl::MakeSpan(hello)), kSealOverhead);
+  buffer_.assign(kMaxFrameSize, 0);
+  FrameOpener::Result r = opener_.Open(hello, absl::MakeSpan(buffer_));
+  EXPECT_EQ(r.error, Error::kOk);
+  EXPECT_TRUE(r.hello);
+  EXPECT_EQ(r.size, 0u);
+  EXPECT_EQ(r.learned, 1000u);
+  EXPECT_EQ(OpenInto(hello), Error::kReplay);
+  std::vector<uint8_t> fat = hello;
+  fat.push_back(0);  // a hello never carries a frame
+  EXPECT_EQ(OpenInto(fat), Error::kMalformed);
+}
+
+// Frames recorded before the receiver restarted do not open in the new run.
+TEST(SealedFrameEchoTest, FramesForAnEarlierRunOfTheReceiverAreWrongSession) {
+  Key key = Key::Generate();
+  const uint64_t old_run = NewSessionId();
+  absl::SleepFor(absl::Milliseconds(2));
+  const uint64_t new_run = NewSessionId();
+  FrameSealer sender(key, kSender, NewSessionId());
+  sender.set_echo(old_run);  // the sender had heard from the old run
+  std::vector<uint8_t> recorded = SealOne(sender, Packet(1));
+  FrameOpener restarted(key, new_run);
+  std::vector<uint8_t> out(kMaxFrameSize);
+  FrameOpener::Result r = restarted.Open(recorded, absl::MakeSpan(out));
+  EXPECT_EQ(r.error, Error::kWrongSession);
+  EXPECT_TRUE(r.wants_hello);
+  EXPECT_EQ(r.learned, sender.session());
+  // After the hello the sender echoes the new run, and its frames pass.
+  sender.set_echo(new_run);
+  EXPECT_EQ(restarted.Open(SealOne(sender, Packet(2)), absl::MakeSpan(out)).error, Error::kOk);
+  EXPECT_EQ(restarted.Open(recorded, absl::MakeSpan(out)).error, Error::kWrongSession);
+}
+
+TEST(SealedFrameEchoTest, UnconfirmedFramesPassOnlyFromSessionsThatBeganAroundTheSameTime) {
+  Key key = Key::Generate();
+  const uint64_t me = NewSessionId();
+  FrameOpener opener(key, me);
+  std::vector<uint8_t> out(kMaxFrameSize);
+  const uint64_t minute = uint64_t{60'000} << 22;
+  FrameSealer recent(key, 1, me - minute + (uint64_t{1000} << 22));  // 59 s earlier
+  EXPECT_EQ(opener.Open(SealOne(recent, Packet(1)), absl::MakeSpan(out)).error, Error::kOk);
+  FrameSealer later(key, 2, me + (uint64_t{5000} << 22));  // started after me
+  EXPECT_EQ(opener.Open(SealOne(later, Packet(1)), absl::MakeSpan(out)).error, Error::kOk);
+  FrameSealer old(key, 3, me - minute - (uint64_t{1000} << 22));  // 61 s earlier
+  FrameOpener::Result r = opener.Open(SealOne(old, Packet(1)), absl::MakeSpan(out));
+  EXPECT_EQ(r.error, Error::kUnconfirmedSession);
+  EXPECT_TRUE(r.wants_hello);
+  old.set_echo(me);
+  EXPECT_EQ(opener.Open(SealOne(old, Packet(2)), absl::MakeSpan(out)).error, Error::kOk);
 }
 
 TEST(SessionIdTest, LaterSessionsCompareGreater) {

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +16,8 @@ namespace {
 // Sealed frames handed to the inner transport per Send call.
 constexpr size_t kOutboundFrames = 64;
 constexpr absl::Duration kAuthLogInterval = absl::Minutes(5);
+// Hellos answer refused frames; a burst of them needs only one answer.
+constexpr absl::Duration kHelloInterval = absl::Milliseconds(100);
 
 }  // namespace
 
@@ -66,7 +69,7 @@ SealedTransport::SealedTransport(std::unique_ptr<Transport> inner, std::unique_p
       max_plain_(inner_->capabilities().carries_gso_frames ? kMaxFrameSize - kSealOverhead
                                                            : options.mtu),
       sealer_(*key_, options.sender_id, session),
-      opener_(*key_),
+      opener_(*key_, session),
       outbound_(kOutboundFrames, max_plain_ + kSealOverhead) {
   LOG(INFO) << "sealing frames as sender " << SenderIdToString(options.sender_id) << ", session "
             << absl::StrCat(absl::Hex(session, absl::kZeroPad16));
@@ -79,8 +82,25 @@ absl::Status SealedTransport::FlushOutbound() {
   return s;
 }
 
+void SealedTransport::SendHello(bool now_anyway) {
+  absl::Time now = absl::Now();
+  if (!now_anyway && now - hello_sent_at_ < kHelloInterval) return;
+  hello_sent_at_ = now;
+  hello_due_ = false;
+  uint8_t hello[kSealOverhead];
+  size_t n = sealer_.SealHello(absl::MakeSpan(hello));
+  if (n == 0) return;
+  uint64_t before = inner_->counters().tx_frames;
+  FrameView view(hello, n);
+  // A hello the inner transport cannot take now is not worth an error: the
+  // next refused frame asks for another.
+  inner_->Send(absl::MakeConstSpan(&view, 1)).IgnoreError();
+  hellos_sent_.fetch_add(inner_->counters().tx_frames - before, std::memory_order_relaxed);
+}
+
 absl::Status SealedTransport::Send(absl::Span<const FrameView> frames) {
   if (closed_.load()) return ClosedStatus();
+  if (hello_due_) SendHello(/*now_anyway=*/true);
   size_t refused = 0;
   absl::Status inner_status;
   for (FrameView frame : frames) {
@@ -132,12 +152,17 @@ absl::StatusOr<size_t> SealedTransport::Receive(FrameBatch& batch) {
   uint64_t bytes = 0;
   for (size_t i = first; i < inbound_->size(); ++i) {
     FrameOpener::Result r = opener_.Open((*inbound_)[i], batch.NextSlot());
+    if (r.learned != 0 && r.learned != sealer_.echo()) sealer_.set_echo(r.learned);
+    if (r.new_session && r.error != FrameOpener::Error::kWrongSession) {
+      NoteNewSession(r.sender_id);
+    }
+    if (r.wants_hello) SendHello(/*now_anyway=*/false);
     if (r.error != FrameOpener::Error::kOk) {
       counters_.AddDrop(FrameOpener::DropReason(r.error));
       if (r.error == FrameOpener::Error::kAuthFailed) NoteAuthFailure(r.sender_id);
       continue;
     }
-    if (r.new_session) NoteNewSession(r.sender_id);
+    if (r.hello) continue;  // control only: nothing to deliver
     batch.CommitNext(r.size);
     ++delivered;
     bytes += r.size;
@@ -175,8 +200,11 @@ CounterSnapshot SealedTransport::counters() const {
   CounterSnapshot inner = inner_->counters();
   CounterSnapshot own = counters_.Snapshot();
   CounterSnapshot out;
-  out.tx_frames = inner.tx_frames;
-  out.tx_bytes = inner.tx_bytes - inner.tx_frames * kSealOverhead;
+  // The two reads are not atomic together; never let a hello in flight
+  // make the count wrap.
+  out.tx_frames = inner.tx_frames - std::min(inner.tx_frames,
+                                             hellos_sent_.load(std::memory_order_relaxed));
+  out.tx_bytes = inner.tx_bytes - inner.tx_frames * kSealOverhead;  // hellos: 0 bytes
   out.rx_frames = own.rx_frames;
   out.rx_bytes = own.rx_bytes;
   out.drops = std::move(inner.drops);

@@ -14,7 +14,9 @@
 //                                         {.mtu = config.mtu, .sender_id = ...});
 //
 // Frames that fail to open are never delivered; each is counted under its
-// reason (sealed_frame.h). A frame that fails authentication logs one
+// reason (sealed_frame.h). The first Send starts with a hello, and a frame
+// refused because its sender does not know this end's session (this end
+// restarted) is answered with one, so peers learn each other's session. A frame that fails authentication logs one
 // warning "peer X: authentication failed, check --key_file", repeated at
 // most every 5 minutes with a count, so a wrong key or an attacker cannot
 // flood the log.
@@ -98,6 +100,9 @@ class SealedTransport : public Transport {
                   const SealedTransportOptions& options, uint64_t session);
 
   absl::Status FlushOutbound();
+  // Sends a hello on its own (see sealed_frame.h), at most every
+  // kHelloInterval unless `now_anyway`.
+  void SendHello(bool now_anyway);
   void NoteAuthFailure(uint32_t sender_id);
   void NoteNewSession(uint32_t sender_id);
 
@@ -113,6 +118,11 @@ class SealedTransport : public Transport {
   std::unique_ptr<FrameBatch> inbound_;
   std::atomic<bool> closed_{false};
   Counters counters_;  // rx and this layer's drops; tx comes from inner_
+  // Hellos the inner transport took: not frames of the caller's, so
+  // counters() leaves them out of tx.
+  std::atomic<uint64_t> hellos_sent_{0};
+  bool hello_due_ = true;  // the first Send starts with a hello
+  absl::Time hello_sent_at_ = absl::InfinitePast();
 
   // Rate limit of the authentication-failure warning.
   absl::Time auth_logged_at_ = absl::InfinitePast();

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
+#include "core/event_fd.h"
 #include "core/registry.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
@@ -142,7 +143,7 @@ class AttackTest : public ::testing::Test {
   }
 
   Key key_ = SharedKey();
-  FrameSealer peer_{key_, 0xC0000202, 5000};  // a genuine peer
+  FrameSealer peer_{key_, 0xC0000202, NewSessionId()};  // a genuine peer
   std::unique_ptr<Transport> wire_;
   std::unique_ptr<Transport> receiver_;
 };
@@ -159,7 +160,7 @@ TEST_F(AttackTest, ReplayedFramesAreDroppedAndCounted) {
 
 TEST_F(AttackTest, ForgedTruncatedAndFlippedFramesAreDroppedAndTheTunnelKeepsWorking) {
   Key attacker_key = Key::Generate();
-  FrameSealer attacker(attacker_key, 0xC0000202, 5000);
+  FrameSealer attacker(attacker_key, 0xC0000202, peer_.session());
   std::vector<uint8_t> good = SealWith(peer_, Packet(1));
   std::vector<uint8_t> flipped = good;
   flipped[60] ^= 0x10;
@@ -183,7 +184,7 @@ TEST_F(AttackTest, ForgedTruncatedAndFlippedFramesAreDroppedAndTheTunnelKeepsWor
 }
 
 TEST_F(AttackTest, OldSessionAndFarReorderAreDropped) {
-  FrameSealer previous_run(key_, 0xC0000202, 4999);
+  FrameSealer previous_run(key_, 0xC0000202, peer_.session() - 1);
   std::vector<uint8_t> old_frame = SealWith(previous_run, Packet(1));
   std::vector<std::vector<uint8_t>> frames;
   for (uint32_t i = 0; i < ReplayWindow::kWindowSize + 2; ++i) {
@@ -194,6 +195,66 @@ TEST_F(AttackTest, OldSessionAndFarReorderAreDropped) {
   CounterSnapshot c = receiver_->counters();
   EXPECT_EQ(c.drops_for("wrong_session"), 1u);
   EXPECT_EQ(c.drops_for("too_old"), 1u);
+}
+
+// Lends a transport to a SealedTransport without giving it away, so a test
+// can "restart" the sealing end on the same link.
+class Borrowed : public Transport {
+ public:
+  explicit Borrowed(Transport& t) : t_(t) {}
+  absl::Status Send(absl::Span<const FrameView> f) override { return t_.Send(f); }
+  absl::StatusOr<size_t> Receive(FrameBatch& b) override { return t_.Receive(b); }
+  int readiness_fd() const override { return t_.readiness_fd(); }
+  size_t mtu() const override { return t_.mtu(); }
+  CounterSnapshot counters() const override { return t_.counters(); }
+  void Close() override {}
+
+ private:
+  Transport& t_;
+};
+
+TEST(SealedTransportTest, AfterAReceiverRestartRecordedFramesAreRefusedAndLivePeersRecover) {
+  MemoryTransportOptions options;
+  options.mtu = 1400 + kSealOverhead;
+  auto [a_inner, b_link] = MemoryTransport::CreatePair(options);
+  std::unique_ptr<Transport> a = Seal(std::move(a_inner), 1400, 1);
+  std::unique_ptr<Transport> b = Seal(std::make_unique<Borrowed>(*b_link), 1400, 2);
+  // Both directions once, so each end learns the other's session.
+  std::vector<uint8_t> p1 = Packet(1), p2 = Packet(2);
+  ASSERT_TRUE(b->Send({FrameView(p2)}).ok());
+  ASSERT_EQ(ReceiveFrames(*a, 1, absl::Seconds(5)).size(), 1u);
+  ASSERT_TRUE(a->Send({FrameView(p1)}).ok());
+  // The attacker records what a sends to b's first run.
+  FrameBatch recorded(8, kMaxFrameSize);
+  ASSERT_TRUE(WaitReadable(b_link->readiness_fd(), absl::Seconds(5)));
+  ASSERT_EQ(*b_link->Receive(recorded), 2u);  // a's first Send: its hello, then the frame
+  std::vector<uint8_t> recorded_frame(recorded[1].begin(), recorded[1].end());
+
+  // b restarts: a new session on the same link.
+  b.reset();
+  absl::SleepFor(absl::Milliseconds(2));
+  b = Seal(std::make_unique<Borrowed>(*b_link), 1400, 2);
+  // Replaying the recorded frame to the new run (as if written into the
+  // folder by someone else; here sent raw on a's side of the link).
+  FrameView replay(recorded_frame);
+  auto* a_sealed = dynamic_cast<SealedTransport*>(a.get());
+  ASSERT_NE(a_sealed, nullptr);
+  ASSERT_TRUE(const_cast<Transport&>(a_sealed->inner()).Send({replay}).ok());
+  EXPECT_TRUE(ReceiveFrames(*b, 1, absl::Seconds(1), absl::Milliseconds(300)).empty());
+  EXPECT_EQ(b->counters().drops_for("wrong_session"), 1u) << b->counters().ToString();
+
+  // a still echoes b's old run, so its next frame is refused too; b answers
+  // with a hello, a learns the new run, and from then on frames pass.
+  std::vector<std::vector<uint8_t>> got;
+  for (uint32_t i = 10; i < 60 && got.empty(); ++i) {
+    std::vector<uint8_t> p = Packet(i);
+    ASSERT_TRUE(a->Send({FrameView(p)}).ok());
+    got = ReceiveFrames(*b, 1, absl::Milliseconds(150));
+    ReceiveFrames(*a, 1, absl::Milliseconds(10));  // the pump would: a takes the hello
+  }
+  ASSERT_EQ(got.size(), 1u) << b->counters().ToString();
+  EXPECT_LE(b->counters().drops_for("wrong_session"), 4u);
+  EXPECT_EQ(b->counters().rx_frames, 1u);
 }
 
 TEST(SealedTransportTest, PeersWithDifferentKeysPassNothingAndSayWhy) {
@@ -209,8 +270,10 @@ TEST(SealedTransportTest, PeersWithDifferentKeysPassNothingAndSayWhy) {
   ASSERT_TRUE(b->Send(Views(packets)).ok());
   EXPECT_TRUE(ReceiveFrames(*b, 100, absl::Seconds(2), absl::Milliseconds(200)).empty());
   EXPECT_TRUE(ReceiveFrames(*a, 100, absl::Seconds(2), absl::Milliseconds(200)).empty());
-  EXPECT_EQ(a->counters().drops_for("auth_failed"), 100u);
-  EXPECT_EQ(b->counters().drops_for("auth_failed"), 100u);
+  // The 100 frames and the other side's hello.
+  EXPECT_EQ(a->counters().drops_for("auth_failed"), 101u);
+  EXPECT_EQ(b->counters().drops_for("auth_failed"), 101u);
+  EXPECT_EQ(a->counters().rx_frames + b->counters().rx_frames, 0u);
   EXPECT_EQ(log.count(), 2) << "each side logs the mismatch once";
 }
 
@@ -220,7 +283,8 @@ TEST(SealedTransportTest, InnerTransportMustCarryTheOverhead) {
   auto [a, b] = MemoryTransport::CreatePair(options);
   auto t = SealedTransport::Create(std::move(a), SharedKey(), {1400, 1, 0});
   ASSERT_FALSE(t.ok());
-  EXPECT_TRUE(absl::StrContains(t.status().message(), "1440")) << t.status();
+  EXPECT_TRUE(absl::StrContains(t.status().message(), std::to_string(1400 + kSealOverhead)))
+      << t.status();
 }
 
 TEST(SealedTransportTest, WithoutAKeyTheRegistryTransportIsReturnedUnsealed) {

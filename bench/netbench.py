@@ -236,20 +236,25 @@ def cpu_seconds(pids):
 
 
 def context_switches(pid):
-    total = 0
+    """{thread "tid:name": voluntary + involuntary context switches}."""
+    counts = {}
     try:
         tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return 0
+        return counts
     for tid in tids:
         try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f"{tid}:{f.read().strip()}"
+            total = 0
             with open(f"/proc/{pid}/task/{tid}/status") as f:
                 for line in f:
                     if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
                         total += int(line.split()[1])
+            counts[name] = total
         except OSError:
             pass
-    return total
+    return counts
 
 
 def peak_rss_mib(pids):
@@ -376,9 +381,14 @@ def measure_idle(scope, seconds):
     procs = descendants(pids)
     before = {p: context_switches(p) for p in procs}
     time.sleep(seconds)
-    rates = [(context_switches(p) - before[p]) / seconds for p in procs]
+    per_process = {}
+    for p in procs:
+        after = context_switches(p)
+        per_process[p] = {t: (n - before[p].get(t, 0)) / seconds for t, n in after.items()}
     # Per process: the busiest one (a tunnel of two daemons reports the worse).
-    return {"idle_wakeups_per_s": max(rates)}
+    busiest = max(per_process.values(), key=lambda threads: sum(threads.values()))
+    return {"idle_wakeups_per_s": sum(busiest.values()),
+            "idle_wakeups_by_thread": {t: round(r, 1) for t, r in busiest.items() if r > 0}}
 
 
 # --------------------------------------------------------------------------

@@ -18,6 +18,8 @@ namespace {
 constexpr uint32_t kWatchMask = IN_MOVED_TO | IN_CLOSE_WRITE;
 // Files seen in a row with an event before we trust inotify.
 constexpr int kTrustAfter = 4;
+// Files seen in a row without one before we stop trusting it.
+constexpr int kDistrustAfter = 3;
 constexpr int kOverflowCredit = 1 << 20;
 
 bool HasSuffix(const char* name, size_t len, const char* suffix) {
@@ -110,9 +112,14 @@ void WakeupPacer::SetPath(Path p, const char* why) {
 void WakeupPacer::OnFileFound(bool announced) {
   if (!announced) {
     announced_in_a_row_ = 0;
-    SetPath(Path::kPolling, "a file arrived that no inotify event announced");
+    // One miss can be a race (a reader may see a renamed file a moment
+    // before the kernel queues its event); several in a row cannot.
+    if (++unannounced_in_a_row_ >= kDistrustAfter) {
+      SetPath(Path::kPolling, "files arrive that no inotify event announced");
+    }
     return;
   }
+  unannounced_in_a_row_ = 0;
   if (++announced_in_a_row_ >= kTrustAfter && path_ != Path::kInotify) {
     SetPath(Path::kInotify, "files arrive with inotify events");
   }

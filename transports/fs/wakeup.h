@@ -12,7 +12,7 @@
 //   * "detecting": adaptive polling until files have been seen.
 //   * "inotify":   files keep arriving with an event; poll only as a safety
 //                  net every poll_max.
-//   * "polling":   a file arrived that no event announced; poll every
+//   * "polling":   files arrived that no event announced; poll every
 //                  poll_min while traffic flows (hot_window after the last
 //                  frame), then back off geometrically to poll_max.
 // The first decision, and every change, is logged once with the folder's
@@ -84,6 +84,7 @@ class WakeupPacer {
   const bool inotify_available_;
   Path path_ = Path::kDetecting;
   int announced_in_a_row_ = 0;
+  int unannounced_in_a_row_ = 0;
   absl::Time last_activity_ = absl::InfinitePast();
   absl::Duration interval_;
 };

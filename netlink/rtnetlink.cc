@@ -116,6 +116,21 @@ std::string ExtendedAckMessage(const nlmsghdr* nlh) {
   return message;
 }
 
+// IFLA_INFO_KIND inside an IFLA_LINKINFO attribute ("tun", "veth", ...).
+std::string LinkKind(const nlattr* linkinfo) {
+  const char* begin = static_cast<const char*>(mnl_attr_get_payload(linkinfo));
+  const char* end = begin + mnl_attr_get_payload_len(linkinfo);
+  const auto* attr = reinterpret_cast<const nlattr*>(begin);
+  while (mnl_attr_ok(attr, end - reinterpret_cast<const char*>(attr))) {
+    if (mnl_attr_get_type(attr) == IFLA_INFO_KIND &&
+        mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0) {
+      return mnl_attr_get_str(attr);
+    }
+    attr = mnl_attr_next(attr);
+  }
+  return "";
+}
+
 // Reads an address attribute of the expected family; false if malformed.
 bool ReadAddress(const nlattr* attr, int family, IpAddress* out) {
   uint16_t len = mnl_attr_get_payload_len(attr);
@@ -337,6 +352,7 @@ absl::StatusOr<LinkInfo> RtNetlink::QueryLink(int ifindex, absl::string_view ifn
           uint32_t mtu;
           if (mnl_attr_get_type(attr) == IFLA_MTU && ReadU32(attr, &mtu)) info.mtu = mtu;
           if (mnl_attr_get_type(attr) == IFLA_TXQLEN) ReadU32(attr, &info.tx_queue_length);
+          if (mnl_attr_get_type(attr) == IFLA_LINKINFO) info.kind = LinkKind(attr);
           if (mnl_attr_get_type(attr) == IFLA_IFNAME &&
               mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0) {
             info.name = mnl_attr_get_str(attr);

@@ -46,7 +46,8 @@ struct LinkInfo {
   std::string name;
   size_t mtu = 0;
   uint32_t tx_queue_length = 0;
-  bool up = false;  // administratively up (IFF_UP)
+  bool up = false;   // administratively up (IFF_UP)
+  std::string kind;  // "tun", "veth", "bridge", ...; empty for lo and physical NICs
 };
 
 // One unicast route. To add a route give `destination` and a gateway, an

@@ -88,6 +88,10 @@ TEST_F(RtNetlinkTest, LinkIndexFindsInterfacesAndNamesTheMissingOne) {
   ASSERT_TRUE(tun.ok()) << tun.status();
   EXPECT_EQ(*tun, TunIndex());
 
+  absl::StatusOr<LinkInfo> lo_link = nl_->GetLink("lo");
+  ASSERT_TRUE(lo_link.ok()) << lo_link.status();
+  EXPECT_EQ(lo_link->kind, "");
+
   absl::StatusOr<int> missing = nl_->LinkIndex("nosuch0");
   EXPECT_TRUE(absl::IsNotFound(missing.status())) << missing.status();
   EXPECT_EQ(missing.status().message(), "no interface named nosuch0");
@@ -105,6 +109,7 @@ TEST_F(RtNetlinkTest, MtuQueueLengthAndUpDownAreVisibleInGetLink) {
   EXPECT_EQ(link->index, TunIndex());
   EXPECT_EQ(link->mtu, 1380u);
   EXPECT_TRUE(link->up);
+  EXPECT_EQ(link->kind, "tun");
 
   ASSERT_TRUE(nl_->SetTxQueueLength("nltest0", 4000).ok());
   link = nl_->GetLink("nltest0");

@@ -28,6 +28,14 @@ std::string ExistsMessage(absl::string_view name) {
                       name, ")");
 }
 
+// For a name taken by something that is not a TUN (eth0, lo, a bridge...),
+// suggesting `ip link delete` would be bad advice.
+std::string TakenMessage(absl::string_view name, absl::string_view kind) {
+  return absl::StrCat("interface ", name, " already exists and is not a TUN interface",
+                      kind.empty() ? "" : absl::StrCat(" (it is a ", kind, ")"),
+                      ": choose another interface name");
+}
+
 // The kernel's rules for interface names (dev_valid_name), checked here so
 // the user gets a message instead of EINVAL.
 absl::Status CheckName(absl::string_view name) {
@@ -126,8 +134,12 @@ absl::StatusOr<std::unique_ptr<TunDevice>> TunDevice::Create(const TunOptions& o
   // name with %d is a pattern the kernel fills in with a free number.)
   const bool pattern = absl::StrContains(options.name, '%');
   if (!pattern) {
-    absl::StatusOr<int> existing = nl.LinkIndex(options.name);
-    if (existing.ok()) return absl::AlreadyExistsError(ExistsMessage(options.name));
+    absl::StatusOr<LinkInfo> existing = nl.GetLink(options.name);
+    if (existing.ok()) {
+      return absl::AlreadyExistsError(existing->kind == "tun"
+                                          ? ExistsMessage(options.name)
+                                          : TakenMessage(options.name, existing->kind));
+    }
     if (!absl::IsNotFound(existing.status())) return existing.status();
   }
 

@@ -315,6 +315,14 @@ TEST_F(TunDeviceTest, ALeftoverPersistentTunIsNotSilentlyReused) {
   EXPECT_TRUE(nl_->DeleteLink("leftover0").ok());  // (the namespace would go anyway)
 }
 
+TEST_F(TunDeviceTest, ANameTakenByAnotherKindOfInterfaceIsNotSuggestedForDeletion) {
+  absl::StatusOr<std::unique_ptr<TunDevice>> tun = TunDevice::Create(Options("lo", {}));
+  EXPECT_TRUE(absl::IsAlreadyExists(tun.status())) << tun.status();
+  EXPECT_EQ(tun.status().message(),
+            "interface lo already exists and is not a TUN interface: choose another interface "
+            "name");
+}
+
 TEST_F(TunDeviceTest, BadOptionsAreRefusedBeforeAnythingIsCreated) {
   absl::StatusOr<std::unique_ptr<TunDevice>> tun =
       TunDevice::Create(Options("a_very_long_tun_name", {}));

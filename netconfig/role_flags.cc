@@ -57,6 +57,7 @@ absl::Status RunCleanupCommand(const std::string& ifname) {
   std::string path = StatePathFromFlags(ifname);
   absl::StatusOr<HostState> state = StateFile::Read(path);
   if (absl::IsNotFound(state.status())) {
+    CleanupFromStateFile(path).IgnoreError();  // removes an emptied file, if any
     std::cout << "fstun --cleanup: nothing to restore for " << ifname << " (no " << path << ")\n";
     return absl::OkStatus();
   }

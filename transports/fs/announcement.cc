@@ -17,7 +17,7 @@ std::string EncodeAnnouncement(const Announcement& a) {
   std::string body = absl::StrCat(
       "fstun-peer 1\nid=", a.id, "\nsession=", Hex16(a.session), "\nrole=", a.role,
       "\naddresses=", absl::StrJoin(addresses, ","), "\nmtu=", a.mtu,
-      "\nformats=", absl::StrJoin(a.formats, ","), "\nbeat=", a.beat,
+      "\nformats=", absl::StrJoin(a.formats, ","), "\nbeat=", a.beat, "\npeers=", absl::StrJoin(a.peers, ","),
       "\ntime=", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", a.time, absl::UTCTimeZone()), "\n");
   absl::StrAppendFormat(&body, "crc=%08x\n", Crc32c(body.data(), body.size()));
   return body;
@@ -63,6 +63,10 @@ absl::StatusOr<Announcement> ParseAnnouncement(absl::string_view text) {
       }
     } else if (key == "beat") {
       if (!absl::SimpleAtoi(value, &a.beat)) return absl::InvalidArgumentError("bad beat");
+    } else if (key == "peers") {
+      for (absl::string_view id : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+        if (IsValidPeerId(id)) a.peers.emplace_back(id);
+      }
     } else if (key == "time") {
       std::string err;
       absl::ParseTime("%Y-%m-%dT%H:%M:%SZ", value, absl::UTCTimeZone(), &a.time, &err);

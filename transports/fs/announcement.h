@@ -12,6 +12,7 @@
 //   mtu=1400
 //   formats=1
 //   beat=17
+//   peers=192-0-2-1
 //   time=2026-11-25T15:52:34Z
 //   crc=1a2b3c4d
 //
@@ -43,6 +44,9 @@ struct Announcement {
   size_t mtu = 0;
   std::vector<int> formats;  // record format versions this peer reads
   uint64_t beat = 0;
+  // Ids of the peers this one knows. A peer missing from it rings the
+  // doorbell (names.h), because directory listings may be stale for long.
+  std::vector<std::string> peers;
   absl::Time time = absl::InfinitePast();  // the writer's clock; for humans
 };
 

@@ -115,6 +115,14 @@ std::vector<std::string> FilesIn(const std::string& dir) {
   return names;
 }
 
+std::vector<std::string> RecordsIn(const std::string& dir) {
+  std::vector<std::string> names;
+  for (std::string& n : FilesIn(dir)) {
+    if (n.size() > 4 && n.compare(n.size() - 4, 4, ".rec") == 0) names.push_back(std::move(n));
+  }
+  return names;
+}
+
 size_t BytesIn(const std::string& dir) {
   size_t total = 0;
   std::error_code ec;

@@ -51,6 +51,8 @@ std::vector<int64_t> Tags(const std::vector<std::vector<uint8_t>>& frames);
 // Regular files (names) in `dir`.
 std::vector<std::string> FilesIn(const std::string& dir);
 size_t BytesIn(const std::string& dir);
+// Record files (*.rec) in `dir`.
+std::vector<std::string> RecordsIn(const std::string& dir);
 
 }  // namespace fstun::fs::testing
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/send_checks.h"
 #include "glog/logging.h"
@@ -527,6 +528,7 @@ void FsTransport::WriteAnnouncement(absl::Time now) {
   a.mtu = options_.mtu;
   a.formats = {kRecordVersion};
   a.beat = ++beat_;
+  for (const auto& p : peers_) a.peers.push_back(p->id);
   a.time = now;
   std::string text = EncodeAnnouncement(a);
   iovec iov{text.data(), text.size()};
@@ -575,12 +577,24 @@ void FsTransport::ScanPeers(absl::Time now) {
   // Discovery by listing (may be stale on network shares); known peers are
   // re-read by name every time, which is fresh.
   std::vector<std::string> ids;
-  for (const std::string& name : ListDir(peers_fd_)) {
+  for (const std::string& name :
+       options_.list_peers ? ListDir(peers_fd_) : std::vector<std::string>()) {
     std::optional<std::string> id = ParsePeerFileName(name);
     if (id && *id != options_.peer_id) ids.push_back(*std::move(id));
   }
   for (const auto& p : peers_) {
     if (std::find(ids.begin(), ids.end(), p->id) == ids.end()) ids.push_back(p->id);
+  }
+  // A newcomer our listing may not show yet rang the doorbell.
+  std::string doorbell_id;
+  if (ReadRegularFile(inbox_fd_, kDoorbell, 2 + kMaxPeerIdLength, scratch_buffer_).outcome ==
+      ReadOutcome::kOk) {
+    std::string id(reinterpret_cast<const char*>(scratch_buffer_.data()), scratch_buffer_.size());
+    while (!id.empty() && id.back() == '\n') id.pop_back();
+    if (IsValidPeerId(id) && id != options_.peer_id) {
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+      doorbell_id = id;
+    }
   }
   for (const std::string& id : ids) {
     std::string name = absl::StrCat(id, kPeerSuffix);
@@ -630,14 +644,46 @@ void FsTransport::ScanPeers(absl::Time now) {
     bool live = IsLive(*p, now);
     if (live != p->live) {
       LOG(INFO) << "fs: peer " << id << (live ? " is beating again" : " stopped beating");
-      if (!live) DropOutstanding(*p, "peer_gone");
+      if (!live) {
+        DropOutstanding(*p, "peer_gone");
+        SilenceDoorbell(*p);
+      }
       p->live = live;
+    }
+  }
+  // Answered: the next announcement lists the ringer.
+  if (!doorbell_id.empty() && FindPeer(doorbell_id) != nullptr) unlinkat(inbox_fd_, kDoorbell, 0);
+  for (const auto& p : peers_) {
+    if (p->live && std::find(p->ann.peers.begin(), p->ann.peers.end(), options_.peer_id) ==
+                       p->ann.peers.end()) {
+      RingDoorbell(*p);
     }
   }
 }
 
+void FsTransport::SilenceDoorbell(Peer& p) {
+  if (p.inbox_fd < 0) return;
+  ByteBuffer buffer;
+  if (ReadRegularFile(p.inbox_fd, kDoorbell, 2 + kMaxPeerIdLength, buffer).outcome ==
+          ReadOutcome::kOk &&
+      absl::string_view(reinterpret_cast<const char*>(buffer.data()), buffer.size()) ==
+          absl::StrCat(options_.peer_id, "\n")) {
+    unlinkat(p.inbox_fd, kDoorbell, 0);
+  }
+}
+
+void FsTransport::RingDoorbell(Peer& p) {
+  if (p.inbox_fd < 0) p.inbox_fd = OpenDirNoFollow(inbox_root_fd_, p.id.c_str());
+  if (p.inbox_fd < 0) return;
+  std::string text = absl::StrCat(options_.peer_id, "\n");
+  std::string temp = absl::StrCat(kDoorbellTempPrefix, options_.peer_id, kTempSuffix);
+  iovec iov{text.data(), text.size()};
+  (void)WriteFileAtomically(p.inbox_fd, temp.c_str(), kDoorbell, {&iov, 1});
+}
+
 void FsTransport::CollectGarbage(absl::Time now) {
   for (const std::string& name : ListDir(inbox_fd_)) {
+    if (name == kDoorbell || absl::StartsWith(name, kDoorbellTempPrefix)) continue;
     std::optional<InboxName> n = ParseInboxName(name);
     if (!n) {
       CountIgnoredName(name);

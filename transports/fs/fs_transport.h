@@ -67,6 +67,9 @@ struct FsTransportOptions {
   absl::Duration bad_file_wait = absl::Seconds(1);
   // How often the inbox is listed to remove stale and foreign files.
   absl::Duration gc_interval = absl::Seconds(2);
+  // Discover peers by listing DIR/peers (false: only by the doorbell; for
+  // tests of folders whose listings are stale).
+  bool list_peers = true;
 };
 
 // Drop reasons (counters().drops). Frame-level: backlog_full, no_route,
@@ -108,6 +111,9 @@ class FsTransport : public Transport {
   void Housekeeping(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WriteAnnouncement(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ScanPeers(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RingDoorbell(Peer& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes our ring from a peer that went away without answering.
+  void SilenceDoorbell(Peer& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartStreams(Peer& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropOutstanding(Peer& p, const char* reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Reclaim(Peer& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -4,6 +4,7 @@
 //   DIR/peers/.<id>.peer.tmp                   its temp while rewritten
 //   DIR/inbox/<receiver>/<S>.<SS>.<RS>.<Q>.rec a record from S to the receiver
 //   DIR/inbox/<receiver>/.<S>.<SS>.<RS>.<Q>.tmp its temp while written
+//   DIR/inbox/<receiver>/doorbell              "<S>\n": S wants to be known
 //
 // S = sender id, SS / RS = sender / receiver session (16 hex digits),
 // Q = sequence number (16 hex digits). A reader computes the name of the
@@ -25,6 +26,11 @@ inline constexpr char kInboxDir[] = "inbox";
 inline constexpr char kPeerSuffix[] = ".peer";
 inline constexpr char kRecordSuffix[] = ".rec";
 inline constexpr char kTempSuffix[] = ".tmp";
+// A peer that the receiver's announcement does not list yet writes its id
+// here (temp + rename), since the receiver's listing of DIR/peers may be
+// stale for many seconds on network shares; the receiver reads it by name.
+inline constexpr char kDoorbell[] = "doorbell";
+inline constexpr char kDoorbellTempPrefix[] = ".doorbell.";
 
 // 1..64 characters from [A-Za-z0-9_-]; safe in file names everywhere.
 bool IsValidPeerId(absl::string_view id);

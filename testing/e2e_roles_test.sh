@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End to end: fstun --role=server and --role=client over a shared folder (fs
 # transport) in the demo's three namespaces (testing/e2e_roles_lib.sh):
-#   1. user errors change nothing: bad CIDR, unknown transport, missing
-#      folder, interface exists, missing privileges;
+#   1. user errors change nothing: bad CIDR, unknown transport, missing,
+#      not-a-directory or read-only folder, interface exists, missing
+#      privileges;
 #   2. full tunnel, IPv4 and IPv6: ping, DNS and HTTP from the client to
 #      `internet` through the server's NAT; a second server for the same
 #      interface fails fast and changes nothing; SIGTERM restores both hosts
@@ -86,6 +87,12 @@ expect_error "missing folder" 2 "no-such-folder" client "${FSTUN_IN[@]}" \
   --role=client --transport=fs --dirpath="$ROLES_WORK/no-such-folder" --ip=192.0.2.2/24
 expect_error "folder that is a file" 2 "index.html" client "${FSTUN_IN[@]}" \
   --role=client --transport=fs --dirpath="$ROLES_WORK/www/index.html" --ip=192.0.2.2/24
+mkdir -p "$ROLES_WORK/read-only"
+expect_error "read-only folder" 1 "Read-only file system" client unshare --mount sh -c \
+  "mount --bind '$ROLES_WORK/read-only' '$ROLES_WORK/read-only' &&
+   mount -o remount,bind,ro '$ROLES_WORK/read-only' &&
+   exec $FSTUN --state_dir='$ROLES_WORK/state' --role=client --transport=fs \
+     --dirpath='$ROLES_WORK/read-only' --ip=192.0.2.2/24"
 netns_exec client ip link add fstc type veth peer name fstc-peer
 roles_snapshot client >"$ROLES_WORK/client.before"
 expect_error "interface exists" 1 "fstc" client "${FSTUN_IN[@]}" "${CLIENT_ARGS[@]}"

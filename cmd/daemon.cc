@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,8 @@
 #include "netconfig/role.h"
 #include "netconfig/role_flags.h"
 #include "ops/operations.h"
+#include "seal/layer.h"
+#include "security/harden.h"
 #include "glog/logging.h"
 #include "tun/tun_device.h"
 
@@ -66,8 +69,12 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   transport_config.ifname = config.ifname;
   transport_config.mtu = config.mtu;
   transport_config.addresses = config.addresses;
-  absl::StatusOr<std::unique_ptr<Transport>> transport =
-      TransportRegistry::Global().Create(config.transport, transport_config);
+  //    With --key_file every frame is sealed (seal/layer.h).
+  absl::StatusOr<std::optional<Key>> key = KeyFromFlags();
+  if (!key.ok()) return key.status();
+  if (!key->has_value()) LogTrustedModeWarning();
+  absl::StatusOr<std::unique_ptr<Transport>> transport = CreateTransport(
+      TransportRegistry::Global(), config.transport, transport_config, *std::move(key));
   if (!transport.ok()) return transport.status();
 
   // 2. The TUN, configured and up. It disappears when the device is closed.
@@ -109,6 +116,15 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   LOG(INFO) << "fstun " << kVersion << " up: role=" << config.role
             << " transport=" << config.transport << " interface=" << config.ifname
             << " addresses=" << AddressList(config.addresses) << " mtu=" << config.mtu;
+  // 3c. Least privilege from here on (security/harden.h): only
+  //     CAP_NET_ADMIN (for the teardown below), --user, no_new_privs and the
+  //     seccomp allow-list.
+  //     On failure the role's destructor restores the host, as on any early
+  //     return.
+  if (absl::Status s = HardenAfterSetup(); !s.ok()) {
+    ops->reset();
+    return s;
+  }
   (*ops)->Start();
   absl::Status status = pump.Run();
   ops->reset();

@@ -5,6 +5,8 @@
 #include "absl/strings/string_view.h"
 #include "core/registry.h"
 #include "ops/flag_file.h"
+#include "seal/key.h"
+#include "seal/layer.h"
 
 DEFINE_string(role, "none",
               "server: share this host's network with the peers (forwarding + NAT); "
@@ -99,6 +101,19 @@ absl::StatusOr<DaemonConfig> DaemonConfigFromFlags() {
         absl::StrCat("--ifname '", FLAGS_ifname, "' is not a valid interface name (1-15 characters, no '/', ':' or spaces)"));
   }
   c.ifname = FLAGS_ifname;
+  // --key_file: a bad key file is a usage error, found before the host is
+  // touched (the daemon loads it again when it creates the transport).
+  if (!FLAGS_key_file.empty()) {
+    std::string fs_format;
+    if (gflags::GetCommandLineOption("fs_format", &fs_format) && fs_format == "legacy") {
+      return absl::InvalidArgumentError(
+          "--key_file cannot be used with --fs_format=legacy: the original demo's format "
+          "carries bare packets; use the default format to seal frames");
+    }
+    if (absl::StatusOr<Key> key = LoadKeyFile(FLAGS_key_file); !key.ok()) {
+      return absl::InvalidArgumentError(key.status().message());
+    }
+  }
   c.transport = FLAGS_transport;
   bool known = false;
   std::string names;

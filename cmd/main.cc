@@ -16,6 +16,7 @@
 #include "ops/control_protocol.h"
 #include "ops/flags.h"
 #include "ops/status_command.h"
+#include "seal/key.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
 
@@ -26,7 +27,8 @@ constexpr char kUsage[] =
     "joins a TUN interface to a transport, e.g. files in a shared folder.\n\n"
     "  fstun --role=server --transport=fs --dirpath=/share --ip=192.0.2.1/24\n"
     "  fstun --role=client --transport=fs --dirpath=/share --ip=192.0.2.2/24\n"
-    "  fstun --list_transports\n\n"
+    "  fstun --list_transports\n"
+    "  fstun genkey > /etc/fstun/key && chmod 600 /etc/fstun/key   (then --key_file on every peer)\n\n"
     "Exit codes: 0 clean stop, 1 runtime error, 2 usage error.";
 
 int Fail(int code, absl::string_view message) {
@@ -96,6 +98,14 @@ int Main(int argc, char** argv) {
     }
     if (command == "status" || command == "metrics") {
       return Fail(kExitUsage, absl::StrCat("unexpected argument '", argv[2], "' after ", command));
+    }
+    // `fstun genkey > FILE`: a new random key for --key_file (seal/key.h).
+    if (command == "genkey" && argc == 2) {
+      std::cout << Key::Generate().ToBase64() << "\n";
+      return kExitOk;
+    }
+    if (command == "genkey") {
+      return Fail(kExitUsage, absl::StrCat("unexpected argument '", argv[2], "' after genkey"));
     }
     return Fail(kExitUsage, absl::StrCat("unknown command '", argv[1], "' (see --help)"));
   }

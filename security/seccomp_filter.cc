@@ -47,7 +47,10 @@ const std::vector<std::string>& DataPathSyscalls() {
       "brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "membarrier",
       // Netlink and sd_notify traffic on sockets the rules below let it open.
       "sendto", "sendmsg", "recvfrom", "recvmsg", "bind", "getsockname", "getsockopt",
-      "setsockopt",
+      "setsockopt", "connect",
+      // The control socket (ops/): a unix stream socket bound before the
+      // filter; its thread accepts `fstun status` clients.
+      "accept", "accept4", "listen", "shutdown", "getpeername", "chmod",
       // Process housekeeping, signals, exit.
       "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getresuid",
       "getresgid", "getgroups", "uname", "getrandom", "prlimit64", "getrlimit", "sysinfo",

@@ -18,7 +18,9 @@
 //   clone    only new threads (CLONE_THREAD); no fork
 //   clone3   fails with ENOSYS so glibc falls back to clone
 //   kill, tgkill  only to this process (abort, glog's crash handler)
-// Not allowed at all, among others: execve/execveat, ptrace,
+// connect is allowed (sd_notify; only netlink and unix datagram sockets can
+// be created), and so are accept/listen for the control socket bound during
+// set-up. Not allowed at all, among others: execve/execveat, ptrace,
 // process_vm_*, mount, bpf, keyctl, setuid/setgid/capset, chroot, init/
 // finit_module, reboot, kexec, personality, userfaultfd, perf_event_open.
 //

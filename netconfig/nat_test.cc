@@ -1,5 +1,10 @@
 #include "netconfig/nat.h"
 
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "absl/strings/match.h"
@@ -77,6 +82,26 @@ TEST_F(NatNetnsTest, InstallsTheTableAndOneDeleteRemovesIt) {
   ASSERT_TRUE(DeleteNftTable(table).ok());  // idempotent
   // Other tables are untouched.
   EXPECT_TRUE(*NftTableExists(NftTableChange{"inet", "someone_else"}));
+}
+
+TEST_F(NatNetnsTest, WithoutCapNetAdminTheErrorSaysSo) {
+  pid_t child = fork();
+  if (child == 0) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (syscall(SYS_capget, &header, data) != 0) _exit(3);
+    data[CAP_NET_ADMIN / 32].effective &= ~(1u << (CAP_NET_ADMIN % 32));
+    if (syscall(SYS_capset, &header, data) != 0) _exit(3);
+    absl::StatusOr<std::string> out = RunNft(NatRuleset(Config()));
+    bool clear = absl::IsPermissionDenied(out.status()) &&
+                 absl::StrContains(out.status().message(), "CAP_NET_ADMIN");
+    _exit(clear ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_FALSE(*NftTableExists(NftTableChange{"inet", "fstun_fst0"}));
 }
 
 TEST_F(NatNetnsTest, BadCommandsGiveOneLineErrors) {

@@ -61,28 +61,30 @@ std::string Float(double v) { return absl::StrFormat("%.3f", v); }
 
 double UnixSeconds(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); }
 
-// tx/rx frames/bytes families for one snapshot per label set.
+// One row of counters with its labels.
 struct Labelled {
   std::vector<std::string> labels;
   const CounterSnapshot* counters;
 };
 
-void TrafficFamilies(Writer& w, absl::string_view prefix, absl::string_view what,
-                     const std::vector<Labelled>& rows) {
+// tx/rx frames/bytes families, one sample per row.
+void TrafficFamilies(Writer& w, absl::string_view prefix, absl::string_view tx_what,
+                     absl::string_view rx_what, const std::vector<Labelled>& rows) {
   struct Field {
     const char* suffix;
-    const char* help;
+    const char* unit;
+    bool tx;
     uint64_t CounterSnapshot::*member;
   };
   static constexpr Field kFields[] = {
-      {"tx_frames_total", "frames sent", &CounterSnapshot::tx_frames},
-      {"tx_bytes_total", "bytes sent", &CounterSnapshot::tx_bytes},
-      {"rx_frames_total", "frames received", &CounterSnapshot::rx_frames},
-      {"rx_bytes_total", "bytes received", &CounterSnapshot::rx_bytes},
+      {"tx_frames_total", "frames", true, &CounterSnapshot::tx_frames},
+      {"tx_bytes_total", "bytes", true, &CounterSnapshot::tx_bytes},
+      {"rx_frames_total", "frames", false, &CounterSnapshot::rx_frames},
+      {"rx_bytes_total", "bytes", false, &CounterSnapshot::rx_bytes},
   };
   for (const Field& f : kFields) {
     std::string name = absl::StrCat(prefix, f.suffix);
-    w.Family(name, "counter", absl::StrCat(f.help, " ", what));
+    w.Family(name, "counter", absl::StrCat(f.unit, " ", f.tx ? tx_what : rx_what));
     for (const Labelled& r : rows) w.Sample(name, r.labels, r.counters->*f.member);
   }
 }
@@ -103,9 +105,10 @@ std::string FormatMetrics(const DaemonStatus& st, bool up) {
   w.Family("fstun_mtu_bytes", "gauge", "MTU of the tunnel interface");
   w.Sample("fstun_mtu_bytes", {}, i.mtu);
 
-  TrafficFamilies(w, "fstun_transport_", "by the transport, all peers together", {{{}, &st.transport}});
-  TrafficFamilies(w, "fstun_tun_", "by the TUN interface (tx: written to the kernel, rx: read from it)",
-                  {{{}, &st.device}});
+  TrafficFamilies(w, "fstun_transport_", "sent to peers (all together)",
+                  "received from peers (all together)", {{{}, &st.transport}});
+  TrafficFamilies(w, "fstun_tun_", "written to the kernel through the TUN interface",
+                  "read from the kernel through the TUN interface", {{{}, &st.device}});
 
   w.Family("fstun_drops_total", "counter", "frames dropped, by component and reason");
   struct Component {
@@ -125,7 +128,7 @@ std::string FormatMetrics(const DaemonStatus& st, bool up) {
 
   std::vector<Labelled> peers;
   for (const PeerStatus& p : st.peers) peers.push_back({{Label("peer", p.id)}, &p.counters});
-  TrafficFamilies(w, "fstun_peer_", "by the transport, this peer only", peers);
+  TrafficFamilies(w, "fstun_peer_", "sent to this peer", "received from this peer", peers);
   w.Family("fstun_peer_drops_total", "counter", "frames to/from this peer dropped, by reason");
   for (const PeerStatus& p : st.peers) {
     for (const auto& [reason, n] : p.counters.drops) {

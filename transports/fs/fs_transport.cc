@@ -460,6 +460,28 @@ void FsTransport::ReadStream(Peer& p, FrameBatch& batch, absl::Time now) {
 void FsTransport::OnMissing(Peer& p, absl::Time now) {
   if (p.gap_next > p.in_seq) {
     if (now - p.gap_seen_at >= options_.gap_wait) {
+      // Skip only to a valid record of this stream: a file planted under a
+      // far-ahead number must not make us discard the real ones.
+      const char* later = p.in_name->For(p.gap_next);
+      ReadResult r = ReadRegularFile(inbox_fd_, later, kMaxRecordBytes, p.buffer);
+      RecordError e = r.outcome == ReadOutcome::kOk
+                          ? ParseRecord(p.buffer.span(), options_.mtu, p.record)
+                          : RecordError::kBadHeader;
+      p.record.frames.clear();
+      p.record_pos = 0;
+      if (r.outcome == ReadOutcome::kMissing) {
+        p.gap_next = 0;
+        return;
+      }
+      if (e != RecordError::kOk || p.record.header.sender_id != p.id ||
+          p.record.header.session != p.ann.session || p.record.header.seq != p.gap_next) {
+        RemoveEntry(inbox_fd_, later);
+        counters_.AddDrop(r.outcome == ReadOutcome::kNotRegular ? "not_regular"
+                          : e == RecordError::kOk              ? "bad_header"
+                                                               : RecordErrorName(e));
+        p.gap_next = 0;
+        return;
+      }
       counters_.AddDrop("gap", p.gap_next - p.in_seq);
       LOG(WARNING) << "fs: records " << p.in_seq << ".." << p.gap_next - 1 << " from " << p.id
                    << " never arrived; skipped after " << options_.gap_wait;

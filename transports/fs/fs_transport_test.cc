@@ -324,6 +324,17 @@ TEST_F(FsPairTest, MissingRecordIsSkippedAfterTheGapWaitAndCounted) {
   ExpectTrafficFlows(30);
 }
 
+TEST_F(FsPairTest, FileUnderAFarAheadNumberDoesNotDerailTheStream) {
+  // Garbage planted as record 1000: seen by the garbage collector as a
+  // later record, it must be removed, not skipped to.
+  WriteFile(NextName(1000), {1, 2, 3, 4});
+  RunFor({b_.get(), a_.get()}, absl::Milliseconds(600));
+  EXPECT_FALSE(std::filesystem::exists(NextName(1000)));
+  EXPECT_EQ(b_->counters().drops_for("gap"), 0u);
+  EXPECT_EQ(b_->counters().drops_for("bad_magic"), 1u);
+  ExpectTrafficFlows(5);
+}
+
 TEST_F(FsPairTest, CorruptRecordIsRetriedThenRemovedNeverDelivered) {
   SendAll(*a_, Frames("192.0.2.2", "192.0.2.1", 10, 1));  // record 2
   {

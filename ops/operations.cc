@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "gflags/gflags.h"
 #include "glog/logging.h"
 #include "ops/atomic_file.h"
 #include "ops/control_protocol.h"
@@ -22,6 +25,22 @@ std::string StatusLine(const DaemonStatus& s) {
   return absl::StrFormat("%s over %s, %d peer(s); rx %d frames, tx %d frames, %d drops", s.info.role,
                          s.info.transport, s.peers.size(), s.transport.rx_frames,
                          s.transport.tx_frames, s.total_drops());
+}
+
+// The start-up line an operator looks for: everything about this instance
+// in one place, logged once the tunnel is up.
+std::string ReadyLine(const DaemonStatus& s) {
+  std::set<std::string> paths;
+  for (const PeerStatus& p : s.peers) {
+    if (!p.wakeup_path.empty()) paths.insert(p.wakeup_path);
+  }
+  std::string key = "n/a";  // a binary without the seal layer
+  if (std::string file; gflags::GetCommandLineOption("key_file", &file)) {
+    key = file.empty() ? "none (trusted folder)" : absl::StrCat("yes (", file, ")");
+  }
+  return absl::StrCat("ready: fstun ", s.info.version, " on ", s.info.ifname, ", role ", s.info.role,
+                      ", transport ", s.info.transport, ", wake-up ",
+                      paths.empty() ? "n/a (no peer yet)" : absl::StrJoin(paths, "+"), ", key ", key);
 }
 
 }  // namespace
@@ -87,10 +106,10 @@ void Operations::Start() {
   server_->Start();  // its first tick writes the metrics file
   DaemonStatus s = Status();
   NotifySystemd(absl::StrCat("READY=1\nSTATUS=", StatusLine(s)));
-  if (!server_->path().empty()) {
-    LOG(INFO) << "control socket " << server_->path() << " (fstun status --ifname=" << info_.ifname
-              << ")";
-  }
+  LOG(INFO) << ReadyLine(s) << "; status: "
+            << (server_->path().empty() ? "unavailable (no control socket)"
+                                        : absl::StrCat("fstun status --ifname=", info_.ifname,
+                                                       " (socket ", server_->path(), ")"));
 }
 
 DaemonStatus Operations::Status() const {

@@ -249,7 +249,7 @@ ls "$WORK"/ctl/opsa.net*.sock >/dev/null 2>&1 && fail "socket left behind" || pa
 out=$(status_of a opsa status 2>&1) && rc=0 || rc=$?
 [[ $rc -eq 1 && "$out" == *"no fstun daemon runs for interface opsa"* ]] && pass "status after exit: no daemon" ||
   fail "status after exit: rc=$rc $out"
-grep -q "control socket $WORK/ctl/opsa.net" "$WORK/a.log" && pass "start-up log names the socket" || fail "log"
+grep -q "ready: fstun .* on opsa, role none, transport fs, wake-up .*, key .*; status: fstun status --ifname=opsa (socket $WORK/ctl/opsa.net" "$WORK/a.log" && pass "the ready line names role, transport, wake-up path, key and the socket" || fail "log"
 
 echo "=== logs (daemon a)"
 cat "$WORK/a.log"

@@ -144,7 +144,9 @@ std::string FormatStatusText(const DaemonStatus& st) {
     absl::StrAppend(&out, "  last seen: ", Ago(p.last_seen, st.now), "\n");
     std::string wakeup = p.wakeup_path.empty() ? "(unknown)" : PrintableText(p.wakeup_path);
     if (p.poll_interval > absl::ZeroDuration() && p.poll_interval != absl::InfiniteDuration()) {
-      absl::StrAppend(&wakeup, " (polling every ", absl::FormatDuration(p.poll_interval), ")");
+      // fs keeps a slow poll running next to inotify, as a safety net.
+      absl::StrAppend(&wakeup, p.wakeup_path == "polling" ? " (every " : " (fallback poll every ",
+                      absl::FormatDuration(p.poll_interval), ")");
     }
     absl::StrAppend(&out, "  wake-up: ", wakeup, "\n");
     absl::StrAppend(&out, "  transfer: ", Transfer(p.counters), "\n");

@@ -55,7 +55,7 @@ TEST(StatusTextTest, ShowsInterfacePeersAndCounters) {
   EXPECT_THAT(text, HasSubstr("\npeer: hostb\n"));
   EXPECT_THAT(text, HasSubstr("  session: 00c0ffee\n"));
   EXPECT_THAT(text, HasSubstr("  last seen: 2 s ago\n"));
-  EXPECT_THAT(text, HasSubstr("  wake-up: polling (polling every 200ms)\n"));
+  EXPECT_THAT(text, HasSubstr("  wake-up: polling (every 200ms)\n"));
   EXPECT_THAT(text, HasSubstr("  backlog: 4.00 KiB\n"));
 }
 

@@ -28,7 +28,10 @@ constexpr char kUsage[] =
     "  fstun --role=server --transport=fs --dirpath=/share --ip=192.0.2.1/24\n"
     "  fstun --role=client --transport=fs --dirpath=/share --ip=192.0.2.2/24\n"
     "  fstun --list_transports\n"
-    "  fstun genkey > /etc/fstun/key && chmod 600 /etc/fstun/key   (then --key_file on every peer)\n\n"
+    "  fstun genkey > /etc/fstun/key && chmod 600 /etc/fstun/key   (then --key_file on every peer)\n"
+    "  fstun --flagfile=/etc/fstun/tun0.flags                      (configuration file)\n"
+    "  fstun status [--ifname=tun0] [--json]                       (ask the running daemon)\n"
+    "  fstun metrics [--ifname=tun0]                               (Prometheus text)\n\n"
     "Exit codes: 0 clean stop, 1 runtime error, 2 usage error.";
 
 int Fail(int code, absl::string_view message) {

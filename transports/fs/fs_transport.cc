@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -58,6 +59,9 @@ namespace {
 constexpr absl::Duration kReclaimInterval = absl::Milliseconds(50);
 constexpr absl::Duration kBadRetryInterval = absl::Milliseconds(10);
 constexpr size_t kMaxIgnoredNames = 1024;
+// Records this far beyond the next expected one are read and checked by the
+// garbage collector (nearer ones are left to the reader).
+constexpr uint64_t kFarAhead = 4096;
 
 int OpenDirNoFollow(int parent, const char* name) {
   return openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -727,11 +731,39 @@ void FsTransport::CollectGarbage(absl::Time now) {
     if (n->kind == InboxName::kTemp) continue;  // being written
     if (n->seq < p->in_seq) {
       RemoveEntry(inbox_fd_, name.c_str());  // arrived after we skipped it
-    } else if (n->seq > p->in_seq && (p->gap_next == 0 || n->seq < p->gap_next)) {
+      continue;
+    }
+    if (n->seq == p->in_seq) continue;  // the reader handles it
+    // A record we have not reached yet. Junk under such a name would sit
+    // there until the stream reaches it, so check what we cheaply can now.
+    if (const char* junk = CheckFutureRecord(*p, name, n->seq)) {
+      RemoveEntry(inbox_fd_, name.c_str());
+      counters_.AddDrop(junk);
+      continue;
+    }
+    if (p->gap_next == 0 || n->seq < p->gap_next) {
       if (p->gap_next == 0) p->gap_seen_at = now;
       p->gap_next = n->seq;
     }
   }
+}
+
+const char* FsTransport::CheckFutureRecord(Peer& p, const std::string& name, uint64_t seq) {
+  struct stat st;
+  if (fstatat(inbox_fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return nullptr;
+  if (!S_ISREG(st.st_mode)) return "not_regular";
+  if (static_cast<uint64_t>(st.st_size) > kMaxRecordBytes) return "oversize_file";
+  // Farther ahead than any sender's backlog keeps it in practice: read it.
+  if (seq <= p.in_seq + kFarAhead) return nullptr;
+  ReadResult r = ReadRegularFile(inbox_fd_, name.c_str(), kMaxRecordBytes, scratch_buffer_);
+  if (r.outcome == ReadOutcome::kNotRegular) return "not_regular";
+  if (r.outcome == ReadOutcome::kTooLarge) return "oversize_file";
+  if (r.outcome != ReadOutcome::kOk) return nullptr;
+  RecordError e = ParseRecord(scratch_buffer_.span(), options_.mtu, scratch_record_);
+  if (e != RecordError::kOk) return RecordErrorName(e);
+  const RecordHeader& h = scratch_record_.header;
+  if (h.sender_id != p.id || h.session != p.ann.session || h.seq != seq) return "bad_header";
+  return nullptr;
 }
 
 void FsTransport::CountIgnoredName(const std::string& name) {

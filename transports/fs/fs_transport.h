@@ -129,6 +129,10 @@ class FsTransport : public Transport {
   void OnMissing(Peer& p, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnBadFile(Peer& p, const char* reason, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CountIgnoredName(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Why a not-yet-reached record file in our inbox is junk (a drop
+  // reason), or nullptr if it may be a real record.
+  const char* CheckFutureRecord(Peer& p, const std::string& name, uint64_t seq)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveOwnFiles() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool IsLive(const Peer& p, absl::Time now) const;
 
@@ -162,6 +166,7 @@ class FsTransport : public Transport {
   absl::Time last_error_log_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::flat_hash_set<std::string> ignored_names_ ABSL_GUARDED_BY(mu_);
   ByteBuffer scratch_buffer_ ABSL_GUARDED_BY(mu_);
+  ParsedRecord scratch_record_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fstun::fs

@@ -69,6 +69,7 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   transport_config.ifname = config.ifname;
   transport_config.mtu = config.mtu;
   transport_config.addresses = config.addresses;
+  transport_config.offload_frames = config.offload;
   //    With --key_file every frame is sealed (seal/layer.h).
   absl::StatusOr<std::optional<Key>> key = KeyFromFlags();
   if (!key.ok()) return key.status();
@@ -82,6 +83,8 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   tun_options.name = config.ifname;
   tun_options.mtu = config.mtu;
   tun_options.addresses = config.addresses;
+  // Offloads only when the transport carries what they produce.
+  tun_options.vnet_hdr = (*transport)->capabilities().carries_gso_frames;
   absl::StatusOr<std::unique_ptr<TunDevice>> tun = TunDevice::Create(tun_options);
   if (!tun.ok()) return tun.status();
 
@@ -115,7 +118,8 @@ absl::Status RunDaemon(const DaemonConfig& config) {
 
   LOG(INFO) << "fstun " << kVersion << " up: role=" << config.role
             << " transport=" << config.transport << " interface=" << config.ifname
-            << " addresses=" << AddressList(config.addresses) << " mtu=" << config.mtu;
+            << " addresses=" << AddressList(config.addresses) << " mtu=" << config.mtu
+            << " offloads=" << ((*tun)->vnet_hdr() ? "on" : "off");
   // 3c. Least privilege from here on (security/harden.h): only
   //     CAP_NET_ADMIN (for the teardown below), --user, no_new_privs and the
   //     seccomp allow-list.

@@ -18,6 +18,7 @@ struct DaemonConfig {
   std::string ifname;
   size_t mtu = 1500;
   std::vector<IpPrefix> addresses;
+  bool offload = true;  // TUN offloads if the transport carries super-frames
 };
 
 // Runs until stopped by a signal (returns OK) or a failure.

@@ -19,6 +19,9 @@ DEFINE_string(ip, "",
               "required: this end's tunnel address(es), ADDR/PREFIX[,ADDR/PREFIX...], "
               "IPv4 and/or IPv6, e.g. 192.0.2.1/24,2001:db8::1/64");
 DEFINE_int32(mtu, 1500, "MTU of the tunnel interface (576..65535; 1280+ with IPv6)");
+DEFINE_bool(offload, true,
+            "TUN offloads (virtio-net header, TSO/USO super-packets up to 64 KiB) when the "
+            "transport can carry them; --nooffload moves plain MTU-sized packets");
 DEFINE_bool(list_transports, false, "list the available transports and exit");
 
 namespace fstun {
@@ -115,6 +118,7 @@ absl::StatusOr<DaemonConfig> DaemonConfigFromFlags() {
     }
   }
   c.transport = FLAGS_transport;
+  c.offload = FLAGS_offload;
   bool known = false;
   std::string names;
   for (const auto& e : TransportRegistry::Global().List()) {

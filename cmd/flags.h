@@ -17,6 +17,7 @@ DECLARE_string(ifname);
 DECLARE_string(ip);
 DECLARE_int32(mtu);
 DECLARE_bool(list_transports);
+DECLARE_bool(offload);
 
 namespace fstun {
 

@@ -15,7 +15,8 @@ log="${TEST_TMPDIR:-/tmp}/fstun-loopback.log"
 "$FSTUN" --transport=loopback --ifname=fst0 --ip=192.0.2.1/24,2001:db8::1/64 --mtu=1400 2>"$log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 50); do ip link show fst0 >/dev/null 2>&1 && break; sleep 0.1; done
+# The daemon logs "up:" once the interface, its addresses and the pump are ready.
+for _ in $(seq 100); do grep -q " up: " "$log" 2>/dev/null && break; sleep 0.1; done
 ip -o link show fst0 | grep -q "mtu 1400" || { echo "FAIL: fst0 not up with mtu 1400"; ip link; cat "$log"; exit 1; }
 ip -o addr show dev fst0 | grep -q "192.0.2.1/24" || { echo "FAIL: IPv4 address missing"; exit 1; }
 ip -o addr show dev fst0 | grep -q "2001:db8::1/64" || { echo "FAIL: IPv6 address missing"; exit 1; }

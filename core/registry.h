@@ -40,6 +40,11 @@ struct TransportConfig {
   std::string ifname;                   // the TUN's name, e.g. "tun0"
   size_t mtu = 1500;                    // link MTU of the TUN
   std::vector<IpPrefix> addresses;      // this end's tunnel addresses
+  // The TUN can hand over frames that start with a virtio_net_hdr and may be
+  // GSO super-packets of up to 64 KiB (tun/offload.h). A transport that can
+  // carry such frames says so in capabilities().carries_gso_frames; the
+  // daemon then turns the TUN's offloads on. Otherwise frames are plain IP.
+  bool offload_frames = false;
   // Transport-specific options, opaque to the core.
   absl::flat_hash_map<std::string, std::string> options;
 

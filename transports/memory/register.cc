@@ -23,11 +23,12 @@ std::map<std::string, std::unique_ptr<MemoryTransport>>& Pending() {
 absl::StatusOr<std::unique_ptr<Transport>> CreateMemory(const TransportConfig& config) {
   MemoryTransportOptions options;
   options.mtu = config.mtu;
+  // Frames are opaque here: super-frames pass unchanged.
+  options.carry_gso_frames = config.offload_frames;
   std::string frames = config.Option("queue_frames", "4096");
   if (!absl::SimpleAtoi(frames, &options.queue_frames) || options.queue_frames == 0) {
     return absl::InvalidArgumentError(absl::StrCat("memory: bad queue_frames '", frames, "'"));
   }
-  options.carry_gso_frames = config.Option("gso", "false") == "true";
   std::string link = config.Option("link", "default");
   absl::MutexLock lock(&pending_mu);
   auto it = Pending().find(link);

@@ -6,10 +6,11 @@
 #      privileges;
 #   2. full tunnel, IPv4 and IPv6: ping, DNS and HTTP from the client to
 #      `internet` through the server's NAT; a second server for the same
-#      interface fails fast and changes nothing; SIGTERM restores both hosts
-#      exactly;
-#   3. kill -9 of both: `fstun --cleanup` (server) and a restart (client)
-#      restore forwarding, default routes, nftables and interfaces exactly;
+#      interface fails fast and changes nothing; SIGINT / SIGTERM restore
+#      both hosts exactly;
+#   3. kill -9 of both: `fstun --cleanup` (server) and a restart (client,
+#      with --keep_route) restore forwarding, default routes, nftables and
+#      interfaces exactly;
 #   4. split routes: only the listed prefixes go through the tunnel.
 # "Exactly" means the namespace's forwarding sysctls, routes (all tables),
 # nftables ruleset and links print the same before and after.
@@ -132,8 +133,8 @@ roles_snapshot server >"$ROLES_WORK/server.during"
 BASELINE=during expect_error "a second server for the same interface" 1 "already running" server \
   "${FSTUN_IN[@]}" "${SERVER_ARGS[@]}"
 
-roles_stop "$CLIENT" TERM
-check "client exits 0 on SIGTERM" test "$ROLES_RC" = 0
+roles_stop "$CLIENT" INT
+check "client exits 0 on SIGINT" test "$ROLES_RC" = 0
 roles_stop "$SERVER" TERM
 check "server exits 0 on SIGTERM" test "$ROLES_RC" = 0
 same_as_before server "after SIGTERM"
@@ -163,10 +164,13 @@ same_as_before server "after kill -9 + --cleanup"
 out="$(netns_exec server "${FSTUN_IN[@]}" --cleanup --ifname=fsts 2>&1)"
 check "a second --cleanup has nothing to do" grep -q "nothing to restore" <<<"$out"
 
-roles_start client "$ROLES_WORK/client3.log" "${CLIENT_ARGS[@]}" || exit 1
+roles_start client "$ROLES_WORK/client3.log" "${CLIENT_ARGS[@]}" --keep_route=203.0.113.99 || exit 1
 CLIENT=$ROLES_PID
 check "restarted client restored what the killed one left" \
   grep -q "restoring what fstun (pid" "$ROLES_WORK/client3.log"
+check "--keep_route: 203.0.113.99 stays on the old uplink, the rest goes through the tunnel" \
+  bash -c "nsenter -t $(netns_pid client) -n ip route get 203.0.113.99 | grep -q 'via 198.51.100.254 dev dead0' &&
+           nsenter -t $(netns_pid client) -n ip route get 203.0.113.98 | grep -q 'dev fstc'"
 roles_stop "$CLIENT" TERM
 same_as_before client "after kill -9 + restart + SIGTERM"
 no_state_files "after cleanup and restart"

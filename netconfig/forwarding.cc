@@ -46,7 +46,8 @@ absl::Status Sysctl::Write(absl::string_view path, absl::string_view value) cons
   ssize_t n = write(fd, line.data(), line.size());
   int err = errno;
   close(fd);
-  if (n != static_cast<ssize_t>(line.size())) return ErrnoStatus(err, absl::StrCat("cannot write ", full));
+  if (n != static_cast<ssize_t>(line.size()))
+    return ErrnoStatus(err, absl::StrCat("cannot write ", full));
   return absl::OkStatus();
 }
 
@@ -83,7 +84,8 @@ absl::Status EnableForwarding(const Sysctl& sysctl, int family, StateFile& journ
   // "default" and "all" after the interfaces, "all" last of them.
   std::stable_partition(names.begin(), names.end(),
                         [](const std::string& n) { return n != "default" && n != "all"; });
-  std::stable_partition(names.begin(), names.end(), [](const std::string& n) { return n != "all"; });
+  std::stable_partition(names.begin(), names.end(),
+                        [](const std::string& n) { return n != "all"; });
   for (const std::string& name : names) {
     std::string path = absl::StrCat(conf, "/", name, "/forwarding");
     if (path == global) continue;

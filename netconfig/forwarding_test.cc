@@ -19,7 +19,8 @@ class ForwardingTest : public ::testing::Test {
     root_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/proc_sys_",
                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
     state_path_ = root_ + ".state";
-    for (const char* d : {"", "/net", "/net/ipv4", "/net/ipv4/conf", "/net/ipv6", "/net/ipv6/conf"}) {
+    for (const char* d :
+         {"", "/net", "/net/ipv4", "/net/ipv4/conf", "/net/ipv6", "/net/ipv6/conf"}) {
       mkdir((root_ + d).c_str(), 0700);
     }
     auto file = StateFile::Create(state_path_, OwnerForThisProcess("tun0", "server"));
@@ -63,7 +64,8 @@ TEST_F(ForwardingTest, TurnsIpv4OnRecordingEveryValueItOverwrites) {
                        "net/ipv4/ip_forward"}));
 
   // What the kernel does on ip_forward=1: every interface follows.
-  for (const char* n : {"all", "default", "eth0", "lo"}) Put(absl::StrCat("net/ipv4/conf/", n, "/forwarding"), "1");
+  for (const char* n : {"all", "default", "eth0", "lo"})
+    Put(absl::StrCat("net/ipv4/conf/", n, "/forwarding"), "1");
 
   for (auto it = state->changes.rbegin(); it != state->changes.rend(); ++it) {
     ASSERT_TRUE(RestoreSysctl(sysctl, std::get<SysctlChange>(*it)).ok());

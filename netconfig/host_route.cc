@@ -14,7 +14,8 @@ std::string HostRoute::ToText() const {
   std::string out = absl::StrCat("dst=", destination.ToString());
   if (gateway) absl::StrAppend(&out, " gateway=", gateway->ToString());
   if (!device.empty()) absl::StrAppend(&out, " dev=", device);
-  absl::StrAppend(&out, " metric=", metric, " table=", table, " protocol=", static_cast<int>(protocol));
+  absl::StrAppend(&out, " metric=", metric, " table=", table,
+                  " protocol=", static_cast<int>(protocol));
   return out;
 }
 
@@ -56,6 +57,5 @@ std::string HostRoute::Describe() const {
   if (table != 254) absl::StrAppend(&out, " table ", table);
   return out;
 }
-
 
 }  // namespace fstun

@@ -15,12 +15,12 @@
 namespace fstun {
 
 struct HostRoute {
-  IpPrefix destination;                      // the network (host bits clear)
-  std::optional<IpAddress> gateway;          // none: directly on `device`
-  std::string device;                        // outgoing interface name
-  uint32_t metric = 0;                       // RTA_PRIORITY
-  uint32_t table = 254;                      // RT_TABLE_MAIN
-  uint8_t protocol = 0;                      // "proto" as listed (0: static when added)
+  IpPrefix destination;              // the network (host bits clear)
+  std::optional<IpAddress> gateway;  // none: directly on `device`
+  std::string device;                // outgoing interface name
+  uint32_t metric = 0;               // RTA_PRIORITY
+  uint32_t table = 254;              // RT_TABLE_MAIN
+  uint8_t protocol = 0;              // "proto" as listed (0: static when added)
 
   int family() const { return destination.address.family; }
   bool is_default() const { return destination.length == 0; }

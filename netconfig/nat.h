@@ -36,9 +36,9 @@
 namespace fstun {
 
 struct NatConfig {
-  std::string ifname;                    // the TUN
-  std::vector<IpPrefix> tunnel_prefixes; // masqueraded source networks
-  size_t mtu = 1500;                     // TUN MTU: MSS clamp = mtu - 40 (v4) / - 60 (v6)
+  std::string ifname;                     // the TUN
+  std::vector<IpPrefix> tunnel_prefixes;  // masqueraded source networks
+  size_t mtu = 1500;                      // TUN MTU: MSS clamp = mtu - 40 (v4) / - 60 (v6)
 };
 
 // "fstun_<ifname>" with characters nft identifiers do not allow mapped to '_'.

@@ -25,8 +25,11 @@ NatConfig Config() {
 TEST(NatRulesetTest, MasqueradesTheTunnelNetworksAndClampsMss) {
   std::string r = NatRuleset(Config());
   EXPECT_TRUE(absl::StrContains(r, "table inet fstun_fst0 {")) << r;
-  EXPECT_TRUE(absl::StrContains(r, "oifname != \"fst0\" ip saddr 192.0.2.0/24 counter masquerade")) << r;
-  EXPECT_TRUE(absl::StrContains(r, "oifname != \"fst0\" ip6 saddr 2001:db8:1::/64 counter masquerade")) << r;
+  EXPECT_TRUE(absl::StrContains(r, "oifname != \"fst0\" ip saddr 192.0.2.0/24 counter masquerade"))
+      << r;
+  EXPECT_TRUE(
+      absl::StrContains(r, "oifname != \"fst0\" ip6 saddr 2001:db8:1::/64 counter masquerade"))
+      << r;
   EXPECT_TRUE(absl::StrContains(r, "maxseg size set 1360")) << r;  // 1400 - 40
   EXPECT_TRUE(absl::StrContains(r, "maxseg size set 1340")) << r;  // 1400 - 60
 }

@@ -71,8 +71,8 @@ absl::Status ValidIfname(const std::string& ifname) {
   }
   for (char c : ifname) {
     if (!absl::ascii_isalnum(c) && c != '_' && c != '-' && c != '.') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--ifname='", ifname, "': use letters, digits, '_', '-' and '.' only"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--ifname='", ifname, "': use letters, digits, '_', '-' and '.' only"));
     }
   }
   return absl::OkStatus();
@@ -150,10 +150,10 @@ absl::StatusOr<std::unique_ptr<RoleSetup>> ApplyRole(const RoleConfig& config) {
   absl::Status valid = ValidateRoleConfig(config);
   if (!valid.ok()) return valid;
   if (config.role.empty() || config.role == "none") {
-    return std::unique_ptr<RoleSetup>(
-        new RoleSetup(config.sysctl_root, nullptr));
+    return std::unique_ptr<RoleSetup>(new RoleSetup(config.sysctl_root, nullptr));
   }
-  std::string path = config.state_path.empty() ? DefaultStatePath(config.ifname) : config.state_path;
+  std::string path =
+      config.state_path.empty() ? DefaultStatePath(config.ifname) : config.state_path;
 
   absl::StatusOr<std::unique_ptr<StateFile>> journal =
       StateFile::Create(path, OwnerForThisProcess(config.ifname, config.role));
@@ -185,13 +185,13 @@ absl::Status CleanupFromStateFile(const std::string& path, const std::string& sy
   }
   if (!state.ok()) return state.status();
   if (ProcessIsAlive(state->pid, state->start_time)) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "fstun (pid ", state->pid, ") is already running for interface ", state->ifname,
-        " (state file ", path, "); stop it first"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("fstun (pid ", state->pid, ") is already running for interface ",
+                     state->ifname, " (state file ", path, "); stop it first"));
   }
-  LOG(WARNING) << "restoring what fstun (pid " << state->pid << ", " << state->role
-               << " on " << state->ifname << ") changed and did not restore: "
-               << state->changes.size() << " change(s) from " << path;
+  LOG(WARNING) << "restoring what fstun (pid " << state->pid << ", " << state->role << " on "
+               << state->ifname << ") changed and did not restore: " << state->changes.size()
+               << " change(s) from " << path;
   absl::Status s = UndoChanges(state->changes, sysctl_root);
   if (!s.ok()) return s;
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {

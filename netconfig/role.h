@@ -31,14 +31,14 @@
 namespace fstun {
 
 struct RoleConfig {
-  std::string role;                      // "server", "client", or "none"/"" (nothing to do)
-  std::string ifname;                    // the TUN, up and addressed already
-  std::vector<IpPrefix> tunnel_prefixes; // its addresses
+  std::string role;                       // "server", "client", or "none"/"" (nothing to do)
+  std::string ifname;                     // the TUN, up and addressed already
+  std::vector<IpPrefix> tunnel_prefixes;  // its addresses
   size_t mtu = 1500;
-  std::vector<IpPrefix> split_routes;    // client: --routes (empty: default route)
-  std::vector<IpAddress> keep_routes;    // client: --keep_route
-  std::string state_path;                // empty: DefaultStatePath(ifname)
-  std::string sysctl_root = "/proc/sys"; // tests may point elsewhere
+  std::vector<IpPrefix> split_routes;     // client: --routes (empty: default route)
+  std::vector<IpAddress> keep_routes;     // client: --keep_route
+  std::string state_path;                 // empty: DefaultStatePath(ifname)
+  std::string sysctl_root = "/proc/sys";  // tests may point elsewhere
 };
 
 // InvalidArgument for a configuration that cannot work (unknown role, a

@@ -45,9 +45,9 @@ class RoleTest : public ::testing::Test {
     def.protocol = 3;  // RTPROT_BOOT, as `ip route add` makes it
     ASSERT_TRUE(nl_->AddRoute(def).ok());
     const char* tmp = std::getenv("TEST_TMPDIR");
-    state_path_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/role_",
-                               ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-                               ".state");
+    state_path_ =
+        absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/role_",
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".state");
   }
   void TearDown() override {
     nl_.reset();
@@ -189,7 +189,8 @@ TEST_F(RoleTest, CleanupRestoresWhatADeadInstanceLeft) {
   owner.role = "server";
   auto journal = StateFile::Create(state_path_, owner);
   ASSERT_TRUE(journal.ok()) << journal.status();
-  ASSERT_TRUE(InstallNat(NatConfig{"fst0", Config("server").tunnel_prefixes, 1400}, **journal).ok());
+  ASSERT_TRUE(
+      InstallNat(NatConfig{"fst0", Config("server").tunnel_prefixes, 1400}, **journal).ok());
   ASSERT_TRUE(EnableForwarding(Sysctl(), 4, **journal).ok());
   ASSERT_EQ(Sysctl4(), "1");
 

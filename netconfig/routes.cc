@@ -26,7 +26,8 @@ absl::Status AddRecorded(RouteTable& table, const HostRoute& route, StateFile& j
   if (!s.ok()) return s;
   s = table.Add(route);
   if (!s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("cannot add route ", route.Describe(), ": ", s.message()));
+    return absl::Status(s.code(),
+                        absl::StrCat("cannot add route ", route.Describe(), ": ", s.message()));
   }
   LOG(INFO) << "added route " << route.Describe();
   return absl::OkStatus();
@@ -46,8 +47,8 @@ absl::Status KeepOutsideTunnel(RouteTable& table, const ClientRouting& r, const 
     }
   }
   if (best == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "--keep_route=", address.ToString(), ": no route reaches it outside the tunnel"));
+    return absl::FailedPreconditionError(absl::StrCat("--keep_route=", address.ToString(),
+                                                      ": no route reaches it outside the tunnel"));
   }
   int host_length = address.is_v4() ? 32 : 128;
   if (best->destination.length == host_length) return absl::OkStatus();  // kept already
@@ -64,9 +65,9 @@ absl::Status ValidateClientRouting(const ClientRouting& r) {
   }
   for (const IpPrefix& p : r.split_routes) {
     if (!Carries(r, p.address.family)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--routes: ", p.ToString(), " is IPv", p.address.family, " but the tunnel has no IPv",
-          p.address.family, " address (--ip)"));
+      return absl::InvalidArgumentError(absl::StrCat("--routes: ", p.ToString(), " is IPv",
+                                                     p.address.family, " but the tunnel has no IPv",
+                                                     p.address.family, " address (--ip)"));
     }
   }
   return absl::OkStatus();
@@ -121,13 +122,13 @@ absl::Status UndoRouteChange(RouteTable& table, const RouteChange& change) {
   if (change.kind == RouteChange::Kind::kAdded) {
     absl::Status s = table.Delete(change.route);
     if (s.ok() || absl::IsNotFound(s)) return absl::OkStatus();
-    return absl::Status(s.code(), absl::StrCat("cannot delete route ", change.route.Describe(), ": ",
-                                               s.message()));
+    return absl::Status(
+        s.code(), absl::StrCat("cannot delete route ", change.route.Describe(), ": ", s.message()));
   }
   absl::Status s = table.Add(change.route);
   if (s.ok() || absl::IsAlreadyExists(s)) return absl::OkStatus();
-  return absl::Status(s.code(), absl::StrCat("cannot restore route ", change.route.Describe(), ": ",
-                                             s.message()));
+  return absl::Status(
+      s.code(), absl::StrCat("cannot restore route ", change.route.Describe(), ": ", s.message()));
 }
 
 }  // namespace fstun

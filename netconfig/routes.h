@@ -45,10 +45,10 @@ class RouteTable {
 inline constexpr uint32_t kTunnelRouteMetric = 1;
 
 struct ClientRouting {
-  std::string ifname;                    // the TUN
-  std::vector<IpPrefix> tunnel_prefixes; // which families the tunnel carries
-  std::vector<IpPrefix> split_routes;    // empty: replace the default route(s)
-  std::vector<IpAddress> keep_routes;    // kept outside the tunnel
+  std::string ifname;                     // the TUN
+  std::vector<IpPrefix> tunnel_prefixes;  // which families the tunnel carries
+  std::vector<IpPrefix> split_routes;     // empty: replace the default route(s)
+  std::vector<IpAddress> keep_routes;     // kept outside the tunnel
 };
 
 // InvalidArgument for a route of a family the tunnel does not carry.
@@ -56,7 +56,8 @@ absl::Status ValidateClientRouting(const ClientRouting& routing);
 
 // Makes the changes, each recorded in `journal` first. On error the changes
 // made so far stay recorded (the caller undoes them from the journal).
-absl::Status RouteThroughTunnel(RouteTable& table, const ClientRouting& routing, StateFile& journal);
+absl::Status RouteThroughTunnel(RouteTable& table, const ClientRouting& routing,
+                                StateFile& journal);
 
 // Reverses one route change: deletes a route fstun added (fine if it is gone,
 // e.g. with the TUN), puts back one it removed (fine if it is there).

@@ -68,7 +68,8 @@ class RoutesTest : public ::testing::Test {
     }
   }
   std::vector<HostRoute> Sorted(std::vector<HostRoute> v) {
-    std::sort(v.begin(), v.end(), [](const HostRoute& a, const HostRoute& b) { return a.ToText() < b.ToText(); });
+    std::sort(v.begin(), v.end(),
+              [](const HostRoute& a, const HostRoute& b) { return a.ToText() < b.ToText(); });
     return v;
   }
 
@@ -89,7 +90,8 @@ TEST_F(RoutesTest, ReplacesTheDefaultRouteAndPutsTheOldOneBack) {
   }
   ASSERT_EQ(defaults4.size(), 1u);
   EXPECT_EQ(defaults4[0].Describe(), "default dev tun0 metric 1");
-  EXPECT_NE(std::find(table_.routes.begin(), table_.routes.end(), original_[2]), table_.routes.end());
+  EXPECT_NE(std::find(table_.routes.begin(), table_.routes.end(), original_[2]),
+            table_.routes.end());
 
   UndoAll();
   EXPECT_EQ(Sorted(table_.routes), Sorted(original_));
@@ -98,7 +100,8 @@ TEST_F(RoutesTest, ReplacesTheDefaultRouteAndPutsTheOldOneBack) {
 }
 
 TEST_F(RoutesTest, ReplacesBothFamiliesWhenTheTunnelCarriesIpv6) {
-  ClientRouting r{"tun0", {*IpPrefix::Parse("192.0.2.2/24"), *IpPrefix::Parse("2001:db8:1::2/64")}, {}, {}};
+  ClientRouting r{
+      "tun0", {*IpPrefix::Parse("192.0.2.2/24"), *IpPrefix::Parse("2001:db8:1::2/64")}, {}, {}};
   ASSERT_TRUE(RouteThroughTunnel(table_, r, *journal_).ok());
   int through_tunnel = 0;
   for (const HostRoute& h : table_.routes) {
@@ -113,17 +116,21 @@ TEST_F(RoutesTest, ReplacesBothFamiliesWhenTheTunnelCarriesIpv6) {
 }
 
 TEST_F(RoutesTest, SplitRoutesLeaveTheDefaultAlone) {
-  ClientRouting r{"tun0", {*IpPrefix::Parse("192.0.2.2/24")}, {*IpPrefix::Parse("203.0.113.0/24")}, {}};
+  ClientRouting r{
+      "tun0", {*IpPrefix::Parse("192.0.2.2/24")}, {*IpPrefix::Parse("203.0.113.0/24")}, {}};
   ASSERT_TRUE(RouteThroughTunnel(table_, r, *journal_).ok());
-  EXPECT_NE(std::find(table_.routes.begin(), table_.routes.end(), original_[0]), table_.routes.end());
-  EXPECT_NE(std::find(table_.routes.begin(), table_.routes.end(), Make("203.0.113.0/24", nullptr, "tun0", 1)),
+  EXPECT_NE(std::find(table_.routes.begin(), table_.routes.end(), original_[0]),
+            table_.routes.end());
+  EXPECT_NE(std::find(table_.routes.begin(), table_.routes.end(),
+                      Make("203.0.113.0/24", nullptr, "tun0", 1)),
             table_.routes.end());
   UndoAll();
   EXPECT_EQ(Sorted(table_.routes), Sorted(original_));
 }
 
 TEST_F(RoutesTest, KeepRouteCopiesTheRouteThatReachesTheAddressNow) {
-  ClientRouting r{"tun0", {*IpPrefix::Parse("192.0.2.2/24")}, {}, {*IpAddress::Parse("203.0.113.9")}};
+  ClientRouting r{
+      "tun0", {*IpPrefix::Parse("192.0.2.2/24")}, {}, {*IpAddress::Parse("203.0.113.9")}};
   ASSERT_TRUE(RouteThroughTunnel(table_, r, *journal_).ok());
   EXPECT_NE(std::find(table_.routes.begin(), table_.routes.end(),
                       Make("203.0.113.9/32", "198.51.100.1", "eth0", 100)),
@@ -134,14 +141,16 @@ TEST_F(RoutesTest, KeepRouteCopiesTheRouteThatReachesTheAddressNow) {
 
 TEST_F(RoutesTest, KeepRouteWithNoRouteIsAClearError) {
   table_.routes.clear();
-  ClientRouting r{"tun0", {*IpPrefix::Parse("192.0.2.2/24")}, {}, {*IpAddress::Parse("203.0.113.9")}};
+  ClientRouting r{
+      "tun0", {*IpPrefix::Parse("192.0.2.2/24")}, {}, {*IpAddress::Parse("203.0.113.9")}};
   absl::Status s = RouteThroughTunnel(table_, r, *journal_);
   EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
   EXPECT_NE(s.message().find("203.0.113.9"), std::string::npos) << s;
 }
 
 TEST_F(RoutesTest, SplitRouteOfAFamilyTheTunnelLacksIsRefusedBeforeAnyChange) {
-  ClientRouting r{"tun0", {*IpPrefix::Parse("192.0.2.2/24")}, {*IpPrefix::Parse("2001:db8::/32")}, {}};
+  ClientRouting r{
+      "tun0", {*IpPrefix::Parse("192.0.2.2/24")}, {*IpPrefix::Parse("2001:db8::/32")}, {}};
   absl::Status s = RouteThroughTunnel(table_, r, *journal_);
   EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
   EXPECT_EQ(table_.routes, original_);

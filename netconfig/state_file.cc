@@ -68,7 +68,8 @@ absl::Status WriteDurably(const std::string& path, const std::string& contents, 
       int err = errno;
       close(fd);
       unlink(tmp.c_str());
-      return absl::InternalError(absl::StrCat("cannot write state file ", tmp, ": ", ErrnoText(err)));
+      return absl::InternalError(
+          absl::StrCat("cannot write state file ", tmp, ": ", ErrnoText(err)));
     }
     done += static_cast<size_t>(n);
   }
@@ -87,14 +88,17 @@ absl::Status WriteDurably(const std::string& path, const std::string& contents, 
       return absl::AlreadyExistsError(absl::StrCat("state file ", path, " exists"));
     }
     if (rc != 0) {
-      return absl::InternalError(absl::StrCat("cannot create state file ", path, ": ", ErrnoText(err)));
+      return absl::InternalError(
+          absl::StrCat("cannot create state file ", path, ": ", ErrnoText(err)));
     }
   } else if (rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("cannot replace state file ", path, ": ", ErrnoText(err)));
+    return absl::InternalError(
+        absl::StrCat("cannot replace state file ", path, ": ", ErrnoText(err)));
   }
-  std::string dir = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
+  std::string dir =
+      path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
   if (dir.empty()) dir = ".";
   int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
@@ -168,7 +172,8 @@ absl::StatusOr<HostState> HostState::Parse(absl::string_view text) {
     std::map<std::string, std::string> f = Fields(kind_rest.second);
     if (kind == "owner") {
       int64_t pid = 0;
-      if (!absl::SimpleAtoi(f["pid"], &pid) || !absl::SimpleAtoi(f["start_time"], &state.start_time)) {
+      if (!absl::SimpleAtoi(f["pid"], &pid) ||
+          !absl::SimpleAtoi(f["start_time"], &state.start_time)) {
         return bad("bad pid or start_time");
       }
       state.pid = static_cast<pid_t>(pid);
@@ -231,7 +236,8 @@ HostState OwnerForThisProcess(absl::string_view ifname, absl::string_view role) 
 
 std::string DefaultStatePath(absl::string_view ifname, absl::string_view dir) {
   struct stat st = {};
-  std::string netns = stat("/proc/thread-self/ns/net", &st) == 0 ? absl::StrCat(".net", st.st_ino) : "";
+  std::string netns =
+      stat("/proc/thread-self/ns/net", &st) == 0 ? absl::StrCat(".net", st.st_ino) : "";
   return absl::StrCat(dir, "/", ifname, netns, ".state");
 }
 
@@ -292,10 +298,11 @@ absl::Status StateFile::Remove() {
   if (removed_) return absl::OkStatus();
   if (unlink(path_.c_str()) != 0 && errno != ENOENT) {
     int err = errno;
-    bool emptied = (err == EACCES || err == EPERM) && fd_ >= 0 && ftruncate(fd_, 0) == 0 &&
-                   fsync(fd_) == 0;
+    bool emptied =
+        (err == EACCES || err == EPERM) && fd_ >= 0 && ftruncate(fd_, 0) == 0 && fsync(fd_) == 0;
     if (!emptied) {
-      return absl::InternalError(absl::StrCat("cannot remove state file ", path_, ": ", ErrnoText(err)));
+      return absl::InternalError(
+          absl::StrCat("cannot remove state file ", path_, ": ", ErrnoText(err)));
     }
   }
   if (fd_ >= 0) close(fd_);

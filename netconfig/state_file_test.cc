@@ -3,8 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,7 +38,8 @@ HostState Sample() {
   s.role = "client";
   s.changes.push_back(SysctlChange{"net/ipv4/ip_forward", "0"});
   s.changes.push_back(NftTableChange{"inet", "fstun_tun0"});
-  s.changes.push_back(RouteChange{RouteChange::Kind::kRemoved, DefaultVia("192.0.2.1", "eth0", 100)});
+  s.changes.push_back(
+      RouteChange{RouteChange::Kind::kRemoved, DefaultVia("192.0.2.1", "eth0", 100)});
   HostRoute v6;
   v6.destination = *IpPrefix::Parse("::/0");
   v6.device = "tun0";
@@ -71,8 +72,13 @@ TEST(HostStateTest, RoundTripsEveryKindOfChange) {
 TEST(HostStateTest, RejectsOtherFilesAndDamagedLines) {
   EXPECT_FALSE(HostState::Parse("hello\n").ok());
   EXPECT_FALSE(HostState::Parse("fstun-state 1\n").ok());  // no owner
-  EXPECT_FALSE(HostState::Parse("fstun-state 1\nowner pid=1 start_time=2 ifname=t role=-\nbogus x=1\n").ok());
-  EXPECT_FALSE(HostState::Parse("fstun-state 1\nowner pid=1 start_time=2 ifname=t role=-\nroute_added dst=nonsense\n").ok());
+  EXPECT_FALSE(
+      HostState::Parse("fstun-state 1\nowner pid=1 start_time=2 ifname=t role=-\nbogus x=1\n")
+          .ok());
+  EXPECT_FALSE(
+      HostState::Parse(
+          "fstun-state 1\nowner pid=1 start_time=2 ifname=t role=-\nroute_added dst=nonsense\n")
+          .ok());
 }
 
 TEST(StateFileTest, RecordsDurablyAndReadsBack) {
@@ -148,7 +154,8 @@ TEST(StateFileTest, RemoveAfterDroppingPrivilegesEmptiesTheFile) {
   pid_t child = fork();
   if (child == 0) {
     DropDacOverride();
-    if (open((dir + "/x").c_str(), O_CREAT | O_WRONLY, 0600) >= 0 || errno != EACCES) _exit(4);  // locked
+    if (open((dir + "/x").c_str(), O_CREAT | O_WRONLY, 0600) >= 0 || errno != EACCES)
+      _exit(4);  // locked
     _exit((*file)->Remove().ok() ? 0 : 1);
   }
   int status = 0;

@@ -44,12 +44,6 @@ absl::Status UndoChanges(const std::vector<HostChange>& changes, const std::stri
       if (!t.ok()) return t.status();
       return UndoRouteChange(**t, c);
     }
-    absl::Status operator()(const InterfaceChange& c) const {
-      absl::StatusOr<NetlinkRouteTable*> t = table();
-      if (!t.ok()) return t.status();
-      absl::Status s = (*t)->netlink().DeleteLink(c.name);
-      return absl::IsNotFound(s) ? absl::OkStatus() : s;
-    }
   };
   absl::Status first;
   for (auto it = changes.rbegin(); it != changes.rend(); ++it) {

@@ -42,9 +42,6 @@ std::string ChangeLine(const HostChange& change) {
       return absl::StrCat(c.kind == RouteChange::Kind::kAdded ? "route_added " : "route_removed ",
                           c.route.ToText());
     }
-    std::string operator()(const InterfaceChange& c) const {
-      return absl::StrCat("interface name=", c.name);
-    }
   };
   return std::visit(Visitor{}, change);
 }
@@ -136,9 +133,6 @@ std::string DescribeChange(const HostChange& change) {
       return absl::StrCat(c.kind == RouteChange::Kind::kAdded ? "added route " : "removed route ",
                           c.route.Describe());
     }
-    std::string operator()(const InterfaceChange& c) const {
-      return absl::StrCat("interface ", c.name);
-    }
   };
   return std::visit(Visitor{}, change);
 }
@@ -191,9 +185,6 @@ absl::StatusOr<HostState> HostState::Parse(absl::string_view text) {
       if (!route.ok()) return bad(route.status().message());
       state.changes.push_back(RouteChange{
           kind == "route_added" ? RouteChange::Kind::kAdded : RouteChange::Kind::kRemoved, *route});
-    } else if (kind == "interface") {
-      if (f["name"].empty()) return bad("missing name");
-      state.changes.push_back(InterfaceChange{f["name"]});
     } else {
       return bad("unknown entry");
     }

@@ -21,7 +21,6 @@
 //   nft_table family=inet name=fstun_tun0
 //   route_removed dst=0.0.0.0/0 gateway=192.0.2.1 dev=eth0 metric=0 ...
 //   route_added dst=0.0.0.0/0 dev=tun0 ...
-//   interface name=tun0
 #ifndef FSTUN_NETCONFIG_STATE_FILE_H_
 #define FSTUN_NETCONFIG_STATE_FILE_H_
 
@@ -56,13 +55,7 @@ struct RouteChange {
   Kind kind;
   HostRoute route;
 };
-// The TUN interface fstun created (undo: delete it if it is still there,
-// which after kill -9 it normally is not: the kernel removes it with the fd).
-struct InterfaceChange {
-  std::string name;
-};
-
-using HostChange = std::variant<SysctlChange, NftTableChange, RouteChange, InterfaceChange>;
+using HostChange = std::variant<SysctlChange, NftTableChange, RouteChange>;
 
 // One line describing a change for logs and errors.
 std::string DescribeChange(const HostChange& change);

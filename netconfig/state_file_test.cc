@@ -45,7 +45,6 @@ HostState Sample() {
   v6.device = "tun0";
   v6.metric = 1;
   s.changes.push_back(RouteChange{RouteChange::Kind::kAdded, v6});
-  s.changes.push_back(InterfaceChange{"tun0"});
   return s;
 }
 
@@ -57,7 +56,7 @@ TEST(HostStateTest, RoundTripsEveryKindOfChange) {
   EXPECT_EQ(back->start_time, 99u);
   EXPECT_EQ(back->ifname, "tun0");
   EXPECT_EQ(back->role, "client");
-  ASSERT_EQ(back->changes.size(), 5u);
+  ASSERT_EQ(back->changes.size(), 4u);
   EXPECT_EQ(back->Serialize(), s.Serialize());
   const auto& removed = std::get<RouteChange>(back->changes[2]);
   EXPECT_EQ(removed.kind, RouteChange::Kind::kRemoved);
@@ -117,7 +116,7 @@ TEST(StateFileTest, SecondCreateForTheSamePathFails) {
   auto second = StateFile::Create(path, Sample());
   EXPECT_TRUE(absl::IsAlreadyExists(second.status())) << second.status();
   // The first journal is untouched.
-  ASSERT_TRUE((*first)->Record(InterfaceChange{"tun1"}).ok());
+  ASSERT_TRUE((*first)->Record(NftTableChange{"inet", "fstun_tun1"}).ok());
   EXPECT_EQ(StateFile::Read(path)->changes.size(), 1u);
   ASSERT_TRUE((*first)->Remove().ok());
   auto third = StateFile::Create(path, Sample());

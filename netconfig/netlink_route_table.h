@@ -20,8 +20,6 @@ class NetlinkRouteTable : public RouteTable {
   absl::Status Add(const HostRoute& route) override;
   absl::Status Delete(const HostRoute& route) override;
 
-  RtNetlink& netlink() { return *netlink_; }
-
  private:
   explicit NetlinkRouteTable(std::unique_ptr<RtNetlink> netlink) : netlink_(std::move(netlink)) {}
   absl::StatusOr<Route> ToKernel(const HostRoute& route);

@@ -2,9 +2,11 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <cstdlib>
 #include <string>
 
@@ -130,6 +132,48 @@ TEST(ControlServerTest, TicksWithAndWithoutASocket) {
     absl::SleepFor(absl::Milliseconds(50));
     EXPECT_EQ(ticks.load(), after_stop);
   }
+}
+
+// Runs `body` in a child process as user nobody; returns its exit code.
+int AsNobody(const std::function<int()>& body) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(100);
+    _exit(body());
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 101;
+}
+
+TEST(ControlServerTest, OnlyRootOrTheDaemonsUserMayAsk) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to nobody";
+  if (AsNobody([] { return 0; }) == 100) {
+    GTEST_SKIP() << "cannot switch to uid 65534 here (a sandbox's user namespace maps only root)";
+  }
+  // Under /tmp, not TEST_TMPDIR: nobody must be able to walk to the socket
+  // for the second half (TEST_TMPDIR usually sits below root's 0700 home).
+  std::string dir = absl::StrCat("/tmp/fstun-control-perm-", getpid());
+  struct RemoveDir {
+    std::string dir;
+    ~RemoveDir() { rmdir(dir.c_str()); }
+  } remove_dir{dir};
+  std::string path = dir + "/tun0.sock";
+  auto server = ControlServer::Listen(EchoOptions(path));
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Start();
+  // The 0700 directory keeps others out...
+  EXPECT_EQ(AsNobody([&] { return absl::IsPermissionDenied(QueryDaemon(path, "status").status()) ? 0 : 1; }), 0);
+  // ...and should it be opened up, the daemon still checks who asks.
+  ASSERT_EQ(chmod(dir.c_str(), 0755), 0);
+  ASSERT_EQ(chmod(path.c_str(), 0666), 0);
+  EXPECT_EQ(AsNobody([&] {
+              absl::StatusOr<std::string> r = QueryDaemon(path, "status");
+              return absl::IsFailedPrecondition(r.status()) && r.status().message() == "permission denied" ? 0 : 1;
+            }),
+            0);
+  EXPECT_TRUE(QueryDaemon(path, "status").ok());
+  server->reset();  // removes the socket; RemoveDir the directory
 }
 
 TEST(ControlProtocolTest, SocketNameNamesInterfaceAndNamespace) {

@@ -13,7 +13,8 @@ namespace fstun {
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
   std::string tmp = absl::StrCat(path, ".", getpid(), ".tmp");
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot write ", tmp, ": ", strerror(errno)));
+  if (fd < 0)
+    return absl::UnavailableError(absl::StrCat("cannot write ", tmp, ": ", strerror(errno)));
   while (!contents.empty()) {
     ssize_t n = write(fd, contents.data(), contents.size());
     if (n < 0 && errno == EINTR) continue;

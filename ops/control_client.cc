@@ -19,7 +19,8 @@ absl::StatusOr<std::string> QueryDaemon(const std::string& path, absl::string_vi
     return absl::InternalError(absl::StrCat("sending the request: ", s.message()));
   }
   // Replies are a few KiB per peer; 16 MiB is far beyond any real one.
-  absl::StatusOr<std::string> reply = ReadBy(fd->get(), 16 << 20, /*stop_at_newline=*/false, deadline);
+  absl::StatusOr<std::string> reply =
+      ReadBy(fd->get(), 16 << 20, /*stop_at_newline=*/false, deadline);
   if (!reply.ok()) {
     if (absl::IsDeadlineExceeded(reply.status())) {
       return absl::DeadlineExceededError(absl::StrCat("the daemon at ", path, " did not answer"));

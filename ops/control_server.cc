@@ -55,15 +55,14 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Listen(Options opt
     // Left by a daemon that died, or in use by a live one?
     absl::StatusOr<UniqueFd> probe = ConnectUnix(options.path);
     if (probe.ok() || absl::IsResourceExhausted(probe.status())) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "another fstun answers on ", options.path, " (same interface name in this namespace?)"));
+      return absl::AlreadyExistsError(absl::StrCat("another fstun answers on ", options.path,
+                                                   " (same interface name in this namespace?)"));
     }
     unlink(options.path.c_str());
     fd = BindUnix(options.path);
   }
   if (!fd.ok()) return fd.status();
-  if (chmod(options.path.c_str(), 0600) != 0 ||
-      listen(fd->get(), 8) != 0) {
+  if (chmod(options.path.c_str(), 0600) != 0 || listen(fd->get(), 8) != 0) {
     int err = errno;
     unlink(options.path.c_str());
     return absl::InternalError(absl::StrCat("control socket ", options.path, ": ", strerror(err)));
@@ -132,7 +131,8 @@ void ControlServer::ServeOne(int conn) {
   auto refuse = [&](absl::string_view why) {
     refused_.fetch_add(1);
     // Best effort: the client may be gone already.
-    WriteAllBy(conn, absl::StrCat(kReplyErrorPrefix, why, "\n"), deadline, stop_.fd()).IgnoreError();
+    WriteAllBy(conn, absl::StrCat(kReplyErrorPrefix, why, "\n"), deadline, stop_.fd())
+        .IgnoreError();
     // Closing with unread input would reset the connection and the client
     // could lose the reply: read and discard what it sent (bounded).
     shutdown(conn, SHUT_WR);
@@ -142,8 +142,8 @@ void ControlServer::ServeOne(int conn) {
     refuse("permission denied");
     return;
   }
-  absl::StatusOr<std::string> request = ReadBy(conn, kMaxRequestBytes, /*stop_at_newline=*/true,
-                                               deadline, stop_.fd());
+  absl::StatusOr<std::string> request =
+      ReadBy(conn, kMaxRequestBytes, /*stop_at_newline=*/true, deadline, stop_.fd());
   if (absl::IsResourceExhausted(request.status())) {
     refuse(absl::StrCat("request longer than ", kMaxRequestBytes, " bytes"));
     return;

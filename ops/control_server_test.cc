@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <functional>
 #include <cstdlib>
+#include <functional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -73,10 +73,13 @@ TEST(ControlServerTest, AnswersAndRefusesWithoutDying) {
   EXPECT_TRUE(absl::IsFailedPrecondition(reply.status())) << reply.status();
   EXPECT_THAT(reply.status().message(), HasSubstr("unknown request"));
 
-  EXPECT_THAT(RawExchange(path, std::string(100000, 'A')), StartsWith("error: request longer than 256 bytes"));
-  EXPECT_THAT(RawExchange(path, std::string("\x00\xff\x01garbage\n", 11)), StartsWith("error: unknown request"));
+  EXPECT_THAT(RawExchange(path, std::string(100000, 'A')),
+              StartsWith("error: request longer than 256 bytes"));
+  EXPECT_THAT(RawExchange(path, std::string("\x00\xff\x01garbage\n", 11)),
+              StartsWith("error: unknown request"));
   EXPECT_THAT(RawExchange(path, "status"), StartsWith("error: a request is one line"));
-  EXPECT_THAT(RawExchange(path, "status\nstatus\n"), StartsWith("error: one request per connection"));
+  EXPECT_THAT(RawExchange(path, "status\nstatus\n"),
+              StartsWith("error: one request per connection"));
   EXPECT_THAT(RawExchange(path, ""), StartsWith("error: a request is one line"));
   // A client that connects and never writes is dropped after the timeout.
   EXPECT_THAT(RawExchange(path, "", /*shut_write=*/false), StartsWith("error: timed out"));
@@ -163,13 +166,19 @@ TEST(ControlServerTest, OnlyRootOrTheDaemonsUserMayAsk) {
   ASSERT_TRUE(server.ok()) << server.status();
   (*server)->Start();
   // The 0700 directory keeps others out...
-  EXPECT_EQ(AsNobody([&] { return absl::IsPermissionDenied(QueryDaemon(path, "status").status()) ? 0 : 1; }), 0);
+  EXPECT_EQ(AsNobody([&] {
+              return absl::IsPermissionDenied(QueryDaemon(path, "status").status()) ? 0 : 1;
+            }),
+            0);
   // ...and should it be opened up, the daemon still checks who asks.
   ASSERT_EQ(chmod(dir.c_str(), 0755), 0);
   ASSERT_EQ(chmod(path.c_str(), 0666), 0);
   EXPECT_EQ(AsNobody([&] {
               absl::StatusOr<std::string> r = QueryDaemon(path, "status");
-              return absl::IsFailedPrecondition(r.status()) && r.status().message() == "permission denied" ? 0 : 1;
+              return absl::IsFailedPrecondition(r.status()) &&
+                             r.status().message() == "permission denied"
+                         ? 0
+                         : 1;
             }),
             0);
   EXPECT_TRUE(QueryDaemon(path, "status").ok());

@@ -8,8 +8,8 @@ uint64_t DaemonStatus::total_drops() const {
   return device.total_drops() + transport.total_drops() + pump.total_drops();
 }
 
-DaemonStatus CollectStatus(const DaemonInfo& info, const Device& device,
-                           const Transport& transport, const Pump& pump) {
+DaemonStatus CollectStatus(const DaemonInfo& info, const Device& device, const Transport& transport,
+                           const Pump& pump) {
   DaemonStatus s;
   s.info = info;
   s.device = device.counters();

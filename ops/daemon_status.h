@@ -24,8 +24,8 @@ namespace fstun {
 struct DaemonInfo {
   std::string version;
   std::string ifname;
-  std::string role;       // "server", "client", "none"
-  std::string transport;  // registered name, e.g. "fs"
+  std::string role;                    // "server", "client", "none"
+  std::string transport;               // registered name, e.g. "fs"
   std::vector<std::string> addresses;  // CIDR form
   size_t mtu = 0;
   absl::Time started = absl::InfinitePast();
@@ -35,9 +35,9 @@ struct DaemonInfo {
 struct DaemonStatus {
   DaemonInfo info;
   absl::Time now = absl::InfinitePast();  // when the counters were read
-  CounterSnapshot device;     // the TUN: rx = read from the kernel, tx = written to it
-  CounterSnapshot transport;  // tx = sent to peers, rx = received from them
-  CounterSnapshot pump;       // frames moved; drops the transport refused
+  CounterSnapshot device;                 // the TUN: rx = read from the kernel, tx = written to it
+  CounterSnapshot transport;              // tx = sent to peers, rx = received from them
+  CounterSnapshot pump;                   // frames moved; drops the transport refused
   std::vector<PeerStatus> peers;
 
   absl::Duration uptime() const { return now - info.started; }
@@ -45,8 +45,8 @@ struct DaemonStatus {
   uint64_t total_drops() const;
 };
 
-DaemonStatus CollectStatus(const DaemonInfo& info, const Device& device,
-                           const Transport& transport, const Pump& pump);
+DaemonStatus CollectStatus(const DaemonInfo& info, const Device& device, const Transport& transport,
+                           const Pump& pump);
 
 }  // namespace fstun
 

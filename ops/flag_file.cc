@@ -54,7 +54,8 @@ absl::Status CheckLine(absl::string_view line, std::string& nested) {
   }
   if (eq == absl::string_view::npos) {
     if (info.type == "bool") return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value (--", name, "=VALUE)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("flag --", name, " needs a value (--", name, "=VALUE)"));
   }
   absl::string_view value = arg.substr(eq + 1);
   if (!FlagValueParses(info.type, value)) {
@@ -81,8 +82,9 @@ absl::Status CheckFile(const std::string& path, int depth) {
     if (absl::StripTrailingAsciiWhitespace(line).empty() || absl::StartsWith(line, "#")) continue;
     if (absl::ascii_isspace(static_cast<unsigned char>(line.back()))) {
       // gflags would keep them as part of the value ("loopback  ").
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ":", number, ": trailing spaces after '", absl::StripTrailingAsciiWhitespace(line), "'"));
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": trailing spaces after '",
+                                                     absl::StripTrailingAsciiWhitespace(line),
+                                                     "'"));
     }
     std::string nested;
     if (absl::Status s = CheckLine(line, nested); !s.ok()) {

@@ -57,7 +57,8 @@ TEST(FlagFileTest, OtherMistakes) {
       {"--test_bytes=-1", ":1: --test_bytes=-1: not a valid uint64 value"},
       {"--test_switch=maybe", ":1: --test_switch=maybe: not a valid bool value"},
       {"--test_name", ":1: flag --test_name needs a value (--test_name=VALUE)"},
-      {"--test_name hello", ":1: '--test_name hello': write --name=value (no space before the value)"},
+      {"--test_name hello",
+       ":1: '--test_name hello': write --name=value (no space before the value)"},
       {"test_name=x", ":1: 'test_name=x' is not a flag"},
       {"--notest_name", ":1: unknown flag --notest_name"},
       {"--test_name=x  ", ":1: trailing spaces after '--test_name=x'"},
@@ -72,14 +73,16 @@ TEST(FlagFileTest, OtherMistakes) {
 TEST(FlagFileTest, NestedFilesAndLists) {
   std::string inner = Write("inner.flags", "--test_count=1\n\n--bogus=2\n");
   std::string outer = Write("outer.flags", absl::StrCat("--test_name=x\n--flagfile=", inner, "\n"));
-  EXPECT_EQ(CheckFlagFiles(outer).message(), absl::StrCat(inner, ":3: unknown flag --bogus (see fstun --help)"));
+  EXPECT_EQ(CheckFlagFiles(outer).message(),
+            absl::StrCat(inner, ":3: unknown flag --bogus (see fstun --help)"));
   std::string good = Write("good2.flags", "--test_count=1\n");
   EXPECT_FALSE(CheckFlagFiles(absl::StrCat(good, ",", inner)).ok());
   EXPECT_TRUE(CheckFlagFiles(good).ok());
   std::string loop = Write("loop.flags", "");
   Write("loop.flags", absl::StrCat("--flagfile=", loop, "\n"));
   EXPECT_THAT(CheckFlagFiles(loop).message(), HasSubstr("nested more than 8 deep"));
-  EXPECT_THAT(CheckFlagFiles("/nonexistent/x.flags").message(), HasSubstr("cannot read flag file /nonexistent/x.flags"));
+  EXPECT_THAT(CheckFlagFiles("/nonexistent/x.flags").message(),
+              HasSubstr("cannot read flag file /nonexistent/x.flags"));
 }
 
 }  // namespace

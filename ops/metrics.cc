@@ -31,14 +31,16 @@ std::string LabelValue(absl::string_view s) {
 
 class Writer {
  public:
-  explicit Writer(std::string ifname) : interface_(absl::StrCat("interface=\"", LabelValue(ifname), "\"")) {}
+  explicit Writer(std::string ifname)
+      : interface_(absl::StrCat("interface=\"", LabelValue(ifname), "\"")) {}
 
   // Starts a family: HELP and TYPE lines.
   void Family(absl::string_view name, absl::string_view type, absl::string_view help) {
     absl::StrAppend(&out_, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
   }
   // One sample; `labels` are extra `k="v"` pairs (values already escaped).
-  void Sample(absl::string_view name, const std::vector<std::string>& labels, absl::string_view value) {
+  void Sample(absl::string_view name, const std::vector<std::string>& labels,
+              absl::string_view value) {
     absl::StrAppend(&out_, name, "{", interface_);
     for (const std::string& l : labels) absl::StrAppend(&out_, ",", l);
     absl::StrAppend(&out_, "} ", value, "\n");
@@ -97,8 +99,11 @@ std::string FormatMetrics(const DaemonStatus& st, bool up) {
   w.Family("fstun_up", "gauge", "1 while the daemon runs, 0 after a clean stop");
   w.Sample("fstun_up", {}, up ? 1 : 0);
   w.Family("fstun_info", "gauge", "always 1; the labels describe the daemon");
-  w.Sample("fstun_info", {Label("version", i.version), Label("role", i.role), Label("transport", i.transport)}, 1);
-  w.Family("fstun_start_time_seconds", "gauge", "when the daemon started, seconds since the Unix epoch");
+  w.Sample("fstun_info",
+           {Label("version", i.version), Label("role", i.role), Label("transport", i.transport)},
+           1);
+  w.Family("fstun_start_time_seconds", "gauge",
+           "when the daemon started, seconds since the Unix epoch");
   w.Sample("fstun_start_time_seconds", {}, Float(UnixSeconds(i.started)));
   w.Family("fstun_uptime_seconds", "gauge", "seconds since the daemon started");
   w.Sample("fstun_uptime_seconds", {}, Float(absl::ToDoubleSeconds(st.uptime())));
@@ -148,13 +153,16 @@ std::string FormatMetrics(const DaemonStatus& st, bool up) {
   w.Family("fstun_peer_poll_interval_seconds", "gauge",
            "current poll interval for this peer (0: woken by events only)");
   for (const PeerStatus& p : st.peers) {
-    bool polls = p.poll_interval > absl::ZeroDuration() && p.poll_interval != absl::InfiniteDuration();
+    bool polls =
+        p.poll_interval > absl::ZeroDuration() && p.poll_interval != absl::InfiniteDuration();
     w.Sample("fstun_peer_poll_interval_seconds", {Label("peer", p.id)},
              Float(polls ? absl::ToDoubleSeconds(p.poll_interval) : 0));
   }
-  w.Family("fstun_peer_info", "gauge", "always 1; the labels describe the peer's session and wake-up path");
+  w.Family("fstun_peer_info", "gauge",
+           "always 1; the labels describe the peer's session and wake-up path");
   for (const PeerStatus& p : st.peers) {
-    w.Sample("fstun_peer_info", {Label("peer", p.id), Label("session", p.session), Label("wakeup", p.wakeup_path)}, 1);
+    w.Sample("fstun_peer_info",
+             {Label("peer", p.id), Label("session", p.session), Label("wakeup", p.wakeup_path)}, 1);
   }
   return w.Take();
 }

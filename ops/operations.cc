@@ -22,8 +22,8 @@ namespace {
 
 // systemd's one-line STATUS=, shown by `systemctl status`.
 std::string StatusLine(const DaemonStatus& s) {
-  return absl::StrFormat("%s over %s, %d peer(s); rx %d frames, tx %d frames, %d drops", s.info.role,
-                         s.info.transport, s.peers.size(), s.transport.rx_frames,
+  return absl::StrFormat("%s over %s, %d peer(s); rx %d frames, tx %d frames, %d drops",
+                         s.info.role, s.info.transport, s.peers.size(), s.transport.rx_frames,
                          s.transport.tx_frames, s.total_drops());
 }
 
@@ -38,9 +38,10 @@ std::string ReadyLine(const DaemonStatus& s) {
   if (std::string file; gflags::GetCommandLineOption("key_file", &file)) {
     key = file.empty() ? "none (trusted folder)" : absl::StrCat("yes (", file, ")");
   }
-  return absl::StrCat("ready: fstun ", s.info.version, " on ", s.info.ifname, ", role ", s.info.role,
-                      ", transport ", s.info.transport, ", wake-up ",
-                      paths.empty() ? "n/a (no peer yet)" : absl::StrJoin(paths, "+"), ", key ", key);
+  return absl::StrCat("ready: fstun ", s.info.version, " on ", s.info.ifname, ", role ",
+                      s.info.role, ", transport ", s.info.transport, ", wake-up ",
+                      paths.empty() ? "n/a (no peer yet)" : absl::StrJoin(paths, "+"), ", key ",
+                      key);
 }
 
 }  // namespace
@@ -72,7 +73,8 @@ absl::StatusOr<std::unique_ptr<Operations>> Operations::Prepare(DaemonInfo info,
   options.tick_interval = ops->interval_;
   if (FLAGS_control_dir.empty()) {
     LOG(INFO) << "no control socket (--control_dir is empty): fstun status is unavailable";
-  } else if (absl::StatusOr<std::string> path = ControlSocketPath(FLAGS_control_dir, ops->info_.ifname);
+  } else if (absl::StatusOr<std::string> path =
+                 ControlSocketPath(FLAGS_control_dir, ops->info_.ifname);
              !path.ok()) {
     LOG(WARNING) << "no control socket, fstun status is unavailable: " << path.status().message();
   } else {
@@ -81,7 +83,8 @@ absl::StatusOr<std::unique_ptr<Operations>> Operations::Prepare(DaemonInfo info,
     if (server.ok()) {
       ops->server_ = std::move(*server);
     } else {
-      LOG(WARNING) << "no control socket, fstun status is unavailable: " << server.status().message();
+      LOG(WARNING) << "no control socket, fstun status is unavailable: "
+                   << server.status().message();
       options.path.clear();
     }
   }
@@ -112,9 +115,7 @@ void Operations::Start() {
                                                        " (socket ", server_->path(), ")"));
 }
 
-DaemonStatus Operations::Status() const {
-  return CollectStatus(info_, device_, transport_, pump_);
-}
+DaemonStatus Operations::Status() const { return CollectStatus(info_, device_, transport_, pump_); }
 
 std::string Operations::control_path() const { return server_->path(); }
 
@@ -122,8 +123,9 @@ absl::StatusOr<std::string> Operations::Answer(absl::string_view request) const 
   if (request == kRequestStatus) return FormatStatusText(Status());
   if (request == kRequestStatusJson) return FormatStatusJson(Status());
   if (request == kRequestMetrics) return FormatMetrics(Status());
-  return absl::InvalidArgumentError(absl::StrCat("unknown request (known: '", kRequestStatus, "', '",
-                                                 kRequestStatusJson, "', '", kRequestMetrics, "')"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown request (known: '", kRequestStatus,
+                                                 "', '", kRequestStatusJson, "', '",
+                                                 kRequestMetrics, "')"));
 }
 
 void Operations::Tick() {

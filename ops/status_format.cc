@@ -11,7 +11,9 @@
 namespace fstun {
 namespace {
 
-std::string Unix(absl::Time t) { return absl::StrFormat("%.3f", absl::ToDoubleSeconds(t - absl::UnixEpoch())); }
+std::string Unix(absl::Time t) {
+  return absl::StrFormat("%.3f", absl::ToDoubleSeconds(t - absl::UnixEpoch()));
+}
 
 std::string Seconds(absl::Duration d) { return absl::StrFormat("%.3f", absl::ToDoubleSeconds(d)); }
 
@@ -20,14 +22,16 @@ std::string JsonCounters(const CounterSnapshot& c) {
     absl::StrAppend(out, JsonString(kv.first), ":", kv.second);
   });
   return absl::StrCat("{\"tx_frames\":", c.tx_frames, ",\"tx_bytes\":", c.tx_bytes,
-                      ",\"rx_frames\":", c.rx_frames, ",\"rx_bytes\":", c.rx_bytes,
-                      ",\"drops\":{", drops, "}}");
+                      ",\"rx_frames\":", c.rx_frames, ",\"rx_bytes\":", c.rx_bytes, ",\"drops\":{",
+                      drops, "}}");
 }
 
 std::string JsonStringList(const std::vector<std::string>& list) {
-  return absl::StrCat("[", absl::StrJoin(list, ",", [](std::string* out, const std::string& s) {
-                        absl::StrAppend(out, JsonString(s));
-                      }),
+  return absl::StrCat("[",
+                      absl::StrJoin(list, ",",
+                                    [](std::string* out, const std::string& s) {
+                                      absl::StrAppend(out, JsonString(s));
+                                    }),
                       "]");
 }
 
@@ -43,7 +47,8 @@ void AppendDrops(std::vector<std::string>& out, absl::string_view component,
                  const CounterSnapshot& c) {
   for (const auto& [reason, n] : c.drops) {
     if (n == 0) continue;
-    out.push_back(absl::StrCat(component, component.empty() ? "" : " ", PrintableText(reason), "=", n));
+    out.push_back(
+        absl::StrCat(component, component.empty() ? "" : " ", PrintableText(reason), "=", n));
   }
 }
 
@@ -68,10 +73,18 @@ std::string JsonString(absl::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c >= 0x7f) {
           absl::StrAppendFormat(&out, "\\u%04x", c);
@@ -129,8 +142,8 @@ std::string FormatStatusText(const DaemonStatus& st) {
   absl::StrAppend(&out, "  daemon: fstun ", i.version, ", pid ", i.pid, "\n");
   absl::StrAppend(&out, "  transfer: ", Transfer(st.transport), "\n");
   absl::StrAppend(&out, "  tun: ", st.device.rx_frames, " packets read (",
-                  HumanBytes(st.device.rx_bytes), "), ", st.device.tx_frames,
-                  " written (", HumanBytes(st.device.tx_bytes), ")\n");
+                  HumanBytes(st.device.rx_bytes), "), ", st.device.tx_frames, " written (",
+                  HumanBytes(st.device.tx_bytes), ")\n");
   std::vector<std::string> drops;
   AppendDrops(drops, "tun", st.device);
   AppendDrops(drops, "transport", st.transport);
@@ -140,7 +153,8 @@ std::string FormatStatusText(const DaemonStatus& st) {
   for (const PeerStatus& p : st.peers) {
     absl::StrAppend(&out, "\npeer: ", PrintableText(p.id), "\n");
     absl::StrAppend(&out, "  addresses: ", PrintableList(p.addresses), "\n");
-    absl::StrAppend(&out, "  session: ", p.session.empty() ? "(none)" : PrintableText(p.session), "\n");
+    absl::StrAppend(&out, "  session: ", p.session.empty() ? "(none)" : PrintableText(p.session),
+                    "\n");
     absl::StrAppend(&out, "  last seen: ", Ago(p.last_seen, st.now), "\n");
     std::string wakeup = p.wakeup_path.empty() ? "(unknown)" : PrintableText(p.wakeup_path);
     if (p.poll_interval > absl::ZeroDuration() && p.poll_interval != absl::InfiniteDuration()) {
@@ -173,26 +187,26 @@ std::string FormatStatusJson(const DaemonStatus& st) {
   absl::StrAppend(&out, ",\"started_unix\":", Unix(i.started));
   absl::StrAppend(&out, ",\"uptime_seconds\":", Seconds(st.uptime()));
   absl::StrAppend(&out, ",\"totals\":{\"tx_frames\":", st.transport.tx_frames,
-                  ",\"tx_bytes\":", st.transport.tx_bytes, ",\"rx_frames\":", st.transport.rx_frames,
+                  ",\"tx_bytes\":", st.transport.tx_bytes,
+                  ",\"rx_frames\":", st.transport.rx_frames,
                   ",\"rx_bytes\":", st.transport.rx_bytes, ",\"drops\":", st.total_drops(), "}");
   absl::StrAppend(&out, ",\"counters\":{\"device\":", JsonCounters(st.device),
-                  ",\"transport\":", JsonCounters(st.transport), ",\"pump\":", JsonCounters(st.pump),
-                  "}");
+                  ",\"transport\":", JsonCounters(st.transport),
+                  ",\"pump\":", JsonCounters(st.pump), "}");
   absl::StrAppend(&out, ",\"peers\":[");
   for (size_t n = 0; n < st.peers.size(); ++n) {
     const PeerStatus& p = st.peers[n];
     bool seen = p.last_seen != absl::InfinitePast();
-    bool polls = p.poll_interval > absl::ZeroDuration() && p.poll_interval != absl::InfiniteDuration();
-    absl::StrAppend(&out, n == 0 ? "" : ",", "{\"id\":", JsonString(p.id),
-                    ",\"addresses\":", JsonStringList(p.addresses),
-                    ",\"session\":", JsonString(p.session),
-                    ",\"last_seen_unix\":", seen ? Unix(p.last_seen) : "null",
-                    ",\"last_seen_seconds_ago\":",
-                    seen ? Seconds(std::max(absl::ZeroDuration(), st.now - p.last_seen)) : "null",
-                    ",\"wakeup\":", JsonString(p.wakeup_path),
-                    ",\"poll_interval_seconds\":", polls ? Seconds(p.poll_interval) : "null",
-                    ",\"backlog_bytes\":", p.backlog_bytes,
-                    ",\"counters\":", JsonCounters(p.counters), "}");
+    bool polls =
+        p.poll_interval > absl::ZeroDuration() && p.poll_interval != absl::InfiniteDuration();
+    absl::StrAppend(
+        &out, n == 0 ? "" : ",", "{\"id\":", JsonString(p.id),
+        ",\"addresses\":", JsonStringList(p.addresses), ",\"session\":", JsonString(p.session),
+        ",\"last_seen_unix\":", seen ? Unix(p.last_seen) : "null", ",\"last_seen_seconds_ago\":",
+        seen ? Seconds(std::max(absl::ZeroDuration(), st.now - p.last_seen)) : "null",
+        ",\"wakeup\":", JsonString(p.wakeup_path),
+        ",\"poll_interval_seconds\":", polls ? Seconds(p.poll_interval) : "null",
+        ",\"backlog_bytes\":", p.backlog_bytes, ",\"counters\":", JsonCounters(p.counters), "}");
   }
   absl::StrAppend(&out, "]}\n");
   return out;

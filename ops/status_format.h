@@ -25,10 +25,10 @@ std::string FormatStatusText(const DaemonStatus& status);
 std::string FormatStatusJson(const DaemonStatus& status);
 
 // Helpers shared with the metrics output; exposed for tests.
-std::string JsonString(absl::string_view s);          // quoted and escaped
-std::string PrintableText(absl::string_view s);       // non-printables -> '?'
-std::string HumanBytes(uint64_t bytes);               // "1.50 KiB"
-std::string HumanDuration(absl::Duration d);          // "1 day, 2 h 3 min 4 s"
+std::string JsonString(absl::string_view s);     // quoted and escaped
+std::string PrintableText(absl::string_view s);  // non-printables -> '?'
+std::string HumanBytes(uint64_t bytes);          // "1.50 KiB"
+std::string HumanDuration(absl::Duration d);     // "1 day, 2 h 3 min 4 s"
 
 }  // namespace fstun
 

@@ -50,7 +50,8 @@ TEST(StatusTextTest, ShowsInterfacePeersAndCounters) {
   EXPECT_THAT(text, HasSubstr("  addresses: 192.0.2.1/24, 2001:db8::1/64\n"));
   EXPECT_THAT(text, HasSubstr("  mtu: 1400\n"));
   EXPECT_THAT(text, HasSubstr("  uptime: 1 h 2 min 5 s\n"));
-  EXPECT_THAT(text, HasSubstr("  transfer: 2.00 KiB received (12 frames), 1.50 KiB sent (10 frames)\n"));
+  EXPECT_THAT(text,
+              HasSubstr("  transfer: 2.00 KiB received (12 frames), 1.50 KiB sent (10 frames)\n"));
   EXPECT_THAT(text, HasSubstr("  drops: tun tun_full=3, transport oversize=1\n"));
   EXPECT_THAT(text, HasSubstr("\npeer: hostb\n"));
   EXPECT_THAT(text, HasSubstr("  session: 00c0ffee\n"));
@@ -79,13 +80,15 @@ TEST(StatusTextTest, HostilePeerIdCannotReachTheTerminal) {
 
 TEST(StatusJsonTest, SchemaFields) {
   std::string json = FormatStatusJson(Example());
-  EXPECT_THAT(json, HasSubstr("{\"schema\":1,\"version\":\"0.1.0\",\"pid\":42,\"interface\":\"tun0\""));
+  EXPECT_THAT(json,
+              HasSubstr("{\"schema\":1,\"version\":\"0.1.0\",\"pid\":42,\"interface\":\"tun0\""));
   EXPECT_THAT(json, HasSubstr("\"addresses\":[\"192.0.2.1/24\",\"2001:db8::1/64\"]"));
   EXPECT_THAT(json, HasSubstr("\"uptime_seconds\":3725.000"));
   EXPECT_THAT(json, HasSubstr("\"totals\":{\"tx_frames\":10,\"tx_bytes\":1536,\"rx_frames\":12,"
                               "\"rx_bytes\":2048,\"drops\":4}"));
-  EXPECT_THAT(json, HasSubstr("\"device\":{\"tx_frames\":0,\"tx_bytes\":0,\"rx_frames\":0,\"rx_bytes\":0,"
-                              "\"drops\":{\"tun_full\":3}}"));
+  EXPECT_THAT(json,
+              HasSubstr("\"device\":{\"tx_frames\":0,\"tx_bytes\":0,\"rx_frames\":0,\"rx_bytes\":0,"
+                        "\"drops\":{\"tun_full\":3}}"));
   EXPECT_THAT(json, HasSubstr("\"last_seen_seconds_ago\":2.000"));
   EXPECT_THAT(json, HasSubstr("\"poll_interval_seconds\":0.200"));
   EXPECT_THAT(json, HasSubstr("\"backlog_bytes\":4096"));
@@ -112,15 +115,25 @@ TEST(HumanTest, BytesAndDurations) {
 TEST(MetricsTest, PrometheusFamiliesAndLabels) {
   std::string m = FormatMetrics(Example());
   EXPECT_THAT(m, HasSubstr("# TYPE fstun_up gauge\nfstun_up{interface=\"tun0\"} 1\n"));
-  EXPECT_THAT(m, HasSubstr("fstun_info{interface=\"tun0\",version=\"0.1.0\",role=\"server\",transport=\"fs\"} 1\n"));
+  EXPECT_THAT(
+      m,
+      HasSubstr(
+          "fstun_info{interface=\"tun0\",version=\"0.1.0\",role=\"server\",transport=\"fs\"} 1\n"));
   EXPECT_THAT(m, HasSubstr("# TYPE fstun_transport_rx_frames_total counter\n"
                            "fstun_transport_rx_frames_total{interface=\"tun0\"} 12\n"));
-  EXPECT_THAT(m, HasSubstr("fstun_drops_total{interface=\"tun0\",component=\"transport\",reason=\"oversize\"} 1\n"));
-  EXPECT_THAT(m, HasSubstr("fstun_drops_total{interface=\"tun0\",component=\"tun\",reason=\"tun_full\"} 3\n"));
+  EXPECT_THAT(
+      m,
+      HasSubstr(
+          "fstun_drops_total{interface=\"tun0\",component=\"transport\",reason=\"oversize\"} 1\n"));
+  EXPECT_THAT(
+      m,
+      HasSubstr("fstun_drops_total{interface=\"tun0\",component=\"tun\",reason=\"tun_full\"} 3\n"));
   EXPECT_THAT(m, HasSubstr("fstun_peer_tx_bytes_total{interface=\"tun0\",peer=\"hostb\"} 1536\n"));
-  EXPECT_THAT(m, HasSubstr("fstun_peer_last_seen_timestamp_seconds{interface=\"tun0\",peer=\"hostb\"} 1700003723.000\n"));
+  EXPECT_THAT(m, HasSubstr("fstun_peer_last_seen_timestamp_seconds{interface=\"tun0\",peer="
+                           "\"hostb\"} 1700003723.000\n"));
   EXPECT_THAT(m, HasSubstr("fstun_peer_backlog_bytes{interface=\"tun0\",peer=\"hostb\"} 4096\n"));
-  EXPECT_THAT(FormatMetrics(Example(), /*up=*/false), HasSubstr("fstun_up{interface=\"tun0\"} 0\n"));
+  EXPECT_THAT(FormatMetrics(Example(), /*up=*/false),
+              HasSubstr("fstun_up{interface=\"tun0\"} 0\n"));
 }
 
 TEST(MetricsTest, HostileLabelValuesAreEscaped) {

@@ -1,7 +1,5 @@
 #include "ops/unix_socket.h"
 
-#include <algorithm>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -9,6 +7,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"

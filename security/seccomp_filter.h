@@ -41,6 +41,11 @@ namespace fstun {
 // names unknown on the running architecture are skipped).
 const std::vector<std::string>& DataPathSyscalls();
 
+// True in sanitizer (ASan) builds, whose filter also allows clone, ptrace,
+// wait4, prctl and getdents: LeakSanitizer's exit-time check needs them. Release
+// builds never allow them.
+bool SeccompAllowsSanitizerRuntime();
+
 // Installs the filter. Needs no_new_privs (or CAP_SYS_ADMIN).
 absl::Status InstallSeccompFilter();
 

@@ -7,6 +7,11 @@
 #   - two peers with the same key: ping both ways and a TCP transfer with
 #     equal sha256, over tmpfs and over a FUSE (bindfs) view of it; the
 #     folder holds no plaintext and no log holds the key;
+#   - an attacker process with write access to the live folder but no key
+#     (seal/folder_attacker) replays captured records under the next
+#     sequence numbers, writes well-formed records with forged, flipped and
+#     truncated frames and bare packets: nothing reaches the receiving
+#     kernel (TUN counter), the drops are counted, the tunnel keeps working;
 #   - two peers with different keys: no packet reaches either kernel (TUN
 #     counters), each side logs the mismatch once and counts auth_failed.
 set -uo pipefail
@@ -16,6 +21,7 @@ fi
 RUNFILES="${TEST_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 [[ -d "$RUNFILES/fstun" ]] && RUNFILES="$RUNFILES/fstun"
 FSTUN="${FSTUN:-$RUNFILES/cmd/fstun}"
+ATTACKER="$RUNFILES/seal/folder_attacker"
 source "$RUNFILES/testing/netns.sh"
 source "$RUNFILES/transports/fs/fs_e2e_lib.sh"
 cleanup() {
@@ -30,6 +36,12 @@ netns_new c || exit 1
 mkdir -p "$FSE_WORK/tmpfs" "$FSE_WORK/fuse" "$FSE_WORK/keys"
 mount -t tmpfs -o size=256m keyed "$FSE_WORK/tmpfs" || exit 1
 chmod 700 "$FSE_WORK/keys"
+
+# Packets fstun wrote into the TUN of namespace NS (the kernel's rx).
+tun_rx() {
+  netns_exec "$1" ip -s -j link show fs0 |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'
+}
 
 # --- genkey ---------------------------------------------------------------
 key1="$("$FSTUN" genkey)"
@@ -87,12 +99,36 @@ for kind in tmpfs fuse; do
   check "$kind: records wait in the folder ($records)" test "$records" -gt 0
   check "$kind: no plaintext in the folder" \
     bash -c "! grep -rqa 'SEALEDSEALED' '$dir/inbox'"
+  if [[ "$kind" == tmpfs ]]; then
+    # The attacker copies the waiting records, and once the server has
+    # consumed them, writes its own under the stream's next numbers.
+    inbox="$(dirname "$(find "$dir/inbox" -name '*.rec' | head -1)")"
+    "$ATTACKER" capture "$inbox" "$FSE_WORK/captured" || fail "capture"
+    kill -CONT "${FSE_PID[s-$kind]}"
+    sleep 1
+    before="$(tun_rx s)"
+    "$ATTACKER" attack "$inbox" "$FSE_WORK/captured" || fail "attack"
+    sleep 1.5
+    after="$(tun_rx s)"
+    check "$kind: nothing the attacker wrote reached the kernel ($before -> $after)" \
+      test "$before" == "$after"
+    check "$kind: the tunnel keeps working after the attack" fse_wait_ping c 192.0.2.1
+  fi
   kill -CONT "${FSE_PID[s-$kind]}"
   fse_stop "c-$kind"
   fse_stop "s-$kind"
+  if [[ "$kind" == tmpfs ]]; then
+    summary="$(grep "fstun stopping" "$(fse_log "s-$kind")")"
+    for reason in replay auth_failed malformed; do
+      check "$kind: the attack is counted as $reason" grep -q "$reason=" <<<"$summary"
+    done
+  fi
   for n in "s-$kind" "c-$kind"; do
     check "$n: the key is in no log" bash -c "! grep -q '$key1' '$(fse_log "$n")'"
-    check "$n: no authentication failures" bash -c "! grep -q 'authentication failed' '$(fse_log "$n")'"
+    want=0
+    [[ "$n" == s-tmpfs ]] && want=1  # the attack's forged frames: one warning
+    lines="$(grep -c "authentication failed" "$(fse_log "$n")")"
+    check "$n: $want authentication failure warning(s) ($lines)" test "$lines" == "$want"
   done
 done
 umount "$FSE_WORK/fuse"
@@ -109,8 +145,7 @@ netns_exec s ping -c 20 -i 0.05 -W 1 192.0.2.2 >/dev/null 2>&1 &&
 sleep 0.5
 for ns in s c; do
   # TUN rx: packets fstun wrote into the kernel.
-  written="$(netns_exec "$ns" ip -s -j link show fs0 |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])')"
+  written="$(tun_rx "$ns")"
   check "different keys: nothing reached the kernel in $ns ($written packets)" test "$written" == 0
 done
 fse_stop c-bad

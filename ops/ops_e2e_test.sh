@@ -239,8 +239,9 @@ in_ns a ping -c 3 -i 0.05 -W 2 192.0.2.2 >/dev/null 2>&1 && pass "and still carr
 
 echo "=== 4. no daemon for an interface"
 out=$(status_of a nosuch status 2>&1) && rc=0 || rc=$?
-[[ $rc -eq 1 && "$out" == "fstun: no fstun daemon runs for interface nosuch in this network namespace"* ]] &&
-  pass "clear message, exit 1" || fail "no daemon: rc=$rc: $out"
+[[ $rc -eq 1 && "$out" == "fstun: no fstun daemon runs for interface nosuch in this network namespace"* &&
+  "$out" == *"; daemons run for: opsa" ]] &&
+  pass "clear message naming the interfaces that do run, exit 1" || fail "no daemon: rc=$rc: $out"
 out=$(in_ns a "$FSTUN" status extra --control_dir="$WORK/ctl" 2>&1) && rc=0 || rc=$?
 [[ $rc -eq 2 && "$out" == *"unexpected argument 'extra'"* ]] && pass "status with a stray word: exit 2" ||
   fail "stray word: rc=$rc: $out"

@@ -116,11 +116,6 @@ make_flags() {  # make_flags NAME IFNAME ADDRESS: every option of the daemon
 --metrics_interval_s=1
 --v=0
 FLAGS
-  # LeakSanitizer's exit-time check forks a tracer, which the seccomp filter
-  # forbids: under ASan the daemons run without the filter (the plain run
-  # keeps it, and so covers the control socket's syscalls under seccomp).
-  [[ -n "${ASAN_OPTIONS:-}" ]] && echo "--seccomp=false"
-  return 0
 }
 make_flags alpha opsa 192.0.2.1 >"$WORK/a.flags"
 make_flags beta opsb 192.0.2.2 >"$WORK/b.flags"

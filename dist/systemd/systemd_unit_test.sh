@@ -64,9 +64,6 @@ cat >"$WORK/etc/fstu0.flags" <<FLAGS
 --control_dir=$WORK/run
 --metrics_interval_s=1
 FLAGS
-# LeakSanitizer's exit-time check forks a tracer, which the seccomp filter
-# forbids: under ASan the daemon runs without the filter.
-[[ -n "${ASAN_OPTIONS:-}" ]] && echo "--seccomp=false" >>"$WORK/etc/fstu0.flags"
 
 # A stand-in for systemd's notify socket: records each datagram with whether
 # fstu0 was up when it arrived.

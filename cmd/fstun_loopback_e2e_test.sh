@@ -17,9 +17,13 @@ pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 # The daemon logs "up:" once the interface, its addresses and the pump are ready.
 for _ in $(seq 100); do grep -q " up: " "$log" 2>/dev/null && break; sleep 0.1; done
-ip -o link show fst0 | grep -q "mtu 1400" || { echo "FAIL: fst0 not up with mtu 1400"; ip link; cat "$log"; exit 1; }
-ip -o addr show dev fst0 | grep -q "192.0.2.1/24" || { echo "FAIL: IPv4 address missing"; exit 1; }
-ip -o addr show dev fst0 | grep -q "2001:db8::1/64" || { echo "FAIL: IPv6 address missing"; exit 1; }
+# (Output captured first: `ip | grep -q` fails under pipefail when grep
+# exits before ip has written everything.)
+link=$(ip -o link show fst0 2>&1 || true)
+addrs=$(ip -o addr show dev fst0 2>&1 || true)
+[[ "$link" == *"mtu 1400"* ]] || { echo "FAIL: fst0 not up with mtu 1400"; ip link; cat "$log"; exit 1; }
+[[ "$addrs" == *"192.0.2.1/24"* ]] || { echo "FAIL: IPv4 address missing"; exit 1; }
+[[ "$addrs" == *"2001:db8::1/64"* ]] || { echo "FAIL: IPv6 address missing"; exit 1; }
 
 # The echoed requests are addressed to 192.0.2.2, not to us, so no reply
 # comes: ping's loss is expected; the interface counters tell the story.
@@ -45,5 +49,5 @@ ip tuntap add dev fst1 mode tun
 out=$("$FSTUN" --transport=loopback --ifname=fst1 --ip=192.0.2.9/24 2>&1) && rc=0 || rc=$?
 [[ $rc -eq 1 ]] || { echo "FAIL: existing interface gave rc=$rc: $out"; exit 1; }
 [[ "$out" == *"already exists"* ]] || { echo "FAIL: unclear message: $out"; exit 1; }
-ip -o addr show dev fst1 | grep -q 192.0.2.9 && { echo "FAIL: address was added to the existing interface"; exit 1; }
+[[ "$(ip -o addr show dev fst1)" == *192.0.2.9* ]] && { echo "FAIL: address was added to the existing interface"; exit 1; }
 echo PASS

@@ -14,12 +14,12 @@
 #include "cmd/version.h"
 #include "core/pump.h"
 #include "core/registry.h"
+#include "glog/logging.h"
 #include "netconfig/role.h"
 #include "netconfig/role_flags.h"
 #include "ops/operations.h"
 #include "seal/layer.h"
 #include "security/harden.h"
-#include "glog/logging.h"
 #include "tun/tun_device.h"
 
 namespace fstun {
@@ -113,7 +113,8 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   info.mtu = config.mtu;
   info.started = absl::Now();
   info.pid = getpid();
-  absl::StatusOr<std::unique_ptr<Operations>> ops = Operations::Prepare(info, **tun, **transport, pump);
+  absl::StatusOr<std::unique_ptr<Operations>> ops =
+      Operations::Prepare(info, **tun, **transport, pump);
   if (!ops.ok()) return ops.status();
 
   LOG(INFO) << "fstun " << kVersion << " up: role=" << config.role

@@ -58,7 +58,8 @@ absl::Status CheckFlagsBeforeParsing(int argc, char** argv) {
     // Flag files (the configuration format): unknown flags and bad lines
     // there are usage errors too, named by file and line (ops/flag_file.h).
     if (name == "flagfile") {
-      absl::string_view value = eq == absl::string_view::npos ? absl::string_view(argv[i]) : arg.substr(eq + 1);
+      absl::string_view value =
+          eq == absl::string_view::npos ? absl::string_view(argv[i]) : arg.substr(eq + 1);
       if (absl::Status s = CheckFlagFiles(value); !s.ok()) return s;
     }
   }
@@ -87,21 +88,23 @@ absl::StatusOr<DaemonConfig> DaemonConfigFromFlags() {
     return absl::InvalidArgumentError("--ip is required, e.g. --ip=192.0.2.1/24");
   }
   absl::StatusOr<std::vector<IpPrefix>> addresses = ParsePrefixList(FLAGS_ip);
-  if (!addresses.ok()) return absl::InvalidArgumentError(absl::StrCat("--ip: ", addresses.status().message()));
+  if (!addresses.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--ip: ", addresses.status().message()));
   c.addresses = *addresses;
   bool has_v6 = false;
   for (const IpPrefix& p : c.addresses) has_v6 |= p.address.is_v6();
   int min_mtu = has_v6 ? 1280 : 576;
   if (FLAGS_mtu < min_mtu || FLAGS_mtu > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("--mtu must be between ", min_mtu,
-                                                   " and 65535", has_v6 ? " with IPv6" : ""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--mtu must be between ", min_mtu, " and 65535", has_v6 ? " with IPv6" : ""));
   }
   c.mtu = FLAGS_mtu;
   if (FLAGS_ifname.empty() || FLAGS_ifname.size() > 15 ||
       FLAGS_ifname.find_first_of("/ \t\n:") != std::string::npos || FLAGS_ifname == "." ||
       FLAGS_ifname == "..") {
     return absl::InvalidArgumentError(
-        absl::StrCat("--ifname '", FLAGS_ifname, "' is not a valid interface name (1-15 characters, no '/', ':' or spaces)"));
+        absl::StrCat("--ifname '", FLAGS_ifname,
+                     "' is not a valid interface name (1-15 characters, no '/', ':' or spaces)"));
   }
   c.ifname = FLAGS_ifname;
   // --key_file: a bad key file is a usage error, found before the host is

@@ -12,13 +12,13 @@
 #include "cmd/flags.h"
 #include "cmd/version.h"
 #include "core/registry.h"
+#include "gflags/gflags.h"
+#include "glog/logging.h"
 #include "netconfig/role_flags.h"
 #include "ops/control_protocol.h"
 #include "ops/flags.h"
 #include "ops/status_command.h"
 #include "seal/key.h"
-#include "gflags/gflags.h"
-#include "glog/logging.h"
 
 namespace fstun {
 namespace {
@@ -28,7 +28,8 @@ constexpr char kUsage[] =
     "  fstun --role=server --transport=fs --dirpath=/share --ip=192.0.2.1/24\n"
     "  fstun --role=client --transport=fs --dirpath=/share --ip=192.0.2.2/24\n"
     "  fstun --list_transports\n"
-    "  fstun genkey > /etc/fstun/key && chmod 600 /etc/fstun/key   (then --key_file on every peer)\n"
+    "  fstun genkey > /etc/fstun/key && chmod 600 /etc/fstun/key   (then --key_file on every "
+    "peer)\n"
     "  fstun --flagfile=/etc/fstun/tun0.flags                      (configuration file)\n"
     "  fstun status [--ifname=tun0] [--json]                       (ask the running daemon)\n"
     "  fstun metrics [--ifname=tun0]                               (Prometheus text)\n\n"
@@ -50,10 +51,9 @@ int ShowHelp(const char* argv0) {
                    f.filename.find("gflags") != std::string::npos ||
                    f.filename.find("./src/") == 0 || f.filename.find("/build/") == 0;
     if (library && f.name != "v" && f.name != "flagfile") continue;
-    std::cout << absl::StrFormat("  --%s (%s) default: %s\n      %s\n", f.name, f.type,
-                                 f.type == "string" ? "\"" + f.default_value + "\""
-                                                    : f.default_value,
-                                 f.description);
+    std::cout << absl::StrFormat(
+        "  --%s (%s) default: %s\n      %s\n", f.name, f.type,
+        f.type == "string" ? "\"" + f.default_value + "\"" : f.default_value, f.description);
   }
   std::cout << "\nSee README.md and docs/ for more; --helpfull lists every flag.\n";
   return kExitOk;

@@ -1,7 +1,5 @@
 #include "core/event_fd.h"
 
-#include "absl/time/clock.h"
-
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -9,13 +7,12 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "absl/time/clock.h"
 #include "glog/logging.h"
 
 namespace fstun {
 
-EventFd::EventFd() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-  PCHECK(fd_ >= 0) << "eventfd";
-}
+EventFd::EventFd() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) { PCHECK(fd_ >= 0) << "eventfd"; }
 
 EventFd::~EventFd() { close(fd_); }
 

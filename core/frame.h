@@ -63,9 +63,7 @@ class FrameBatch {
   bool Append(FrameView frame);
 
   // The committed frames, in order.
-  absl::Span<const FrameView> frames() const {
-    return absl::MakeConstSpan(views_.data(), count_);
-  }
+  absl::Span<const FrameView> frames() const { return absl::MakeConstSpan(views_.data(), count_); }
   FrameView operator[](size_t i) const { return views_[i]; }
 
   // Drops the first n frames, keeping the rest in order (used when a sink

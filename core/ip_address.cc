@@ -47,10 +47,12 @@ std::string IpAddress::ToString() const {
 }
 
 absl::StatusOr<IpPrefix> IpPrefix::Parse(absl::string_view text) {
-  std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(text, absl::MaxSplits('/', 1));
+  std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(text, absl::MaxSplits('/', 1));
   absl::StatusOr<IpAddress> addr = IpAddress::Parse(parts.first);
   if (!addr.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("bad address '", text, "': expected ADDR/PREFIX, e.g. 192.0.2.1/24"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad address '", text, "': expected ADDR/PREFIX, e.g. 192.0.2.1/24"));
   }
   IpPrefix p;
   p.address = *addr;
@@ -60,7 +62,8 @@ absl::StatusOr<IpPrefix> IpPrefix::Parse(absl::string_view text) {
     return p;
   }
   if (!absl::SimpleAtoi(parts.second, &p.length) || p.length < 0 || p.length > max_len) {
-    return absl::InvalidArgumentError(absl::StrCat("bad prefix length in '", text, "': must be 0..", max_len));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad prefix length in '", text, "': must be 0..", max_len));
   }
   return p;
 }

@@ -16,8 +16,8 @@
 namespace fstun {
 
 struct IpAddress {
-  int family = 0;                     // 4 or 6 (0: unset)
-  std::array<uint8_t, 16> bytes{};    // network order; IPv4 uses the first 4
+  int family = 0;                   // 4 or 6 (0: unset)
+  std::array<uint8_t, 16> bytes{};  // network order; IPv4 uses the first 4
 
   static absl::StatusOr<IpAddress> Parse(absl::string_view text);
   static IpAddress V4(const uint8_t* b);

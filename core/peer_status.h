@@ -12,14 +12,14 @@
 namespace fstun {
 
 struct PeerStatus {
-  std::string id;                       // stable peer id (e.g. host name or key)
-  std::vector<std::string> addresses;   // tunnel addresses, CIDR form
-  std::string session;                  // current session id, hex
+  std::string id;                      // stable peer id (e.g. host name or key)
+  std::vector<std::string> addresses;  // tunnel addresses, CIDR form
+  std::string session;                 // current session id, hex
   absl::Time last_seen = absl::InfinitePast();
-  std::string wakeup_path;              // e.g. "inotify", "polling"
+  std::string wakeup_path;  // e.g. "inotify", "polling"
   absl::Duration poll_interval = absl::ZeroDuration();
-  uint64_t backlog_bytes = 0;           // bytes waiting for this peer
-  CounterSnapshot counters;             // tx = to this peer, rx = from it
+  uint64_t backlog_bytes = 0;  // bytes waiting for this peer
+  CounterSnapshot counters;    // tx = to this peer, rx = from it
 };
 
 }  // namespace fstun

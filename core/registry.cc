@@ -37,8 +37,8 @@ absl::StatusOr<std::unique_ptr<Transport>> TransportRegistry::Create(
     if (it == entries_.end()) {
       std::vector<std::string> known;
       for (const auto& [n, unused] : entries_) known.push_back(n);
-      return absl::NotFoundError(absl::StrCat("unknown transport '", name,
-                                              "'; known: ", absl::StrJoin(known, ", ")));
+      return absl::NotFoundError(
+          absl::StrCat("unknown transport '", name, "'; known: ", absl::StrJoin(known, ", ")));
     }
     factory = it->second.factory;
   }

@@ -36,10 +36,10 @@ namespace fstun {
 
 // What every transport may want to know about the local end.
 struct TransportConfig {
-  std::string role;                     // "server", "client" or "" (none)
-  std::string ifname;                   // the TUN's name, e.g. "tun0"
-  size_t mtu = 1500;                    // link MTU of the TUN
-  std::vector<IpPrefix> addresses;      // this end's tunnel addresses
+  std::string role;                 // "server", "client" or "" (none)
+  std::string ifname;               // the TUN's name, e.g. "tun0"
+  size_t mtu = 1500;                // link MTU of the TUN
+  std::vector<IpPrefix> addresses;  // this end's tunnel addresses
   // The TUN can hand over frames that start with a virtio_net_hdr and may be
   // GSO super-packets of up to 64 KiB (tun/offload.h). A transport that can
   // carry such frames says so in capabilities().carries_gso_frames; the

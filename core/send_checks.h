@@ -23,9 +23,7 @@ bool AcceptForSend(FrameView frame, size_t mtu, bool carries_gso, Counters& coun
 // The status Send returns when `refused` (> 0) frames were not accepted.
 absl::Status RefusedStatus(size_t refused, size_t mtu);
 
-inline absl::Status ClosedStatus() {
-  return absl::FailedPreconditionError("transport is closed");
-}
+inline absl::Status ClosedStatus() { return absl::FailedPreconditionError("transport is closed"); }
 
 }  // namespace fstun
 

@@ -80,8 +80,8 @@ absl::Status KernelError(int err, absl::string_view what, absl::string_view kern
 absl::Status CheckInterfaceName(absl::string_view ifname) {
   if (ifname.empty()) return absl::InvalidArgumentError("empty interface name");
   if (ifname.size() >= IFNAMSIZ) {
-    return absl::InvalidArgumentError(absl::StrCat("interface name '", ifname, "' is too long (at most ",
-                                                   IFNAMSIZ - 1, " characters)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "interface name '", ifname, "' is too long (at most ", IFNAMSIZ - 1, " characters)"));
   }
   return absl::OkStatus();
 }
@@ -289,8 +289,8 @@ absl::Status RtNetlink::Transact(nlmsghdr* request, absl::string_view what,
       return KernelError(errno, what, "");
     }
     int left = static_cast<int>(received);
-    for (const auto* nlh = reinterpret_cast<const nlmsghdr*>(reply_.data()); mnl_nlmsg_ok(nlh, left);
-         nlh = mnl_nlmsg_next(nlh, &left)) {
+    for (const auto* nlh = reinterpret_cast<const nlmsghdr*>(reply_.data());
+         mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
       // Skip answers to an earlier request that gave up half-way.
       if (nlh->nlmsg_seq != sequence_ || nlh->nlmsg_pid != port_id_) continue;
       if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
@@ -337,29 +337,30 @@ absl::StatusOr<LinkInfo> RtNetlink::QueryLink(int ifindex, absl::string_view ifn
   mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
   LinkInfo info;
   bool answered = false;
-  absl::Status status = Transact(
-      nlh, ifindex == 0 ? absl::StrCat("cannot look up interface ", ifname)
-                        : absl::StrCat("cannot look up interface #", ifindex),
-      [&](const nlmsghdr* reply) {
-        if (reply->nlmsg_type != RTM_NEWLINK ||
-            mnl_nlmsg_get_payload_len(reply) < sizeof(ifinfomsg)) {
-          return;
-        }
-        const auto* link = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(reply));
-        info.index = link->ifi_index;
-        info.up = (link->ifi_flags & IFF_UP) != 0;
-        ForEachAttribute(reply, sizeof(ifinfomsg), [&](const nlattr* attr) {
-          uint32_t mtu;
-          if (mnl_attr_get_type(attr) == IFLA_MTU && ReadU32(attr, &mtu)) info.mtu = mtu;
-          if (mnl_attr_get_type(attr) == IFLA_TXQLEN) ReadU32(attr, &info.tx_queue_length);
-          if (mnl_attr_get_type(attr) == IFLA_LINKINFO) info.kind = LinkKind(attr);
-          if (mnl_attr_get_type(attr) == IFLA_IFNAME &&
-              mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0) {
-            info.name = mnl_attr_get_str(attr);
-          }
-        });
-        answered = true;
-      });
+  absl::Status status =
+      Transact(nlh,
+               ifindex == 0 ? absl::StrCat("cannot look up interface ", ifname)
+                            : absl::StrCat("cannot look up interface #", ifindex),
+               [&](const nlmsghdr* reply) {
+                 if (reply->nlmsg_type != RTM_NEWLINK ||
+                     mnl_nlmsg_get_payload_len(reply) < sizeof(ifinfomsg)) {
+                   return;
+                 }
+                 const auto* link = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(reply));
+                 info.index = link->ifi_index;
+                 info.up = (link->ifi_flags & IFF_UP) != 0;
+                 ForEachAttribute(reply, sizeof(ifinfomsg), [&](const nlattr* attr) {
+                   uint32_t mtu;
+                   if (mnl_attr_get_type(attr) == IFLA_MTU && ReadU32(attr, &mtu)) info.mtu = mtu;
+                   if (mnl_attr_get_type(attr) == IFLA_TXQLEN) ReadU32(attr, &info.tx_queue_length);
+                   if (mnl_attr_get_type(attr) == IFLA_LINKINFO) info.kind = LinkKind(attr);
+                   if (mnl_attr_get_type(attr) == IFLA_IFNAME &&
+                       mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0) {
+                     info.name = mnl_attr_get_str(attr);
+                   }
+                 });
+                 answered = true;
+               });
   // A non-dump request is answered by the message and then an ack.
   if (status.ok() && !answered) {
     return absl::InternalError(absl::StrCat("no answer about interface ", ifname));
@@ -411,8 +412,8 @@ absl::Status RtNetlink::SetTxQueueLength(absl::string_view ifname, uint32_t pack
   ifi->ifi_family = AF_UNSPEC;
   ifi->ifi_index = *index;
   mnl_attr_put_u32(nlh, IFLA_TXQLEN, packets);
-  return Transact(nlh, absl::StrCat("cannot set the transmit queue length of ", ifname, " to ",
-                                    packets));
+  return Transact(
+      nlh, absl::StrCat("cannot set the transmit queue length of ", ifname, " to ", packets));
 }
 
 absl::Status RtNetlink::ChangeLinkFlags(absl::string_view ifname, bool up) {
@@ -440,11 +441,10 @@ absl::Status RtNetlink::DeleteLink(absl::string_view ifname) {
   return Transact(nlh, absl::StrCat("cannot delete interface ", ifname));
 }
 
-absl::Status RtNetlink::ChangeAddress(absl::string_view ifname, const IpPrefix& address,
-                                      bool add) {
-  std::string what = add ? absl::StrCat("cannot add address ", address.ToString(), " to ", ifname)
-                         : absl::StrCat("cannot remove address ", address.ToString(), " from ",
-                                        ifname);
+absl::Status RtNetlink::ChangeAddress(absl::string_view ifname, const IpPrefix& address, bool add) {
+  std::string what =
+      add ? absl::StrCat("cannot add address ", address.ToString(), " to ", ifname)
+          : absl::StrCat("cannot remove address ", address.ToString(), " from ", ifname);
   const int family = address.address.family;
   if ((family != 4 && family != 6) || address.length < 0 ||
       address.length > static_cast<int>(address.address.size()) * 8) {
@@ -485,8 +485,8 @@ absl::StatusOr<std::vector<IpPrefix>> RtNetlink::ListAddresses(absl::string_view
   auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
   ifa->ifa_family = AF_UNSPEC;
   std::vector<IpPrefix> addresses;
-  absl::Status status =
-      Transact(nlh, absl::StrCat("cannot list the addresses of ", ifname), [&](const nlmsghdr* reply) {
+  absl::Status status = Transact(
+      nlh, absl::StrCat("cannot list the addresses of ", ifname), [&](const nlmsghdr* reply) {
         if (reply->nlmsg_type != RTM_NEWADDR ||
             mnl_nlmsg_get_payload_len(reply) < sizeof(ifaddrmsg)) {
           return;
@@ -538,8 +538,8 @@ absl::Status RtNetlink::ChangeRoute(const Route& route, int type, uint16_t flags
   rtm->rtm_type = RTN_UNICAST;
   // When deleting, protocol 0 and scope NOWHERE match any route.
   rtm->rtm_protocol = remove ? 0 : (route.protocol != 0 ? route.protocol : RTPROT_STATIC);
-  rtm->rtm_scope = remove ? RT_SCOPE_NOWHERE
-                          : (route.gateway.has_value() ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+  rtm->rtm_scope =
+      remove ? RT_SCOPE_NOWHERE : (route.gateway.has_value() ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
   mnl_attr_put_u32(nlh, RTA_TABLE, route.table);
   if (route.destination.length > 0) {
     // The kernel refuses a destination with host bits set.
@@ -574,12 +574,12 @@ absl::StatusOr<std::vector<Route>> RtNetlink::ListRoutes(int family, uint32_t ta
   auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
   rtm->rtm_family = AddressFamily(family);
   std::vector<Route> routes;
-  absl::Status status = Transact(nlh, absl::StrCat("cannot list IPv", family, " routes"),
-                                 [&](const nlmsghdr* reply) {
-                                   if (reply->nlmsg_type == RTM_NEWROUTE) {
-                                     ParseRoute(reply, family, table, &routes);
-                                   }
-                                 });
+  absl::Status status =
+      Transact(nlh, absl::StrCat("cannot list IPv", family, " routes"), [&](const nlmsghdr* reply) {
+        if (reply->nlmsg_type == RTM_NEWROUTE) {
+          ParseRoute(reply, family, table, &routes);
+        }
+      });
   if (!status.ok()) return status;
   return routes;
 }

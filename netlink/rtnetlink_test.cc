@@ -32,10 +32,9 @@ void PrintTo(const Route& r, std::ostream* os) { *os << r.ToString(); }
 
 namespace {
 
-using ::testing::HasSubstr;
 using ::testing::Contains;
+using ::testing::HasSubstr;
 using ::testing::Not;
-
 
 IpPrefix Prefix(absl::string_view text) {
   absl::StatusOr<IpPrefix> p = IpPrefix::Parse(text);

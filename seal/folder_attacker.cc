@@ -95,7 +95,8 @@ int Attack(const std::string& inbox, const std::string& captured_dir) {
   fs::RecordEncoder encoder;
   for (const auto& rec : records) {
     std::vector<FrameView> views(rec.begin(), rec.end());
-    absl::Span<const iovec> iov = encoder.Encode(stream->sender, stream->sender_session, seq, views);
+    absl::Span<const iovec> iov =
+        encoder.Encode(stream->sender, stream->sender_session, seq, views);
     std::string tmp = absl::StrCat(inbox, "/.attack.tmp");
     int fd = open(tmp.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || writev(fd, iov.data(), iov.size()) != static_cast<ssize_t>(encoder.size())) {

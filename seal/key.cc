@@ -59,8 +59,7 @@ absl::StatusOr<Key> Key::FromBase64(absl::string_view text) {
 
 std::string Key::ToBase64() const {
   char out[sodium_base64_ENCODED_LEN(kSize, sodium_base64_VARIANT_ORIGINAL)];
-  sodium_bin2base64(out, sizeof(out), bytes_.data(), bytes_.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
+  sodium_bin2base64(out, sizeof(out), bytes_.data(), bytes_.size(), sodium_base64_VARIANT_ORIGINAL);
   std::string s(out);
   sodium_memzero(out, sizeof(out));
   return s;
@@ -72,9 +71,9 @@ absl::StatusOr<Key> LoadKeyFile(const std::string& path) {
   // file checked is the file read.
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot open key file ", path, ": ", strerror(errno),
-                     " (create one with: fstun genkey > ", path, " && chmod 600 ", path, ")"));
+    return absl::NotFoundError(absl::StrCat("cannot open key file ", path, ": ", strerror(errno),
+                                            " (create one with: fstun genkey > ", path,
+                                            " && chmod 600 ", path, ")"));
   }
   struct stat st;
   if (fstat(fd, &st) != 0) {
@@ -84,15 +83,14 @@ absl::StatusOr<Key> LoadKeyFile(const std::string& path) {
   }
   if (!S_ISREG(st.st_mode)) {
     close(fd);
-    return absl::FailedPreconditionError(
-        absl::StrCat("key file ", path, " is not a regular file"));
+    return absl::FailedPreconditionError(absl::StrCat("key file ", path, " is not a regular file"));
   }
   if (st.st_uid != geteuid()) {
     close(fd);
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "key file %s is owned by uid %d, not by the user fstun runs as (uid %d); "
-        "run: chown %d %s && chmod 600 %s",
-        path, st.st_uid, geteuid(), geteuid(), path, path));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("key file %s is owned by uid %d, not by the user fstun runs as (uid %d); "
+                        "run: chown %d %s && chmod 600 %s",
+                        path, st.st_uid, geteuid(), geteuid(), path, path));
   }
   if ((st.st_mode & 077) != 0) {
     close(fd);
@@ -117,9 +115,8 @@ absl::StatusOr<Key> LoadKeyFile(const std::string& path) {
     used += static_cast<size_t>(n);
   }
   close(fd);
-  absl::StatusOr<Key> key = used == sizeof(buf)
-                                ? absl::InvalidArgumentError("file too long")
-                                : Key::FromBase64(absl::string_view(buf, used));
+  absl::StatusOr<Key> key = used == sizeof(buf) ? absl::InvalidArgumentError("file too long")
+                                                : Key::FromBase64(absl::string_view(buf, used));
   sodium_memzero(buf, sizeof(buf));
   if (!key.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -47,8 +47,8 @@ TEST(KeyTest, GeneratedKeysAreRandomAndRoundTripThroughBase64) {
 }
 
 TEST(KeyTest, FromBase64RefusesWhatIsNotAKeyWithoutEchoingIt) {
-  for (std::string bad : std::vector<std::string>{"", "hello", "c2hvcnQ=", "!!!!", std::string(44, 'A') + "x",
-                          std::string(88, 'A')}) {
+  for (std::string bad : std::vector<std::string>{
+           "", "hello", "c2hvcnQ=", "!!!!", std::string(44, 'A') + "x", std::string(88, 'A')}) {
     absl::StatusOr<Key> k = Key::FromBase64(bad);
     EXPECT_FALSE(k.ok()) << bad;
     if (bad.size() > 3) {

@@ -105,7 +105,13 @@ for kind in tmpfs fuse; do
     inbox="$(dirname "$(find "$dir/inbox" -name '*.rec' | head -1)")"
     "$ATTACKER" capture "$inbox" "$FSE_WORK/captured" || fail "capture"
     kill -CONT "${FSE_PID[s-$kind]}"
-    sleep 1
+    # Wait (bounded) until the server has consumed the waiting records, so
+    # the attacker's numbers really are the stream's next ones.
+    for _ in $(seq 100); do
+      [[ -z "$(find "$inbox" -name '*.rec' 2>/dev/null)" ]] && break
+      sleep 0.1
+    done
+    sleep 0.2
     before="$(tun_rx s)"
     "$ATTACKER" attack "$inbox" "$FSE_WORK/captured" || fail "attack"
     sleep 1.5

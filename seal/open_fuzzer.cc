@@ -15,8 +15,8 @@
 namespace {
 
 fstun::Key& FuzzKey() {
-  static fstun::Key* key = new fstun::Key(
-      *fstun::Key::FromBase64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="));
+  static fstun::Key* key =
+      new fstun::Key(*fstun::Key::FromBase64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="));
   return *key;
 }
 

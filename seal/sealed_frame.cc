@@ -68,8 +68,8 @@ size_t FrameSealer::SealWithType(uint8_t type, FrameView frame, absl::Span<uint8
   PutBig64(header + 24, echo_);
   unsigned long long sealed_len = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(header + kSealHeaderSize, &sealed_len, frame.data(),
-                                             frame.size(), header, kSealHeaderSize, nullptr,
-                                             header, key_.bytes().data());
+                                             frame.size(), header, kSealHeaderSize, nullptr, header,
+                                             key_.bytes().data());
   ++next_seq_;
   return kSealHeaderSize + static_cast<size_t>(sealed_len);
 }
@@ -88,8 +88,8 @@ FrameOpener::Result FrameOpener::Open(FrameView sealed, absl::Span<uint8_t> out)
   const uint8_t* header = sealed.data();
   r.sender_id = GetBig32(header + 4);
   const bool hello = header[0] == kSealHelloMarker;
-  if ((header[0] != kSealMarker && !hello) || header[1] != 0 || header[2] != 0 ||
-      header[3] != 0 || (hello && sealed.size() != kSealOverhead)) {
+  if ((header[0] != kSealMarker && !hello) || header[1] != 0 || header[2] != 0 || header[3] != 0 ||
+      (hello && sealed.size() != kSealOverhead)) {
     r.error = Error::kMalformed;
     return r;
   }
@@ -100,9 +100,8 @@ FrameOpener::Result FrameOpener::Open(FrameView sealed, absl::Span<uint8_t> out)
   }
   unsigned long long opened = 0;
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          out.data(), &opened, nullptr, header + kSealHeaderSize,
-          sealed.size() - kSealHeaderSize, header, kSealHeaderSize, header,
-          key_.bytes().data()) != 0) {
+          out.data(), &opened, nullptr, header + kSealHeaderSize, sealed.size() - kSealHeaderSize,
+          header, kSealHeaderSize, header, key_.bytes().data()) != 0) {
     r.error = Error::kAuthFailed;
     return r;
   }

@@ -137,10 +137,10 @@ class FrameOpener {
   };
   struct Result {
     Error error = Error::kOk;
-    size_t size = 0;         // plaintext bytes written to `out` (kOk only)
-    uint32_t sender_id = 0;  // as the header claims (unauthenticated unless
-                             // the frame authenticated)
-    bool hello = false;      // kOk: a hello, nothing to deliver
+    size_t size = 0;           // plaintext bytes written to `out` (kOk only)
+    uint32_t sender_id = 0;    // as the header claims (unauthenticated unless
+                               // the frame authenticated)
+    bool hello = false;        // kOk: a hello, nothing to deliver
     bool new_session = false;  // the sender started a session newer than
                                // the one known (or is new)
     // Non-zero: the frame was authentic and this is the sender's current

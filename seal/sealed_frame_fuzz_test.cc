@@ -68,7 +68,8 @@ TEST(SealedFrameFuzzTest, MutatedGenuineFramesNeverOpen) {
         case 4:
           // Keep the header, replace the body with another frame's.
           bad.resize(kSealHeaderSize);
-          for (size_t k = 0; k < 100 + kSealTagSize; ++k) bad.push_back(static_cast<uint8_t>(rng()));
+          for (size_t k = 0; k < 100 + kSealTagSize; ++k)
+            bad.push_back(static_cast<uint8_t>(rng()));
           break;
       }
       if (bad == sealed) continue;

@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-
 #include "gtest/gtest.h"
 #include "testing/packet_builder.h"
 
@@ -16,7 +15,7 @@ using ::fstun::testing::PacketBuilder;
 using Error = FrameOpener::Error;
 
 constexpr uint32_t kSender = 0xC0000202;  // 192.0.2.2
-constexpr uint64_t kMySession = 1;         // the receiver's session
+constexpr uint64_t kMySession = 1;        // the receiver's session
 
 std::vector<uint8_t> Packet(uint32_t tag, size_t size = 200) {
   return PacketBuilder::TaggedUdp(Ip("192.0.2.2"), Ip("192.0.2.1"), tag, size);
@@ -71,7 +70,7 @@ TEST_F(SealedFrameTest, ReorderInsideTheWindowPassesBeyondIsTooOld) {
   // Newest first: everything down to the window's bottom opens once.
   EXPECT_EQ(OpenInto(frames.back()), Error::kOk);
   EXPECT_EQ(OpenInto(frames[frames.size() - 2]), Error::kOk);
-  EXPECT_EQ(OpenInto(frames[9]), Error::kOk);   // exactly kWindowSize behind
+  EXPECT_EQ(OpenInto(frames[9]), Error::kOk);  // exactly kWindowSize behind
   EXPECT_EQ(OpenInto(frames[8]), Error::kTooOld);
   EXPECT_EQ(OpenInto(frames[0]), Error::kTooOld);
 }

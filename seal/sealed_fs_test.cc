@@ -13,8 +13,8 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -55,8 +55,8 @@ std::shared_ptr<void> TempFolder(std::string* path) {
   return std::shared_ptr<void>(nullptr, [copy](void*) { std::filesystem::remove_all(copy); });
 }
 
-std::unique_ptr<Transport> SealedFsPeer(const std::string& dir, const IpPrefix& address,
-                                        size_t mtu, size_t backlog, bool inotify) {
+std::unique_ptr<Transport> SealedFsPeer(const std::string& dir, const IpPrefix& address, size_t mtu,
+                                        size_t backlog, bool inotify) {
   fs::FsTransportOptions o;
   o.dirpath = dir;
   o.mtu = mtu + kSealOverhead;
@@ -85,14 +85,16 @@ absl::StatusOr<TransportPair> MakeSealedFsPair(const ConformanceSetup& setup, bo
                        SealedFsPeer(dir, setup.b_address, setup.mtu, backlog, inotify), folder};
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    SealedFs, TransportConformanceTest,
-    ::testing::Values(
-        ConformanceParam{"sealed_fs_inotify",
-                         [](const ConformanceSetup& s) { return MakeSealedFsPair(s, true); }},
-        ConformanceParam{"sealed_fs_polling",
-                         [](const ConformanceSetup& s) { return MakeSealedFsPair(s, false); }}),
-    ::fstun::testing::ConformanceParamName);
+INSTANTIATE_TEST_SUITE_P(SealedFs, TransportConformanceTest,
+                         ::testing::Values(ConformanceParam{"sealed_fs_inotify",
+                                                            [](const ConformanceSetup& s) {
+                                                              return MakeSealedFsPair(s, true);
+                                                            }},
+                                           ConformanceParam{"sealed_fs_polling",
+                                                            [](const ConformanceSetup& s) {
+                                                              return MakeSealedFsPair(s, false);
+                                                            }}),
+                         ::fstun::testing::ConformanceParamName);
 
 std::vector<uint8_t> Packet(uint32_t tag, size_t size = 300) {
   return PacketBuilder::TaggedUdp(Ip("192.0.2.2"), Ip("192.0.2.1"), tag, size);
@@ -190,9 +192,9 @@ TEST(SealedFsAttackTest, WriterWithoutTheKeyInjectsNothingAndTheTunnelKeepsWorki
     std::vector<uint8_t> flipped = captured[0];
     flipped[40] ^= 1;
     std::vector<uint8_t> truncated(captured[1].begin(), captured[1].end() - 5);
-    WriteRecord(s, captured);                 // replay, as the next record
-    WriteRecord(s, {forged, forged});         // well-formed file, wrong tag
-    WriteRecord(s, {flipped, truncated});     // tampered copies
+    WriteRecord(s, captured);                    // replay, as the next record
+    WriteRecord(s, {forged, forged});            // well-formed file, wrong tag
+    WriteRecord(s, {flipped, truncated});        // tampered copies
     WriteRecord(s, {Packet(100), Packet(101)});  // plain packets (trusted-mode injection)
   });
   EXPECT_TRUE(ReceiveFrames(*b, 1, absl::Seconds(3), absl::Seconds(2)).empty());

@@ -46,10 +46,10 @@ absl::StatusOr<std::unique_ptr<SealedTransport>> SealedTransport::Create(
   if (inner == nullptr) return absl::InvalidArgumentError("sealing: no inner transport");
   if (options.mtu == 0) return absl::InvalidArgumentError("sealing: MTU must be positive");
   if (inner->mtu() < options.mtu + kSealOverhead) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "sealing: the inner transport carries frames of at most ", inner->mtu(),
-        " bytes, but sealed frames of MTU ", options.mtu, " need ", options.mtu + kSealOverhead,
-        " (create it with SealedInnerConfig)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("sealing: the inner transport carries frames of at most ", inner->mtu(),
+                     " bytes, but sealed frames of MTU ", options.mtu, " need ",
+                     options.mtu + kSealOverhead, " (create it with SealedInnerConfig)"));
   }
   if (inner->capabilities().multi_peer) {
     LOG(INFO) << "sealing a multi-peer transport: sealed frames show it no destination "
@@ -202,8 +202,8 @@ CounterSnapshot SealedTransport::counters() const {
   CounterSnapshot out;
   // The two reads are not atomic together; never let a hello in flight
   // make the count wrap.
-  out.tx_frames = inner.tx_frames - std::min(inner.tx_frames,
-                                             hellos_sent_.load(std::memory_order_relaxed));
+  out.tx_frames =
+      inner.tx_frames - std::min(inner.tx_frames, hellos_sent_.load(std::memory_order_relaxed));
   out.tx_bytes = inner.tx_bytes - inner.tx_frames * kSealOverhead;  // hellos: 0 bytes
   out.rx_frames = own.rx_frames;
   out.rx_bytes = own.rx_bytes;

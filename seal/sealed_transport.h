@@ -16,8 +16,8 @@
 // Frames that fail to open are never delivered; each is counted under its
 // reason (sealed_frame.h). The first Send starts with a hello, and a frame
 // refused because its sender does not know this end's session (this end
-// restarted) is answered with one, so peers learn each other's session. A frame that fails authentication logs one
-// warning "peer X: authentication failed, check --key_file", repeated at
+// restarted) is answered with one, so peers learn each other's session. A frame that fails
+// authentication logs one warning "peer X: authentication failed, check --key_file", repeated at
 // most every 5 minutes with a count, so a wrong key or an attacker cannot
 // flood the log.
 //
@@ -110,10 +110,10 @@ class SealedTransport : public Transport {
   // Heap-held so the sealer's and opener's references stay valid.
   const std::unique_ptr<Key> key_;
   const size_t mtu_;
-  const size_t max_plain_;   // mtu_, or kMaxFrameSize - overhead for GSO
+  const size_t max_plain_;  // mtu_, or kMaxFrameSize - overhead for GSO
   FrameSealer sealer_;
   FrameOpener opener_;
-  FrameBatch outbound_;      // sealed frames waiting for inner_->Send
+  FrameBatch outbound_;  // sealed frames waiting for inner_->Send
   // Sealed frames from the inner transport; sized to the caller's batch.
   std::unique_ptr<FrameBatch> inbound_;
   std::atomic<bool> closed_{false};

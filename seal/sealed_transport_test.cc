@@ -48,8 +48,7 @@ absl::StatusOr<TransportPair> MakeSealedMemoryPair(const ConformanceSetup& setup
   options.mtu = setup.mtu + kSealOverhead;
   options.queue_bytes = setup.queue_bytes;
   auto [a, b] = MemoryTransport::CreatePair(options);
-  return TransportPair{Seal(std::move(a), setup.mtu, 1), Seal(std::move(b), setup.mtu, 2),
-                       nullptr};
+  return TransportPair{Seal(std::move(a), setup.mtu, 1), Seal(std::move(b), setup.mtu, 2), nullptr};
 }
 
 absl::StatusOr<TransportPair> MakeSealedLoopback(const ConformanceSetup& setup) {
@@ -77,19 +76,17 @@ absl::StatusOr<TransportPair> MakeSealedMemoryFromRegistry(const ConformanceSetu
   return TransportPair{*std::move(a), *std::move(b), nullptr};
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Sealed, TransportConformanceTest,
-    ::testing::Values(ConformanceParam{"sealed_memory", MakeSealedMemoryPair},
-                      ConformanceParam{"sealed_loopback", MakeSealedLoopback},
-                      ConformanceParam{"sealed_memory_by_name", MakeSealedMemoryFromRegistry}),
-    ::fstun::testing::ConformanceParamName);
+INSTANTIATE_TEST_SUITE_P(Sealed, TransportConformanceTest,
+                         ::testing::Values(ConformanceParam{"sealed_memory", MakeSealedMemoryPair},
+                                           ConformanceParam{"sealed_loopback", MakeSealedLoopback},
+                                           ConformanceParam{"sealed_memory_by_name",
+                                                            MakeSealedMemoryFromRegistry}),
+                         ::fstun::testing::ConformanceParamName);
 
 // Counts glog lines that contain a phrase.
 class LogCounter : public google::LogSink {
  public:
-  explicit LogCounter(std::string phrase) : phrase_(std::move(phrase)) {
-    google::AddLogSink(this);
-  }
+  explicit LogCounter(std::string phrase) : phrase_(std::move(phrase)) { google::AddLogSink(this); }
   ~LogCounter() override { google::RemoveLogSink(this); }
   void send(google::LogSeverity, const char*, const char*, int, const struct ::tm*,
             const char* message, size_t len) override {

@@ -21,8 +21,8 @@ namespace fstun {
 namespace {
 
 absl::Status Errno(absl::string_view what) {
-  return absl::PermissionDeniedError(absl::StrCat("dropping privileges: ", what, ": ",
-                                                  strerror(errno)));
+  return absl::PermissionDeniedError(
+      absl::StrCat("dropping privileges: ", what, ": ", strerror(errno)));
 }
 
 int ThreadCount() {
@@ -128,8 +128,8 @@ absl::Status DropPrivileges(const PrivilegeDropOptions& options) {
 
   // 4. No way back up.
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Errno("PR_SET_NO_NEW_PRIVS");
-  LOG(INFO) << "privileges dropped: uid " << getuid() << ", gid " << getgid()
-            << ", capabilities '" << CurrentCapabilities() << "', no_new_privs";
+  LOG(INFO) << "privileges dropped: uid " << getuid() << ", gid " << getgid() << ", capabilities '"
+            << CurrentCapabilities() << "', no_new_privs";
   return absl::OkStatus();
 }
 

@@ -82,8 +82,10 @@ TEST_F(PrivilegesTest, SwitchesUserAndKeepsOnlyNetAdmin) {
     ok &= Check(Has(CAP_NET_ADMIN, CAP_EFFECTIVE), "CAP_NET_ADMIN kept for teardown");
     ok &= Check(Has(CAP_NET_ADMIN, CAP_PERMITTED), "CAP_NET_ADMIN permitted");
     for (cap_value_t c : {CAP_SYS_ADMIN, CAP_DAC_OVERRIDE, CAP_SETUID, CAP_NET_RAW, CAP_CHOWN}) {
-      ok &= Check(!Has(c, CAP_EFFECTIVE) && !Has(c, CAP_PERMITTED), absl::StrCat("cap ", c, " gone"));
-      ok &= Check(prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 0, absl::StrCat("cap ", c, " not in bounding set"));
+      ok &=
+          Check(!Has(c, CAP_EFFECTIVE) && !Has(c, CAP_PERMITTED), absl::StrCat("cap ", c, " gone"));
+      ok &= Check(prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 0,
+                  absl::StrCat("cap ", c, " not in bounding set"));
     }
     ok &= Check(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs");
     ok &= Check(open(secret.c_str(), O_RDONLY) == -1 && errno == EACCES,

@@ -5,11 +5,11 @@
 // since a filter cannot be removed once installed.
 #include "security/seccomp_filter.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sched.h>
-#include <dirent.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>

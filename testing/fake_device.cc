@@ -69,9 +69,8 @@ std::vector<std::vector<uint8_t>> FakeDevice::Written() const {
 
 bool FakeDevice::WaitForWritten(size_t count, absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
-  auto enough = [this, count]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return written_.size() >= count;
-  };
+  auto enough = [this, count]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return written_.size() >= count; };
   return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
 }
 

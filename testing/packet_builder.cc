@@ -29,8 +29,7 @@ uint32_t SumWords(FrameView data, uint32_t sum) {
 }
 
 // Pseudo-header sum for TCP/UDP/ICMPv6 checksums.
-uint32_t PseudoHeaderSum(const IpAddress& src, const IpAddress& dst, uint8_t proto,
-                         size_t length) {
+uint32_t PseudoHeaderSum(const IpAddress& src, const IpAddress& dst, uint8_t proto, size_t length) {
   uint32_t sum = 0;
   sum = SumWords(FrameView(src.bytes.data(), src.size()), sum);
   sum = SumWords(FrameView(dst.bytes.data(), dst.size()), sum);
@@ -89,8 +88,8 @@ uint16_t InternetChecksum(FrameView data, uint32_t sum) {
   return static_cast<uint16_t>(~sum);
 }
 
-std::vector<uint8_t> PacketBuilder::Udp(const IpAddress& src, const IpAddress& dst,
-                                        uint16_t sport, uint16_t dport, FrameView payload) {
+std::vector<uint8_t> PacketBuilder::Udp(const IpAddress& src, const IpAddress& dst, uint16_t sport,
+                                        uint16_t dport, FrameView payload) {
   std::vector<uint8_t> l4(8 + payload.size());
   Put16(&l4[0], sport);
   Put16(&l4[2], dport);
@@ -114,9 +113,9 @@ std::vector<uint8_t> PacketBuilder::IcmpEcho(const IpAddress& src, const IpAddre
   return WrapIp(src, dst, kProtoIcmp, std::move(l4), 2, /*pseudo=*/false);
 }
 
-std::vector<uint8_t> PacketBuilder::Tcp(const IpAddress& src, const IpAddress& dst,
-                                        uint16_t sport, uint16_t dport, uint32_t seq,
-                                        uint32_t ack, uint8_t flags, FrameView payload) {
+std::vector<uint8_t> PacketBuilder::Tcp(const IpAddress& src, const IpAddress& dst, uint16_t sport,
+                                        uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+                                        FrameView payload) {
   std::vector<uint8_t> l4(20 + payload.size());
   Put16(&l4[0], sport);
   Put16(&l4[2], dport);

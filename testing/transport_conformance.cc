@@ -28,8 +28,7 @@ std::string ConformanceParamName(const ::testing::TestParamInfo<ConformanceParam
   return info.param.name;
 }
 
-std::vector<std::vector<uint8_t>> ReceiveFrames(Transport& t, size_t count,
-                                                absl::Duration timeout,
+std::vector<std::vector<uint8_t>> ReceiveFrames(Transport& t, size_t count, absl::Duration timeout,
                                                 absl::Duration idle_timeout,
                                                 size_t batch_capacity) {
   std::vector<std::vector<uint8_t>> out;
@@ -37,8 +36,7 @@ std::vector<std::vector<uint8_t>> ReceiveFrames(Transport& t, size_t count,
   absl::Time deadline = absl::Now() + timeout;
   absl::Time last_frame = absl::Now();
   // At least one pass, so a zero timeout takes what is ready now.
-  for (bool first = true; out.size() < count && (first || absl::Now() < deadline);
-       first = false) {
+  for (bool first = true; out.size() < count && (first || absl::Now() < deadline); first = false) {
     batch.Clear();
     absl::StatusOr<size_t> n = t.Receive(batch);
     if (!n.ok()) {
@@ -51,8 +49,8 @@ std::vector<std::vector<uint8_t>> ReceiveFrames(Transport& t, size_t count,
       continue;
     }
     if (absl::Now() - last_frame > idle_timeout) break;
-    absl::Duration wait = std::min({t.poll_interval(), absl::Milliseconds(50),
-                                    deadline - absl::Now()});
+    absl::Duration wait =
+        std::min({t.poll_interval(), absl::Milliseconds(50), deadline - absl::Now()});
     if (wait > absl::ZeroDuration()) WaitReadable(t.readiness_fd(), wait);
   }
   return out;
@@ -117,8 +115,8 @@ TEST_P(TransportConformanceTest, FramesArriveIntactAndInOrder) {
     got.push_back(std::move(f));
   ASSERT_EQ(got.size(), sent.size());
   for (size_t k = 0; k < sent.size(); ++k) {
-    ASSERT_EQ(got[k], sent[k]) << "frame " << k << " differs (tag "
-                               << PacketBuilder::TagOf(got[k]) << ")";
+    ASSERT_EQ(got[k], sent[k]) << "frame " << k << " differs (tag " << PacketBuilder::TagOf(got[k])
+                               << ")";
   }
 }
 

@@ -45,8 +45,8 @@ struct ConformanceSetup {
 };
 
 struct TransportPair {
-  std::unique_ptr<Transport> a;  // sends
-  std::unique_ptr<Transport> b;  // receives; null: `a` receives what it sends (echo)
+  std::unique_ptr<Transport> a;      // sends
+  std::unique_ptr<Transport> b;      // receives; null: `a` receives what it sends (echo)
   std::shared_ptr<void> keep_alive;  // e.g. a temporary directory, freed last
 
   Transport& sender() { return *a; }
@@ -72,10 +72,9 @@ class TransportConformanceTest : public ::testing::TestWithParam<ConformancePara
 // Receives until `count` frames arrived, `timeout` passed, or (if
 // `idle_timeout` is finite) nothing arrived for that long. Waits on
 // readiness_fd and poll_interval, like the pump.
-std::vector<std::vector<uint8_t>> ReceiveFrames(Transport& t, size_t count,
-                                                absl::Duration timeout,
-                                                absl::Duration idle_timeout = absl::InfiniteDuration(),
-                                                size_t batch_capacity = 64);
+std::vector<std::vector<uint8_t>> ReceiveFrames(
+    Transport& t, size_t count, absl::Duration timeout,
+    absl::Duration idle_timeout = absl::InfiniteDuration(), size_t batch_capacity = 64);
 
 }  // namespace fstun::testing
 

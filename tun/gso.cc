@@ -151,7 +151,8 @@ absl::StatusOr<size_t> SegmentVnetFrame(FrameView frame, FrameBatch& out) {
   if (h.gso_size == 0) return absl::InvalidArgumentError("gso_size 0");
   const size_t payload = packet.size() - headers;
   const size_t count = std::max<size_t>(1, (payload + h.gso_size - 1) / h.gso_size);
-  if (count > free_slots || headers + std::min<size_t>(payload, h.gso_size) > out.frame_capacity()) {
+  if (count > free_slots ||
+      headers + std::min<size_t>(payload, h.gso_size) > out.frame_capacity()) {
     return absl::ResourceExhaustedError(
         absl::StrCat("no room for ", count, " segments of ", headers + h.gso_size, " bytes"));
   }
@@ -175,7 +176,8 @@ absl::StatusOr<size_t> SegmentVnetFrame(FrameView frame, FrameBatch& out) {
       if (i > 0) flags &= ~kTcpCwr;
       l4[13] = flags;
       Put16(l4 + 16, 0);
-      Put16(l4 + 16, static_cast<uint16_t>(~Fold(Sum(l4, l4_len, PseudoHeaderSum(seg, *ip, l4_len)))));
+      Put16(l4 + 16,
+            static_cast<uint16_t>(~Fold(Sum(l4, l4_len, PseudoHeaderSum(seg, *ip, l4_len)))));
     } else {
       Put16(l4 + 4, static_cast<uint16_t>(l4_len));
       Put16(l4 + 6, 0);

@@ -70,8 +70,8 @@ std::vector<uint8_t> Pattern(size_t n) {
 
 TEST(SegmentVnetFrameTest, TcpV4SuperPacketBecomesValidSegments) {
   std::vector<uint8_t> data = Pattern(3500);
-  std::vector<uint8_t> super = PacketBuilder::Tcp(Ip("192.0.2.1"), Ip("192.0.2.2"), 40000, 80,
-                                                  1000, 77, /*PSH|ACK|FIN*/ 0x19, data);
+  std::vector<uint8_t> super = PacketBuilder::Tcp(Ip("192.0.2.1"), Ip("192.0.2.2"), 40000, 80, 1000,
+                                                  77, /*PSH|ACK|FIN*/ 0x19, data);
   std::vector<uint8_t> frame = VnetFrame(kNeedsChecksum, 1, 1000, 20, 16, super);
   FrameBatch out(8, 2048);
   absl::StatusOr<size_t> n = SegmentVnetFrame(frame, out);
@@ -87,7 +87,7 @@ TEST(SegmentVnetFrameTest, TcpV4SuperPacketBecomesValidSegments) {
     EXPECT_EQ(Get32(&s[24]), 1000 + i * 1000);  // sequence number
     EXPECT_EQ(Get32(&s[28]), 77u);              // ack unchanged
     const uint8_t flags = s[33];
-    EXPECT_EQ(flags & 0x10, 0x10);                         // ACK on all
+    EXPECT_EQ(flags & 0x10, 0x10);                              // ACK on all
     EXPECT_EQ((flags & 0x09) != 0, i == 3) << "segment " << i;  // FIN, PSH only on the last
     joined.insert(joined.end(), s.begin() + 40, s.end());
   }
@@ -97,10 +97,11 @@ TEST(SegmentVnetFrameTest, TcpV4SuperPacketBecomesValidSegments) {
 
 TEST(SegmentVnetFrameTest, TcpV6AndUdpSuperPacketsSegment) {
   std::vector<uint8_t> data = Pattern(2500);
-  std::vector<uint8_t> tcp6 = PacketBuilder::Tcp(Ip("2001:db8::1"), Ip("2001:db8::2"), 1, 2,
-                                                 5, 0, 0x10, data);
+  std::vector<uint8_t> tcp6 =
+      PacketBuilder::Tcp(Ip("2001:db8::1"), Ip("2001:db8::2"), 1, 2, 5, 0, 0x10, data);
   FrameBatch out(8, 2048);
-  absl::StatusOr<size_t> n = SegmentVnetFrame(VnetFrame(kNeedsChecksum, 4, 1200, 40, 16, tcp6), out);
+  absl::StatusOr<size_t> n =
+      SegmentVnetFrame(VnetFrame(kNeedsChecksum, 4, 1200, 40, 16, tcp6), out);
   ASSERT_TRUE(n.ok()) << n.status();
   ASSERT_EQ(*n, 3u);
   for (FrameView s : out.frames()) {
@@ -143,12 +144,14 @@ TEST(SegmentVnetFrameTest, RefusesMalformedFramesAndLackOfRoom) {
   std::vector<uint8_t> tiny(4);
   EXPECT_TRUE(absl::IsInvalidArgument(SegmentVnetFrame(tiny, out).status()));
 
-  std::vector<uint8_t> udp = PacketBuilder::Udp(Ip("192.0.2.1"), Ip("192.0.2.2"), 1, 2, Pattern(3000));
+  std::vector<uint8_t> udp =
+      PacketBuilder::Udp(Ip("192.0.2.1"), Ip("192.0.2.2"), 1, 2, Pattern(3000));
   // Says TCP, is UDP.
   EXPECT_TRUE(absl::IsInvalidArgument(
       SegmentVnetFrame(VnetFrame(kNeedsChecksum, 1, 1000, 20, 16, udp), out).status()));
   // Three segments, two free slots: nothing appended.
-  absl::StatusOr<size_t> n = SegmentVnetFrame(VnetFrame(kNeedsChecksum, kVirtioGsoUdpL4, 1000, 20, 6, udp), out);
+  absl::StatusOr<size_t> n =
+      SegmentVnetFrame(VnetFrame(kNeedsChecksum, kVirtioGsoUdpL4, 1000, 20, 6, udp), out);
   EXPECT_TRUE(absl::IsResourceExhausted(n.status())) << n.status();
   EXPECT_EQ(out.size(), 0u);
 }

@@ -35,9 +35,9 @@ absl::StatusOr<unsigned> EnableTunOffloads(int fd, absl::string_view ifname) {
     last_error = errno;
     if (last_error != EINVAL) break;  // not a question of which flags
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "cannot turn on offloads on ", ifname, ": ", strerror(last_error),
-      " (run without vnet headers instead)"));
+  return absl::FailedPreconditionError(absl::StrCat("cannot turn on offloads on ", ifname, ": ",
+                                                    strerror(last_error),
+                                                    " (run without vnet headers instead)"));
 }
 
 std::optional<VirtioNetHeader> ParseVirtioNetHeader(FrameView frame) {

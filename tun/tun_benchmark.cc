@@ -91,8 +91,8 @@ BENCHMARK(BM_EchoRoundTrip)
 // bytes_per_second counts the super-packet's bytes.
 void BM_SegmentTcpSuperPacket(benchmark::State& state) {
   std::vector<uint8_t> data(64000, 0x5a);
-  std::vector<uint8_t> super = WithEmptyVnetHeader(PacketBuilder::Tcp(
-      Ip("192.0.2.1"), Ip("192.0.2.2"), 40000, 80, 1, 1, 0x18, data));
+  std::vector<uint8_t> super = WithEmptyVnetHeader(
+      PacketBuilder::Tcp(Ip("192.0.2.1"), Ip("192.0.2.2"), 40000, 80, 1, 1, 0x18, data));
   super[0] = 1;  // NEEDS_CSUM
   super[1] = 1;  // TCPV4
   const uint16_t gso_size = 1448, csum_start = 20, csum_offset = 16;

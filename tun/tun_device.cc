@@ -19,13 +19,13 @@
 namespace fstun {
 namespace {
 
-constexpr size_t kMinMtu = 68;       // IPv4's minimum
+constexpr size_t kMinMtu = 68;        // IPv4's minimum
 constexpr size_t kMinIpv6Mtu = 1280;  // IPv6's minimum
 constexpr size_t kMaxMtu = 65535;
 
 std::string ExistsMessage(absl::string_view name) {
-  return absl::StrCat("interface ", name, " already exists (a leftover? remove it with: ip link delete ",
-                      name, ")");
+  return absl::StrCat("interface ", name,
+                      " already exists (a leftover? remove it with: ip link delete ", name, ")");
 }
 
 // For a name taken by something that is not a TUN (eth0, lo, a bridge...),
@@ -41,17 +41,17 @@ std::string TakenMessage(absl::string_view name, absl::string_view kind) {
 absl::Status CheckName(absl::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("empty TUN interface name");
   if (name.size() >= IFNAMSIZ) {
-    return absl::InvalidArgumentError(absl::StrCat("interface name '", name, "' is too long (at most ",
-                                                   IFNAMSIZ - 1, " characters)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "interface name '", name, "' is too long (at most ", IFNAMSIZ - 1, " characters)"));
   }
   if (name == "." || name == "..") {
     return absl::InvalidArgumentError(absl::StrCat("'", name, "' is not a valid interface name"));
   }
   for (char c : name) {
     if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("interface name '", name, "' contains '", std::string(1, c),
-                       "' (not allowed in interface names)"));
+      return absl::InvalidArgumentError(absl::StrCat("interface name '", name, "' contains '",
+                                                     std::string(1, c),
+                                                     "' (not allowed in interface names)"));
     }
   }
   return absl::OkStatus();
@@ -65,9 +65,9 @@ absl::Status CheckOptions(const TunOptions& options) {
   }
   for (const IpPrefix& a : options.addresses) {
     if (a.address.is_v6() && options.mtu < kMinIpv6Mtu) {
-      return absl::InvalidArgumentError(absl::StrCat("MTU ", options.mtu, " is too small for IPv6 address ",
-                                                     a.ToString(), " (IPv6 needs at least ",
-                                                     kMinIpv6Mtu, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("MTU ", options.mtu, " is too small for IPv6 address ", a.ToString(),
+                       " (IPv6 needs at least ", kMinIpv6Mtu, ")"));
     }
   }
   return absl::OkStatus();
@@ -166,13 +166,12 @@ absl::StatusOr<std::unique_ptr<TunDevice>> TunDevice::Create(const TunOptions& o
         return fail(absl::AlreadyExistsError(ExistsMessage(options.name)));
       case EPERM:
       case EACCES:
-        return fail(absl::PermissionDeniedError(
-            absl::StrCat("cannot create TUN interface ", options.name,
-                         ": need CAP_NET_ADMIN (run as root)")));
+        return fail(absl::PermissionDeniedError(absl::StrCat(
+            "cannot create TUN interface ", options.name, ": need CAP_NET_ADMIN (run as root)")));
       case EINVAL:
-        return fail(absl::InvalidArgumentError(absl::StrCat(
-            "cannot create TUN interface ", options.name, ": ", strerror(err),
-            " (is the name taken by a non-TUN interface?)")));
+        return fail(absl::InvalidArgumentError(
+            absl::StrCat("cannot create TUN interface ", options.name, ": ", strerror(err),
+                         " (is the name taken by a non-TUN interface?)")));
       default:
         return fail(absl::InternalError(
             absl::StrCat("cannot create TUN interface ", options.name, ": ", strerror(err))));

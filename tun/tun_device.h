@@ -46,8 +46,8 @@
 namespace fstun {
 
 // Why TunDevice::Write dropped a packet (counters().drops keys).
-inline constexpr char kDropTunFull[] = "tun_full";          // the kernel had no room (EAGAIN)
-inline constexpr char kDropTunDown[] = "tun_down";          // the interface is down (EIO)
+inline constexpr char kDropTunFull[] = "tun_full";               // the kernel had no room (EAGAIN)
+inline constexpr char kDropTunDown[] = "tun_down";               // the interface is down (EIO)
 inline constexpr char kDropTunWriteError[] = "tun_write_error";  // refused: not IP, bad header...
 
 struct TunOptions {

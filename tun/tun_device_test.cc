@@ -43,7 +43,6 @@ using ::fstun::testing::PacketBuilder;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 
-
 IpPrefix Prefix(absl::string_view text) {
   absl::StatusOr<IpPrefix> p = IpPrefix::Parse(text);
   CHECK(p.ok()) << p.status();
@@ -108,13 +107,15 @@ void SendUdp(absl::string_view dst, uint16_t port, absl::string_view payload) {
     sa.sin_family = AF_INET;
     sa.sin_port = htons(port);
     std::memcpy(&sa.sin_addr, to.bytes.data(), 4);
-    sent = sendto(sock, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+    sent = sendto(sock, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&sa),
+                  sizeof(sa));
   } else {
     sockaddr_in6 sa = {};
     sa.sin6_family = AF_INET6;
     sa.sin6_port = htons(port);
     std::memcpy(&sa.sin6_addr, to.bytes.data(), 16);
-    sent = sendto(sock, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+    sent = sendto(sock, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&sa),
+                  sizeof(sa));
   }
   EXPECT_EQ(sent, static_cast<ssize_t>(payload.size())) << strerror(errno);
   close(sock);
@@ -233,8 +234,8 @@ TEST_F(TunDeviceTest, ReadStopsWhenTheBatchIsFullAndKeepsTheRest) {
     }
   }
   EXPECT_TRUE(filled_a_batch);
-  EXPECT_THAT(payloads, ::testing::ElementsAre("packet 0", "packet 1", "packet 2", "packet 3",
-                                               "packet 4"));
+  EXPECT_THAT(payloads,
+              ::testing::ElementsAre("packet 0", "packet 1", "packet 2", "packet 3", "packet 4"));
 }
 
 TEST_F(TunDeviceTest, TheKernelAnswersAnEchoRequestWrittenToTheTun) {
@@ -273,8 +274,8 @@ TEST_F(TunDeviceTest, TheKernelAnswersAnEchoRequestWrittenToTheTun) {
     reply6 = ReadMatching(
         *tun,
         [](FrameView p) {
-          return Protocol(p) == 58 && PacketDestination(p) == Ip("2001:db8::2") &&
-                 p.size() > 40 && p[40] == 129;  // ICMPv6 echo reply
+          return Protocol(p) == 58 && PacketDestination(p) == Ip("2001:db8::2") && p.size() > 40 &&
+                 p[40] == 129;  // ICMPv6 echo reply
         },
         absl::Milliseconds(500));
   }
@@ -385,8 +386,7 @@ TEST_F(TunDeviceTest, PacketsTheKernelRefusesAreCountedDrops) {
   auto tun = MustCreate(Options("tuntest0", {"192.0.2.1/24"}));
   ASSERT_NE(tun, nullptr);
   std::vector<uint8_t> not_ip(40, 0x00);  // version nibble 0
-  std::vector<uint8_t> good =
-      PacketBuilder::IcmpEcho(Ip("192.0.2.2"), Ip("192.0.2.1"), 1, 1, {});
+  std::vector<uint8_t> good = PacketBuilder::IcmpEcho(Ip("192.0.2.2"), Ip("192.0.2.1"), 1, 1, {});
   ASSERT_TRUE(tun->Write({FrameView(not_ip), FrameView(), FrameView(good)}).ok());
   CounterSnapshot c = tun->counters();
   EXPECT_EQ(c.drops_for(kDropTunWriteError), 1u);
@@ -403,8 +403,7 @@ TEST_F(TunDeviceTest, ADeletedInterfaceIsAnErrorNotADrop) {
   auto tun = MustCreate(Options("tuntest0", {"192.0.2.1/24"}));
   ASSERT_NE(tun, nullptr);
   ASSERT_TRUE(nl_->DeleteLink("tuntest0").ok());
-  std::vector<uint8_t> good =
-      PacketBuilder::IcmpEcho(Ip("192.0.2.2"), Ip("192.0.2.1"), 1, 1, {});
+  std::vector<uint8_t> good = PacketBuilder::IcmpEcho(Ip("192.0.2.2"), Ip("192.0.2.1"), 1, 1, {});
   absl::Status write = tun->Write({FrameView(good)});
   EXPECT_TRUE(absl::IsUnavailable(write)) << write;
   EXPECT_THAT(write.message(), HasSubstr("tuntest0 is gone"));

@@ -16,7 +16,7 @@ namespace fstun {
 
 struct LoopbackTransportOptions {
   size_t mtu = 1500;
-  size_t queue_frames = 4096;   // a full queue drops ("queue_full")
+  size_t queue_frames = 4096;  // a full queue drops ("queue_full")
   size_t queue_bytes = 16 << 20;
   bool carry_gso_frames = false;
 };

@@ -26,6 +26,7 @@
 #define FSTUN_CORE_TRANSPORT_H_
 
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -35,6 +36,7 @@
 #include "absl/types/span.h"
 #include "core/counters.h"
 #include "core/frame.h"
+#include "core/ip_address.h"
 #include "core/peer_status.h"
 
 namespace fstun {
@@ -56,6 +58,16 @@ class Transport {
   // backlog full) frames are dropped and counted and the call returns OK, as
   // a full NIC queue would. After Close(): FailedPrecondition.
   virtual absl::Status Send(absl::Span<const FrameView> frames) = 0;
+
+  // Send for a decorator that changes frames so that their bytes no longer
+  // show where they go (sealing encrypts the IP header): destinations[i] is
+  // frames[i]'s routing destination, taken from the plaintext. Multi-peer
+  // transports route by it; the default ignores it.
+  virtual absl::Status SendRouted(absl::Span<const FrameView> frames,
+                                  absl::Span<const std::optional<IpAddress>> destinations) {
+    (void)destinations;
+    return Send(frames);
+  }
 
   // Appends the frames that are ready now to `batch`, in order, until it is
   // full; never blocks. Returns how many were appended (0: nothing ready).

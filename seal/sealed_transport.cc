@@ -70,14 +70,18 @@ SealedTransport::SealedTransport(std::unique_ptr<Transport> inner, std::unique_p
                                                            : options.mtu),
       sealer_(*key_, options.sender_id, session),
       opener_(*key_, session),
-      outbound_(kOutboundFrames, max_plain_ + kSealOverhead) {
+      outbound_(kOutboundFrames, max_plain_ + kSealOverhead),
+      outbound_destinations_(kOutboundFrames) {
   LOG(INFO) << "sealing frames as sender " << SenderIdToString(options.sender_id) << ", session "
             << absl::StrCat(absl::Hex(session, absl::kZeroPad16));
 }
 
 absl::Status SealedTransport::FlushOutbound() {
   if (outbound_.empty()) return absl::OkStatus();
-  absl::Status s = inner_->Send(outbound_.frames());
+  // Sealing hides the IP header: hand the plaintext destinations along so a
+  // multi-peer inner transport (fs with several clients) can still route.
+  absl::Status s = inner_->SendRouted(
+      outbound_.frames(), absl::MakeConstSpan(outbound_destinations_.data(), outbound_.size()));
   outbound_.Clear();
   return s;
 }
@@ -124,6 +128,7 @@ absl::Status SealedTransport::Send(absl::Span<const FrameView> frames) {
       counters_.AddDrop("sequence_exhausted");
       continue;
     }
+    outbound_destinations_[outbound_.size()] = FrameDestination(frame);
     outbound_.CommitNext(sealed);
   }
   absl::Status s = FlushOutbound();

@@ -28,12 +28,10 @@
 // frame (see seal/seal_benchmark.cc for the cost).
 //
 // Multi-peer inner transports (capabilities().multi_peer, e.g. fs) route a
-// frame by the destination address inside it, which sealing hides: they
-// see a non-IP frame and route it as such (fs: a client's frames go to its
-// server, otherwise to the only live peer). Point-to-point tunnels and
-// clients work; a server with several clients cannot yet pick the client
-// of a sealed frame (that needs a routing hook in core/transport.h, where
-// the decorator would pass the plaintext's destination alongside).
+// frame by the destination address inside it, which sealing hides; the
+// decorator therefore passes each frame's plaintext destination alongside
+// (Transport::SendRouted), so a server with several clients still picks the
+// right one. Hellos carry no destination and are routed as non-IP frames.
 #ifndef FSTUN_SEAL_SEALED_TRANSPORT_H_
 #define FSTUN_SEAL_SEALED_TRANSPORT_H_
 
@@ -113,7 +111,9 @@ class SealedTransport : public Transport {
   const size_t max_plain_;  // mtu_, or kMaxFrameSize - overhead for GSO
   FrameSealer sealer_;
   FrameOpener opener_;
-  FrameBatch outbound_;  // sealed frames waiting for inner_->Send
+  FrameBatch outbound_;  // sealed frames waiting for inner_->SendRouted
+  // The plaintext destination of each frame in outbound_ (same index).
+  std::vector<std::optional<IpAddress>> outbound_destinations_;
   // Sealed frames from the inner transport; sized to the caller's batch.
   std::unique_ptr<FrameBatch> inbound_;
   std::atomic<bool> closed_{false};

@@ -284,6 +284,36 @@ TEST(SealedTransportTest, InnerTransportMustCarryTheOverhead) {
       << t.status();
 }
 
+// A loopback that remembers the destinations SendRouted was given.
+class RoutedRecorder : public LoopbackTransport {
+ public:
+  RoutedRecorder() : LoopbackTransport({.mtu = 1500 + kSealOverhead}) {}
+  absl::Status SendRouted(absl::Span<const FrameView> frames,
+                          absl::Span<const std::optional<IpAddress>> destinations) override {
+    for (size_t i = 0; i < frames.size(); ++i) {
+      seen.push_back(destinations[i] ? destinations[i]->ToString() : "none");
+    }
+    return Send(frames);
+  }
+  std::vector<std::string> seen;
+};
+
+TEST(SealedTransportTest, PassesThePlaintextDestinationsToAMultiPeerInnerTransport) {
+  auto inner = std::make_unique<RoutedRecorder>();
+  RoutedRecorder* recorder = inner.get();
+  auto t = SealedTransport::Create(std::move(inner), SharedKey(), {1500, 1, 0});
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto to_c1 = testing::PacketBuilder::TaggedUdp(testing::Ip("192.0.2.1"),
+                                                 testing::Ip("192.0.2.3"), 1, 200);
+  auto to_c2 = testing::PacketBuilder::TaggedUdp(testing::Ip("2001:db8::1"),
+                                                 testing::Ip("2001:db8::4"), 2, 200);
+  ASSERT_TRUE((*t)->Send({FrameView(to_c1), FrameView(to_c2)}).ok());
+  // (The hello that starts the first Send goes through plain Send.)
+  ASSERT_EQ(recorder->seen.size(), 2u);
+  EXPECT_EQ(recorder->seen[0], "192.0.2.3");
+  EXPECT_EQ(recorder->seen[1], "2001:db8::4");
+}
+
 TEST(SealedTransportTest, WithoutAKeyTheRegistryTransportIsReturnedUnsealed) {
   TransportConfig config;
   config.mtu = 1400;

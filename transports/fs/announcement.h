@@ -11,6 +11,7 @@
 //   addresses=192.0.2.2/24,2001:db8::2/64
 //   mtu=1400
 //   formats=1
+//   offload=1
 //   beat=17
 //   peers=192-0-2-1
 //   time=2026-11-25T15:52:34Z
@@ -43,6 +44,7 @@ struct Announcement {
   std::vector<IpPrefix> addresses;
   size_t mtu = 0;
   std::vector<int> formats;  // record format versions this peer reads
+  bool offload = false;      // takes frames with a virtio_net_hdr (TUN offloads)
   uint64_t beat = 0;
   // Ids of the peers this one knows. A peer missing from it rings the
   // doorbell (names.h), because directory listings may be stale for long.

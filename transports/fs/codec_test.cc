@@ -109,7 +109,7 @@ TEST(Record, WrongMagicVersionAndFlags) {
   image[4] = 2;
   EXPECT_EQ(ParseRecord(image, 1500, rec), RecordError::kBadVersion);
   image = EncodeSome();
-  image[28] = 1;
+  image[28] = 2;  // an unknown flag (bit 0 is kRecordFlagVnetHdr)
   EXPECT_EQ(ParseRecord(image, 1500, rec), RecordError::kBadVersion);
 }
 

@@ -13,6 +13,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/send_checks.h"
+#include "tun/gso.h"
+#include "tun/offload.h"
 #include "glog/logging.h"
 
 namespace fstun::fs {
@@ -93,7 +95,8 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
     return absl::InvalidArgumentError(absl::StrCat(
         "fs: peer id '", options.peer_id, "' must be 1-64 characters of [A-Za-z0-9_-]"));
   }
-  const size_t one_frame = RecordSize(options.peer_id.size(), 1, options.mtu);
+  const size_t one_frame = RecordSize(options.peer_id.size(), 1,
+                                      options.carry_gso_frames ? kMaxFrameSize : options.mtu);
   if (options.max_file_bytes < one_frame || options.max_file_bytes > kMaxRecordBytes / 2) {
     return absl::InvalidArgumentError(absl::StrCat("fs: max file bytes must be in [", one_frame,
                                                    ", ", kMaxRecordBytes / 2, "]"));
@@ -176,6 +179,7 @@ FsTransport::~FsTransport() {
 TransportCapabilities FsTransport::capabilities() const {
   TransportCapabilities caps;
   caps.multi_peer = true;
+  caps.carries_gso_frames = options_.carry_gso_frames;
   return caps;
 }
 
@@ -195,35 +199,87 @@ absl::Status FsTransport::Send(absl::Span<const FrameView> frames) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
   Housekeeping(now);
+  const bool vnet = options_.carry_gso_frames;
   size_t refused = 0;
   touched_.clear();
+  bool sent = false;
   for (FrameView f : frames) {
-    if (!AcceptForSend(f, options_.mtu, /*carries_gso=*/false, counters_)) {
+    if (!AcceptForSend(f, options_.mtu, vnet, counters_)) {
       ++refused;
       continue;
     }
-    Peer* p = Route(f, now);
+    // Routing looks at the IP packet, after the virtio_net_hdr if any.
+    FrameView packet = vnet ? VnetPayload(f) : f;
+    Peer* p = Route(packet, now);
     if (p == nullptr) {
       counters_.AddDrop("no_route");
       continue;
     }
-    if (f.size() > p->ann.mtu) {
-      counters_.AddDrop("peer_mtu");
-      continue;
-    }
-    if (p->to_send.empty()) touched_.push_back(p);
-    p->to_send.push_back(f);
+    QueueFor(*p, f, packet, now);
   }
-  for (Peer* p : touched_) {
-    WriteFrames(*p, p->to_send, now);
-    p->to_send.clear();
-  }
-  if (!touched_.empty()) {
+  sent = !touched_.empty();
+  FlushQueued(now);
+  if (sent) {
     pacer_.OnActivity(now);  // a reply is likely soon: poll fast
     pacer_.Update(now);
     interval_ns_.store(more_ready_ ? 0 : absl::ToInt64Nanoseconds(pacer_.interval()));
   }
   return refused > 0 ? RefusedStatus(refused, options_.mtu) : absl::OkStatus();
+}
+
+void FsTransport::QueueFor(Peer& p, FrameView frame, FrameView packet, absl::Time now) {
+  auto queue = [&](FrameView v) {
+    if (p.to_send.empty()) touched_.push_back(&p);
+    p.to_send.push_back(v);
+  };
+  if (!options_.carry_gso_frames || p.ann.offload) {
+    // Same kind of frames on both ends: unchanged.
+    if (!options_.carry_gso_frames && frame.size() > p.ann.mtu) {
+      counters_.AddDrop("peer_mtu");
+      return;
+    }
+    queue(frame);
+    return;
+  }
+  // We have vnet frames, the peer takes plain packets: complete checksums
+  // and cut super-packets, as the kernel would have without offloads.
+  std::optional<VirtioNetHeader> h = ParseVirtioNetHeader(frame);
+  if (h && h->gso_type == 0 && (h->flags & 1) == 0) {  // no GSO, checksum done
+    if (packet.size() > p.ann.mtu) {
+      counters_.AddDrop("peer_mtu");
+      return;
+    }
+    queue(packet);
+    return;
+  }
+  if (segmented_ == nullptr) {
+    segmented_ = std::make_unique<FrameBatch>(kMaxRecordFrames, std::max<size_t>(options_.mtu, 1500) + 64);
+  }
+  // Room for the largest super-packet cut at the smallest sane segment size.
+  if (segmented_->capacity() - segmented_->size() < 128) FlushQueued(now);
+  size_t before = segmented_->size();
+  absl::StatusOr<size_t> n = SegmentVnetFrame(frame, *segmented_);
+  if (!n.ok()) {
+    counters_.AddDrop("bad_offload_frame");
+    return;
+  }
+  for (size_t i = before; i < segmented_->size(); ++i) {
+    FrameView seg = (*segmented_)[i];
+    if (seg.size() > p.ann.mtu) {
+      counters_.AddDrop("peer_mtu");
+      continue;
+    }
+    queue(seg);
+  }
+}
+
+void FsTransport::FlushQueued(absl::Time now) {
+  for (Peer* p : touched_) {
+    WriteFrames(*p, p->to_send, now);
+    p->to_send.clear();
+  }
+  touched_.clear();
+  if (segmented_ != nullptr) segmented_->Clear();
 }
 
 FsTransport::Peer* FsTransport::Route(FrameView frame, absl::Time now) {
@@ -303,8 +359,10 @@ void FsTransport::WriteFrames(Peer& p, absl::Span<const FrameView> frames, absl:
     }
     if (n > 0) {
       const uint64_t seq = p.out_seq;
-      absl::Span<const iovec> iov = encoder_.Encode(options_.peer_id, session_, seq,
-                                                    frames.subspan(i, n));
+      const uint32_t flags =
+          options_.carry_gso_frames && p.ann.offload ? kRecordFlagVnetHdr : 0;
+      absl::Span<const iovec> iov =
+          encoder_.Encode(options_.peer_id, session_, seq, frames.subspan(i, n), flags);
       bool rename_failed = false;
       absl::Status s = WriteFileAtomically(p.inbox_fd, p.out_temp->For(seq),
                                            p.out_name->For(seq), iov, &rename_failed);
@@ -392,9 +450,20 @@ void FsTransport::ReadStream(Peer& p, FrameBatch& batch, absl::Time now) {
   uint64_t bytes = 0;
   while (!batch.full()) {
     if (p.record_pos < p.record.frames.size()) {
+      const bool add_header = options_.carry_gso_frames &&
+                              (p.record.header.flags & kRecordFlagVnetHdr) == 0;
       while (p.record_pos < p.record.frames.size() && !batch.full()) {
         FrameView f = p.record.frames[p.record_pos++];
-        batch.Append(f);
+        if (add_header) {
+          // A plain packet from a peer without offloads: our TUN expects a
+          // (zeroed) virtio_net_hdr in front.
+          absl::Span<uint8_t> slot = batch.NextSlot();
+          std::memset(slot.data(), 0, kVirtioNetHdrSize);
+          std::memcpy(slot.data() + kVirtioNetHdrSize, f.data(), f.size());
+          batch.CommitNext(kVirtioNetHdrSize + f.size());
+        } else {
+          batch.Append(f);
+        }
         ++frames;
         bytes += f.size();
       }
@@ -428,6 +497,11 @@ void FsTransport::ReadStream(Peer& p, FrameBatch& batch, absl::Time now) {
          p.record.header.seq != p.in_seq)) {
       reason = "bad_header";  // contents disagree with the name
       e = RecordError::kBadHeader;
+    }
+    if (e == RecordError::kOk && (p.record.header.flags & kRecordFlagVnetHdr) &&
+        !options_.carry_gso_frames) {
+      reason = "bad_version";  // offload frames we did not announce we take
+      e = RecordError::kBadVersion;
     }
     if (e != RecordError::kOk) {
       p.record.frames.clear();
@@ -553,6 +627,7 @@ void FsTransport::WriteAnnouncement(absl::Time now) {
   a.addresses = options_.addresses;
   a.mtu = options_.mtu;
   a.formats = {kRecordVersion};
+  a.offload = options_.carry_gso_frames;
   a.beat = ++beat_;
   for (const auto& p : peers_) a.peers.push_back(p->id);
   a.time = now;

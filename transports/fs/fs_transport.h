@@ -51,6 +51,10 @@ struct FsTransportOptions {
   std::string role;                    // "server", "client" or ""
   std::vector<IpPrefix> addresses;     // announced; others route to us by them
   size_t mtu = 1500;
+  // Frames start with a virtio_net_hdr and may be GSO super-packets
+  // (TransportConfig::offload_frames): carried unchanged to peers that
+  // announce the same, segmented (tun/gso.h) for peers that do not.
+  bool carry_gso_frames = false;
   // Bytes of unconsumed records this peer may leave in one destination's
   // inbox; beyond it frames are dropped ("backlog_full").
   size_t max_backlog_bytes = 32 << 20;
@@ -73,7 +77,7 @@ struct FsTransportOptions {
 };
 
 // Drop reasons (counters().drops). Frame-level: backlog_full, no_route,
-// write_error, peer_restarted, peer_gone, peer_mtu. File-level (count
+// write_error, peer_restarted, peer_gone, peer_mtu, bad_offload_frame. File-level (count
 // files): not_regular, oversize_file, truncated, bad_magic, bad_version,
 // bad_header, trailing_bytes, frame_too_large, bad_checksum, stale_file,
 // unknown_sender, ignored_name. Sequence numbers skipped: gap.
@@ -118,6 +122,10 @@ class FsTransport : public Transport {
   void DropOutstanding(Peer& p, const char* reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Reclaim(Peer& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CollectGarbage(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues `frame` (as given to Send) for `p`, adapting it to what p takes.
+  void QueueFor(Peer& p, FrameView frame, FrameView packet, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FlushQueued(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Peer* Route(FrameView frame, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Peer* FindRoute(FrameView frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Peer* FindPeer(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -167,6 +175,9 @@ class FsTransport : public Transport {
   absl::flat_hash_set<std::string> ignored_names_ ABSL_GUARDED_BY(mu_);
   ByteBuffer scratch_buffer_ ABSL_GUARDED_BY(mu_);
   ParsedRecord scratch_record_ ABSL_GUARDED_BY(mu_);
+  // Plain packets cut from super-packets for peers without offloads; the
+  // queued views point here until FlushQueued.
+  std::unique_ptr<FrameBatch> segmented_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fstun::fs

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -139,6 +140,68 @@ TEST(FsTransportTest, PeerWhoseListingIsStaleLearnsOfANewcomerByTheDoorbell) {
   SendAll(*b, Frames("192.0.2.1", "192.0.2.2", 10, 2));
   EXPECT_EQ(Tags(ReceiveN(*a, 2, kTimeout, {b.get()})), Range(10, 2));
   EXPECT_EQ(b->counters().total_drops(), 0u) << "the doorbell is not a foreign file";
+}
+
+// A frame as an offloading TUN hands it over: virtio_net_hdr + packet.
+std::vector<uint8_t> WithVnetHeader(const std::vector<uint8_t>& packet, uint8_t flags = 0,
+                                    uint16_t csum_start = 0, uint16_t csum_offset = 0) {
+  std::vector<uint8_t> f(10, 0);
+  f[0] = flags;
+  std::memcpy(&f[6], &csum_start, 2);
+  std::memcpy(&f[8], &csum_offset, 2);
+  f.insert(f.end(), packet.begin(), packet.end());
+  return f;
+}
+
+TEST(FsTransportTest, OffloadFramesTravelUnchangedBetweenOffloadingPeers) {
+  TempFolder folder;
+  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
+  FsTransportOptions bo = TestOptions(folder.path(), "192.0.2.1/24");
+  ao.carry_gso_frames = bo.carry_gso_frames = true;
+  auto a = MakePeer(ao);
+  auto b = MakePeer(bo);
+  EXPECT_TRUE(a->capabilities().carries_gso_frames);
+  // A 30000-byte frame (beyond the 1400 MTU: a super-packet's size).
+  std::vector<uint8_t> big = WithVnetHeader(Frame("192.0.2.2", "192.0.2.1", 1, 30000));
+  ASSERT_TRUE(a->Send({FrameView(big)}).ok());
+  auto got = ReceiveN(*b, 1, kTimeout, {a.get()});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], big);
+}
+
+TEST(FsTransportTest, OffloadingPeerAndPlainPeerInteroperate) {
+  TempFolder folder;
+  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
+  ao.carry_gso_frames = true;
+  auto a = MakePeer(ao);
+  auto b = MakePeer(TestOptions(folder.path(), "192.0.2.1/24"));
+  RunFor({a.get(), b.get()}, absl::Milliseconds(120));
+  std::vector<uint8_t> plain = Frame("192.0.2.2", "192.0.2.1", 1, 300);
+  // A packet whose UDP checksum the kernel left partial (NEEDS_CSUM):
+  // completed before it goes to the plain peer.
+  std::vector<uint8_t> partial = Frame("192.0.2.2", "192.0.2.1", 2, 300);
+  const uint16_t good_checksum = partial[26] << 8 | partial[27];
+  // What the kernel leaves: the folded pseudo-header sum, not complemented.
+  uint32_t sum = 17 + (partial[24] << 8 | partial[25]);
+  for (int i = 12; i < 20; i += 2) sum += partial[i] << 8 | partial[i + 1];
+  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+  partial[26] = sum >> 8;
+  partial[27] = sum & 0xFF;
+  ASSERT_TRUE(a->Send({FrameView(WithVnetHeader(plain)),
+                       FrameView(WithVnetHeader(partial, /*NEEDS_CSUM*/ 1, 20, 6))})
+                  .ok());
+  auto got = ReceiveN(*b, 2, kTimeout, {a.get()});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], plain) << "header removed";
+  EXPECT_EQ(Tags(got)[1], 2);
+  EXPECT_EQ(got[1][26] << 8 | got[1][27], good_checksum) << "checksum completed";
+  // The other way: the offloading peer gets a zeroed header in front.
+  std::vector<uint8_t> back = Frame("192.0.2.1", "192.0.2.2", 3, 200);
+  ASSERT_TRUE(b->Send({FrameView(back)}).ok());
+  auto got_back = ReceiveN(*a, 1, kTimeout, {b.get()});
+  ASSERT_EQ(got_back.size(), 1u);
+  EXPECT_EQ(got_back[0], WithVnetHeader(back));
+  EXPECT_EQ(a->counters().total_drops() + b->counters().total_drops(), 0u);
 }
 
 TEST(FsTransportTest, ThreePeersEachClientReceivesOnlyItsOwnFrames) {

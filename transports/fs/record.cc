@@ -44,7 +44,8 @@ RecordEncoder::RecordEncoder() {
 }
 
 absl::Span<const iovec> RecordEncoder::Encode(absl::string_view sender_id, uint64_t session,
-                                              uint64_t seq, absl::Span<const FrameView> frames) {
+                                              uint64_t seq, absl::Span<const FrameView> frames,
+                                              uint32_t flags) {
   const size_t header_bytes = HeaderBytes(sender_id.size());
   uint64_t payload = 0;
   for (FrameView f : frames) payload += f.size();
@@ -56,7 +57,7 @@ absl::Span<const iovec> RecordEncoder::Encode(absl::string_view sender_id, uint6
   Put64(h + 8, session);
   Put64(h + 16, seq);
   Put32(h + 24, static_cast<uint32_t>(frames.size()));
-  Put32(h + 28, 0);
+  Put32(h + 28, flags);
   Put32(h + 32, static_cast<uint32_t>(payload));
   h[36] = static_cast<uint8_t>(sender_id.size());
   std::memcpy(h + kRecordFixedHeader, sender_id.data(), sender_id.size());
@@ -95,7 +96,8 @@ RecordError ParseRecord(absl::Span<const uint8_t> image, size_t max_frame_bytes,
   h.flags = Get32(p + 28);
   h.payload_bytes = Get32(p + 32);
   const size_t id_length = p[36];
-  if (h.flags != 0) return RecordError::kBadVersion;
+  if ((h.flags & ~kRecordFlagVnetHdr) != 0) return RecordError::kBadVersion;
+  if (h.flags & kRecordFlagVnetHdr) max_frame_bytes = kMaxFrameSize;
   if (id_length == 0 || id_length > kMaxPeerIdLength || header_bytes != HeaderBytes(id_length) ||
       h.frame_count == 0 || h.frame_count > kMaxRecordFrames ||
       h.payload_bytes > kMaxRecordBytes) {

@@ -9,7 +9,8 @@
 //   8       8     sender session id
 //   16      8     sequence number (1, 2, ... per sender->receiver stream)
 //   24      4     frame count N (1..kMaxRecordFrames)
-//   28      4     flags (0; readers reject unknown bits)
+//   28      4     flags (bit 0: frames start with a virtio_net_hdr; readers
+//                 reject unknown bits)
 //   32      4     payload bytes P (sum of the frame lengths)
 //   36      1     sender id length L (1..kMaxPeerIdLength)
 //   37      11    zero
@@ -46,6 +47,9 @@ inline constexpr size_t kMaxPeerIdLength = 64;
 inline constexpr size_t kMaxRecordFrames = 1000;
 // No reader accepts a larger file; writers cap files well below it.
 inline constexpr size_t kMaxRecordBytes = 16 << 20;
+// Flag: every frame starts with a 10-byte virtio_net_hdr and may be a GSO
+// super-packet of up to kMaxFrameSize (both ends use TUN offloads).
+inline constexpr uint32_t kRecordFlagVnetHdr = 1;
 
 struct RecordHeader {
   uint16_t version = kRecordVersion;
@@ -68,7 +72,7 @@ class RecordEncoder {
   // The returned iovecs (valid until the next Encode) point at the
   // encoder's header and trailer and at the callers' frame bytes.
   absl::Span<const iovec> Encode(absl::string_view sender_id, uint64_t session, uint64_t seq,
-                                 absl::Span<const FrameView> frames);
+                                 absl::Span<const FrameView> frames, uint32_t flags = 0);
   // Total bytes of the last encoded record.
   size_t size() const { return size_; }
 
@@ -99,7 +103,8 @@ struct ParsedRecord {
 };
 
 // Validates `image` (a whole file) and fills `out`. Frames longer than
-// `max_frame_bytes` make the record invalid. Allocates only when `out`
+// `max_frame_bytes` (kMaxFrameSize in a kRecordFlagVnetHdr record) make the
+// record invalid. Allocates only when `out`
 // must grow past its largest previous frame count.
 RecordError ParseRecord(absl::Span<const uint8_t> image, size_t max_frame_bytes,
                         ParsedRecord& out);

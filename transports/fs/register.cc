@@ -109,6 +109,7 @@ absl::StatusOr<std::unique_ptr<Transport>> CreateFs(const TransportConfig& confi
   o.role = config.role;
   o.addresses = config.addresses;
   o.mtu = config.mtu;
+  o.carry_gso_frames = config.offload_frames;
   o.max_backlog_bytes = backlog;
   o.max_file_bytes = file;
   o.pacer = pacer;

@@ -342,16 +342,36 @@ def start_iperf3_server(scope, ns):
     raise RowFailed("iperf3 server did not start")
 
 
-def measure_tcp(scope, ns, seconds):
+def kernel_drops(scope, namespaces):
+    """Packets the kernel dropped on the namespaces' interfaces (e.g. a TUN's
+    tx queue overflowing while its reader lags): invisible to the tunnel's
+    own counters, yet each one is a TCP retransmit."""
+    total = 0
+    for ns in namespaces:
+        res = scope.run(None, ["ip", "-n", ns, "-s", "-j", "link", "show"], check=False)
+        try:
+            for link in json.loads(res.stdout or "[]"):
+                stats = link.get("stats64", {})
+                total += stats.get("tx", {}).get("dropped", 0)
+                total += stats.get("rx", {}).get("dropped", 0)
+        except (json.JSONDecodeError, AttributeError):
+            return None
+    return total
+
+
+def measure_tcp(scope, ns, seconds, namespaces):
     pids = scope.tunnel_pids()
     cpu0 = cpu_seconds(pids)
+    drops0 = kernel_drops(scope, namespaces)
     data = iperf3(scope, ns, [], seconds, "tcp")
     cpu1 = cpu_seconds(pids)
+    drops1 = kernel_drops(scope, namespaces)
     received = data["end"].get("sum_received", {})
     gbytes = received.get("bytes", 0) / 1e9
     result = {
         "tcp_gbps": received.get("bits_per_second", 0) / 1e9,
         "tcp_retransmits": data["end"].get("sum_sent", {}).get("retransmits"),
+        "tcp_kernel_drops": drops1 - drops0 if None not in (drops0, drops1) else None,
         "cpu_s_per_gb": (cpu1 - cpu0) / gbytes if pids and gbytes > 0 else None,
         "cpu_pct": 100.0 * (cpu1 - cpu0) / seconds if pids else None,
     }
@@ -710,7 +730,7 @@ def run_row(name, label, setup, options, args, ctx, logdir):
             result.update(measure_ping(scope, a, TUN_B, count,
                                        options.get("ping_interval", 0.01)))
             scope.check_alive()
-            result.update(measure_tcp(scope, a, args.tcp_seconds))
+            result.update(measure_tcp(scope, a, args.tcp_seconds, (a, b)))
             scope.check_alive()
             result.update(measure_udp(scope, a, args.udp_seconds,
                                       options.get("udp_rate", "0"), result.get("tcp_gbps")))
@@ -817,7 +837,7 @@ def markdown_table(results):
 
 
 CSV_KEYS = ["row", "label", "status", "reason", "tcp_gbps", "tcp_gbps_x_veth", "tcp_gbps_x_wg",
-            "tcp_retransmits", "udp_kpps", "udp_kpps_x_veth", "udp_kpps_x_wg", "udp_sent_kpps",
+            "tcp_retransmits", "tcp_kernel_drops", "udp_kpps", "udp_kpps_x_veth", "udp_kpps_x_wg", "udp_sent_kpps",
             "udp_loss_pct", "udp_rate", "udp_error", "tcp_error", "ping_p50_ms", "ping_p50_ms_x_veth", "ping_p50_ms_x_wg",
             "ping_p99_ms", "ping_loss_pct", "ping_duplicates", "cpu_s_per_gb", "cpu_s_per_gb_x_wg", "cpu_pct",
             "peak_rss_mib", "idle_wakeups_per_s", "note", "loadavg_before", "row_seconds", "passes_ok", "passes", "tcp_gbps_all"]

@@ -86,15 +86,15 @@ absl::StatusOr<std::unique_ptr<TunDevice>> CreateTunIn(const std::string& netns_
   return tun;
 }
 
-absl::StatusOr<TunOptions> Options(const std::string& name, const std::string& ip) {
+absl::StatusOr<TunOptions> Options(const std::string& name, const std::string& ip,
+                                   const char* flag) {
   TunOptions options;
   options.name = name;
   options.mtu = FLAGS_mtu;
   options.vnet_hdr = FLAGS_offload;
   absl::StatusOr<IpPrefix> prefix = IpPrefix::Parse(ip);
   if (!prefix.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("bad address ", ip, ": ",
-                                                   prefix.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", prefix.status().message()));
   }
   options.addresses = {*prefix};
   return options;
@@ -105,8 +105,8 @@ int Main() {
     std::cerr << "memory_bridge: --netns_a and --netns_b are required\n";
     return 2;
   }
-  absl::StatusOr<TunOptions> options_a = Options(FLAGS_ifname_a, FLAGS_ip_a);
-  absl::StatusOr<TunOptions> options_b = Options(FLAGS_ifname_b, FLAGS_ip_b);
+  absl::StatusOr<TunOptions> options_a = Options(FLAGS_ifname_a, FLAGS_ip_a, "--ip_a");
+  absl::StatusOr<TunOptions> options_b = Options(FLAGS_ifname_b, FLAGS_ip_b, "--ip_b");
   if (!options_a.ok() || !options_b.ok()) {
     std::cerr << "memory_bridge: "
               << (options_a.ok() ? options_b.status() : options_a.status()).message() << "\n";

@@ -144,6 +144,7 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
             << (t->watch_->has_inotify() ? "watching" : "unavailable");
   {
     absl::MutexLock lock(&t->mu_);
+    t->opaque_frames_ = t->options_.opaque_frames;
     absl::Time now = absl::Now();
     t->Housekeeping(now);
   }
@@ -195,22 +196,45 @@ std::string FsTransport::wakeup_path() const {
 // ---------------------------------------------------------------- sending
 
 absl::Status FsTransport::Send(absl::Span<const FrameView> frames) {
+  return SendImpl(frames, nullptr);
+}
+
+absl::Status FsTransport::SendRouted(absl::Span<const FrameView> frames,
+                                     absl::Span<const std::optional<IpAddress>> destinations) {
+  return SendImpl(frames, &destinations);
+}
+
+absl::Status FsTransport::SendImpl(
+    absl::Span<const FrameView> frames,
+    const absl::Span<const std::optional<IpAddress>>* destinations) {
   if (closed_.load()) return ClosedStatus();
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
   Housekeeping(now);
+  // A decorator that routes for us (sealing) has made the frames opaque:
+  // carry them unchanged from then on.
+  if (destinations != nullptr) opaque_frames_ = true;
   const bool vnet = options_.carry_gso_frames;
   size_t refused = 0;
   touched_.clear();
   bool sent = false;
-  for (FrameView f : frames) {
+  for (size_t i = 0; i < frames.size(); ++i) {
+    FrameView f = frames[i];
     if (!AcceptForSend(f, options_.mtu, vnet, counters_)) {
       ++refused;
       continue;
     }
-    // Routing looks at the IP packet, after the virtio_net_hdr if any.
+    // Routing looks at the IP packet, after the virtio_net_hdr if any, or
+    // at the destination the decorator passed.
     FrameView packet = vnet ? VnetPayload(f) : f;
-    Peer* p = Route(packet, now);
+    Peer* p = nullptr;
+    if (destinations != nullptr) {
+      const std::optional<IpAddress>& dst =
+          i < destinations->size() ? (*destinations)[i] : std::optional<IpAddress>();
+      p = RouteTo(dst, now);
+    } else {
+      p = RouteTo(PacketDestination(packet), now);
+    }
     if (p == nullptr) {
       counters_.AddDrop("no_route");
       continue;
@@ -232,9 +256,9 @@ void FsTransport::QueueFor(Peer& p, FrameView frame, FrameView packet, absl::Tim
     if (p.to_send.empty()) touched_.push_back(&p);
     p.to_send.push_back(v);
   };
-  if (!options_.carry_gso_frames || p.ann.offload) {
+  if (!options_.carry_gso_frames || p.ann.offload || opaque_frames_) {
     // Same kind of frames on both ends: unchanged.
-    if (!options_.carry_gso_frames && frame.size() > p.ann.mtu) {
+    if (!options_.carry_gso_frames && !opaque_frames_ && frame.size() > p.ann.mtu) {
       counters_.AddDrop("peer_mtu");
       return;
     }
@@ -282,8 +306,8 @@ void FsTransport::FlushQueued(absl::Time now) {
   if (segmented_ != nullptr) segmented_->Clear();
 }
 
-FsTransport::Peer* FsTransport::Route(FrameView frame, absl::Time now) {
-  Peer* p = FindRoute(frame);
+FsTransport::Peer* FsTransport::RouteTo(const std::optional<IpAddress>& dst, absl::Time now) {
+  Peer* p = FindRoute(dst);
   // Unknown destination: maybe a peer appeared since the last scan. Rescan
   // soon when we know nobody, rarely otherwise (unroutable traffic must not
   // turn into a directory listing per packet).
@@ -291,13 +315,12 @@ FsTransport::Peer* FsTransport::Route(FrameView frame, absl::Time now) {
       peers_.empty() ? absl::Microseconds(100) : absl::Milliseconds(100);
   if (p == nullptr && now - last_scan_ >= rescan_after) {
     ScanPeers(now);
-    p = FindRoute(frame);
+    p = FindRoute(dst);
   }
   return p;
 }
 
-FsTransport::Peer* FsTransport::FindRoute(FrameView frame) {
-  std::optional<IpAddress> dst = PacketDestination(frame);
+FsTransport::Peer* FsTransport::FindRoute(const std::optional<IpAddress>& dst) {
   Peer* best = nullptr;
   int best_length = -1;
   int best_count = 0;
@@ -450,8 +473,10 @@ void FsTransport::ReadStream(Peer& p, FrameBatch& batch, absl::Time now) {
   uint64_t bytes = 0;
   while (!batch.full()) {
     if (p.record_pos < p.record.frames.size()) {
-      const bool add_header = options_.carry_gso_frames &&
-                              (p.record.header.flags & kRecordFlagVnetHdr) == 0;
+      // Decided by what the sender announced, not by the record: records in
+      // our inbox that claim to come from an offloading peer are delivered
+      // as they are (a sealing layer above us judges them).
+      const bool add_header = options_.carry_gso_frames && !p.ann.offload && !opaque_frames_;
       while (p.record_pos < p.record.frames.size() && !batch.full()) {
         FrameView f = p.record.frames[p.record_pos++];
         if (add_header) {

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,9 @@ struct FsTransportOptions {
   // (TransportConfig::offload_frames): carried unchanged to peers that
   // announce the same, segmented (tun/gso.h) for peers that do not.
   bool carry_gso_frames = false;
+  // Frames are opaque to us (a sealing layer above): carry them unchanged,
+  // never strip, add or cut virtio_net_hdrs.
+  bool opaque_frames = false;
   // Bytes of unconsumed records this peer may leave in one destination's
   // inbox; beyond it frames are dropped ("backlog_full").
   size_t max_backlog_bytes = 32 << 20;
@@ -87,6 +91,8 @@ class FsTransport : public Transport {
   ~FsTransport() override;
 
   absl::Status Send(absl::Span<const FrameView> frames) override;
+  absl::Status SendRouted(absl::Span<const FrameView> frames,
+                          absl::Span<const std::optional<IpAddress>> destinations) override;
   absl::StatusOr<size_t> Receive(FrameBatch& batch) override;
   int readiness_fd() const override { return watch_->fd(); }
   absl::Duration poll_interval() const override;
@@ -126,8 +132,11 @@ class FsTransport : public Transport {
   void QueueFor(Peer& p, FrameView frame, FrameView packet, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FlushQueued(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Peer* Route(FrameView frame, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Peer* FindRoute(FrameView frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SendImpl(absl::Span<const FrameView> frames,
+                        const absl::Span<const std::optional<IpAddress>>* destinations);
+  Peer* RouteTo(const std::optional<IpAddress>& dst, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Peer* FindRoute(const std::optional<IpAddress>& dst) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Peer* FindPeer(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WriteFrames(Peer& p, absl::Span<const FrameView> frames, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -164,6 +173,9 @@ class FsTransport : public Transport {
   uint64_t beat_ ABSL_GUARDED_BY(mu_) = 0;
   int event_credit_ ABSL_GUARDED_BY(mu_) = 0;
   bool more_ready_ ABSL_GUARDED_BY(mu_) = false;
+  // Set once a decorator sends through SendRouted (or by the option): the
+  // frames are not IP/vnet frames, so nothing is adapted between peers.
+  bool opaque_frames_ ABSL_GUARDED_BY(mu_) = false;
   size_t next_reader_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time next_beat_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

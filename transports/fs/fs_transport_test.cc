@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/packet_builder.h"
 #include "transports/fs/fs_test_util.h"
 #include "transports/fs/names.h"
 #include "transports/fs/record.h"
@@ -202,6 +203,26 @@ TEST(FsTransportTest, OffloadingPeerAndPlainPeerInteroperate) {
   ASSERT_EQ(got_back.size(), 1u);
   EXPECT_EQ(got_back[0], WithVnetHeader(back));
   EXPECT_EQ(a->counters().total_drops() + b->counters().total_drops(), 0u);
+}
+
+TEST(FsTransportTest, SendRoutedRoutesOpaqueFramesByTheGivenDestination) {
+  TempFolder folder;
+  auto server = MakePeer(TestOptions(folder.path(), "192.0.2.1/24", "server"));
+  auto c1 = MakePeer(TestOptions(folder.path(), "192.0.2.2/24", "client"));
+  auto c2 = MakePeer(TestOptions(folder.path(), "192.0.2.3/24", "client"));
+  RunFor({server.get(), c1.get(), c2.get()}, absl::Milliseconds(150));
+  // Ciphertext-like frames: no IP header to route by.
+  std::vector<uint8_t> to1(100, 0xA1), to2(120, 0xA2);
+  std::vector<FrameView> frames = {FrameView(to1), FrameView(to2)};
+  std::vector<std::optional<IpAddress>> dst = {fstun::testing::Ip("192.0.2.2"),
+                                               fstun::testing::Ip("192.0.2.3")};
+  ASSERT_TRUE(server->SendRouted(frames, dst).ok());
+  auto got1 = ReceiveN(*c1, 1, kTimeout);
+  auto got2 = ReceiveN(*c2, 1, kTimeout);
+  ASSERT_EQ(got1.size(), 1u);
+  ASSERT_EQ(got2.size(), 1u);
+  EXPECT_EQ(got1[0], to1);
+  EXPECT_EQ(got2[0], to2);
 }
 
 TEST(FsTransportTest, ThreePeersEachClientReceivesOnlyItsOwnFrames) {

@@ -110,6 +110,8 @@ absl::StatusOr<std::unique_ptr<Transport>> CreateFs(const TransportConfig& confi
   o.addresses = config.addresses;
   o.mtu = config.mtu;
   o.carry_gso_frames = config.offload_frames;
+  // A sealing layer above us sets this: its frames are not IP packets.
+  o.opaque_frames = config.Option("opaque_frames", "false") == "true";
   o.max_backlog_bytes = backlog;
   o.max_file_bytes = file;
   o.pacer = pacer;

@@ -217,7 +217,7 @@ absl::Status FsTransport::SendImpl(
   const bool vnet = options_.carry_gso_frames;
   size_t refused = 0;
   touched_.clear();
-  bool sent = false;
+  wrote_any_ = false;
   for (size_t i = 0; i < frames.size(); ++i) {
     FrameView f = frames[i];
     if (!AcceptForSend(f, options_.mtu, vnet, counters_)) {
@@ -241,9 +241,8 @@ absl::Status FsTransport::SendImpl(
     }
     QueueFor(*p, f, packet, now);
   }
-  sent = !touched_.empty();
   FlushQueued(now);
-  if (sent) {
+  if (wrote_any_) {
     pacer_.OnActivity(now);  // a reply is likely soon: poll fast
     pacer_.Update(now);
     interval_ns_.store(more_ready_ ? 0 : absl::ToInt64Nanoseconds(pacer_.interval()));
@@ -298,6 +297,7 @@ void FsTransport::QueueFor(Peer& p, FrameView frame, FrameView packet, absl::Tim
 }
 
 void FsTransport::FlushQueued(absl::Time now) {
+  if (!touched_.empty()) wrote_any_ = true;
   for (Peer* p : touched_) {
     WriteFrames(*p, p->to_send, now);
     p->to_send.clear();
@@ -314,6 +314,9 @@ FsTransport::Peer* FsTransport::RouteTo(const std::optional<IpAddress>& dst, abs
   absl::Duration rescan_after =
       peers_.empty() ? absl::Microseconds(100) : absl::Milliseconds(100);
   if (p == nullptr && now - last_scan_ >= rescan_after) {
+    // A scan may forget or restart peers: first write what is queued for
+    // them (the queue holds pointers to them), in order.
+    FlushQueued(now);
     ScanPeers(now);
     p = FindRoute(dst);
   }

@@ -277,6 +277,29 @@ TEST(FsTransportTest, AmbiguousOrUnknownDestinationIsDroppedNotLeaked) {
   EXPECT_THAT(ReceiveN(*c2, 1, absl::Milliseconds(100)), IsEmpty());
 }
 
+TEST(FsTransportTest, PeerLeavingDuringASendIsHandledSafely) {
+  // A Send queues frames for c1, then meets an unroutable frame and rescans
+  // the peers, which finds c1 gone: what was queued is written first (the
+  // queue must not point at a forgotten peer; ASan checks that).
+  TempFolder folder;
+  FsTransportOptions so = TestOptions(folder.path(), "192.0.2.1/24", "server");
+  so.heartbeat = absl::Seconds(1);  // no scan at the start of the Send
+  auto server = MakePeer(so);
+  auto c1 = MakePeer(TestOptions(folder.path(), "192.0.2.2/24", "client"));
+  auto c2 = MakePeer(TestOptions(folder.path(), "192.0.2.3/24", "client"));
+  RunFor({c1.get(), c2.get()}, absl::Milliseconds(120));
+  SendAll(*server, {Frame("192.0.2.1", "192.0.2.2", 1)});  // server learns of both
+  ASSERT_EQ(server->peers().size(), 2u);
+  std::filesystem::remove(folder.path() + "/peers/" + c1->peer_id() + ".peer");
+  absl::SleepFor(absl::Milliseconds(150));
+  SendAll(*server, {Frame("192.0.2.1", "192.0.2.2", 2), Frame("192.0.2.1", "203.0.113.5", 3),
+                    Frame("192.0.2.1", "192.0.2.3", 4)});
+  EXPECT_EQ(server->peers().size(), 1u);
+  // With c1 gone, c2 is the only live peer and takes what has no better
+  // route (tag 3) as well as its own (tag 4).
+  EXPECT_EQ(Tags(ReceiveN(*c2, 2, kTimeout)), (std::vector<int64_t>{3, 4}));
+}
+
 TEST(FsTransportTest, BacklogStopsAtTheCapAndDrainsAfterwards) {
   TempFolder folder;
   FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");

@@ -20,6 +20,7 @@
 #include "ops/operations.h"
 #include "seal/layer.h"
 #include "security/harden.h"
+#include "security/privileges.h"
 #include "tun/tun_device.h"
 
 namespace fstun {
@@ -70,6 +71,13 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   transport_config.mtu = config.mtu;
   transport_config.addresses = config.addresses;
   transport_config.offload_frames = config.offload;
+  //    With --user, what the transport creates now must be that user's (a
+  //    typo in --user also fails here, before the host is touched).
+  if (!FLAGS_user.empty()) {
+    absl::StatusOr<UserIds> user = LookUpUser(FLAGS_user);
+    if (!user.ok()) return user.status();
+    transport_config.file_owner = TransportConfig::FileOwner{user->uid, user->gid};
+  }
   //    With --key_file every frame is sealed (seal/layer.h).
   absl::StatusOr<std::optional<Key>> key = KeyFromFlags();
   if (!key.ok()) return key.status();

@@ -50,4 +50,10 @@ out=$("$FSTUN" --transport=loopback --ifname=fst1 --ip=192.0.2.9/24 2>&1) && rc=
 [[ $rc -eq 1 ]] || { echo "FAIL: existing interface gave rc=$rc: $out"; exit 1; }
 [[ "$out" == *"already exists"* ]] || { echo "FAIL: unclear message: $out"; exit 1; }
 [[ "$(ip -o addr show dev fst1)" == *192.0.2.9* ]] && { echo "FAIL: address was added to the existing interface"; exit 1; }
+# A --user that does not exist is a usage error before anything is created.
+out=$("$FSTUN" --transport=loopback --ifname=fst2 --ip=192.0.2.9/24 --user=no-such-user-here 2>&1) && rc=0 || rc=$?
+[[ $rc -eq 2 && "$out" == *"--user: no such user 'no-such-user-here'"* ]] ||
+  { echo "FAIL: bad --user gave rc=$rc: $out"; exit 1; }
+[[ "$out" != *" up: "* ]] || { echo "FAIL: the tunnel came up before --user was checked"; exit 1; }
+ip link show fst2 >/dev/null 2>&1 && { echo "FAIL: fst2 was created"; exit 1; }
 echo PASS

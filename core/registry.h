@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,14 @@ struct TransportConfig {
   // carry such frames says so in capabilities().carries_gso_frames; the
   // daemon then turns the TUN's offloads on. Otherwise frames are plain IP.
   bool offload_frames = false;
+  // The user the daemon runs as after set-up (--user), if not root: folders
+  // and files the transport creates before the privilege drop must belong
+  // to it, or it could not use them afterwards.
+  struct FileOwner {
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+  };
+  std::optional<FileOwner> file_owner;
   // Transport-specific options, opaque to the core.
   absl::flat_hash_map<std::string, std::string> options;
 

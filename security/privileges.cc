@@ -36,11 +36,7 @@ int ThreadCount() {
   return n;
 }
 
-struct UserIds {
-  uid_t uid;
-  gid_t gid;
-  std::string name;
-};
+}  // namespace
 
 absl::StatusOr<UserIds> LookUpUser(const std::string& user) {
   std::vector<char> buf(16384);
@@ -55,8 +51,6 @@ absl::StatusOr<UserIds> LookUpUser(const std::string& user) {
   }
   return UserIds{pw.pw_uid, pw.pw_gid, pw.pw_name};
 }
-
-}  // namespace
 
 std::string CurrentCapabilities() {
   cap_t caps = cap_get_proc();

@@ -22,9 +22,12 @@
 #ifndef FSTUN_SECURITY_PRIVILEGES_H_
 #define FSTUN_SECURITY_PRIVILEGES_H_
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace fstun {
 
@@ -35,6 +38,15 @@ struct PrivilegeDropOptions {
 };
 
 absl::Status DropPrivileges(const PrivilegeDropOptions& options);
+
+struct UserIds {
+  uid_t uid;
+  gid_t gid;
+  std::string name;
+};
+
+// A user by name or numeric uid; InvalidArgument "--user: no such user 'x'".
+absl::StatusOr<UserIds> LookUpUser(const std::string& user);
 
 // "cap_net_admin=ep" style text of the calling thread's capabilities, for
 // logs and tests.

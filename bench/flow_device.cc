@@ -18,8 +18,8 @@ void FlowDevice::StopAfter(uint64_t frames, std::function<void()> on_target) {
 
 absl::StatusOr<size_t> FlowDevice::Read(FrameBatch& batch) {
   if (packet_.empty()) return 0;
-  uint64_t in_flight =
-      flow_->produced.load(std::memory_order_relaxed) - flow_->consumed.load(std::memory_order_acquire);
+  uint64_t in_flight = flow_->produced.load(std::memory_order_relaxed) -
+                       flow_->consumed.load(std::memory_order_acquire);
   if (in_flight >= flow_->window) {
     // Sleep in poll() until the consumer frees room; re-check after draining
     // so a credit signalled in between is not lost.

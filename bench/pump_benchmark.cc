@@ -36,9 +36,7 @@ std::vector<uint8_t> MakePacket(size_t size) {
 
 // Frames in flight: at most 8 MiB and 1024 frames, well inside the
 // transports' queue bounds (4096 frames, 16 MiB), so nothing is dropped.
-uint64_t Window(size_t size) {
-  return std::clamp<uint64_t>((8u << 20) / size, 64, 1024);
-}
+uint64_t Window(size_t size) { return std::clamp<uint64_t>((8u << 20) / size, 64, 1024); }
 
 // Frames per iteration: about 64 MiB of large frames, 64 Ki small ones.
 uint64_t FramesPerIteration(size_t size) {

@@ -451,7 +451,8 @@ absl::StatusOr<size_t> FsTransport::Receive(FrameBatch& batch) {
   if (closed_.load()) return ClosedStatus();
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
-  event_credit_ = std::min(event_credit_ + watch_->Drain(kRecordSuffix), 1 << 20);
+  pacer_.OnEvents(watch_->Drain(
+      [](absl::string_view name) { return absl::EndsWith(name, kRecordSuffix); }));
   Housekeeping(now);
   const size_t before = batch.size();
   more_ready_ = false;
@@ -461,8 +462,6 @@ absl::StatusOr<size_t> FsTransport::Receive(FrameBatch& batch) {
   }
   if (batch.full()) more_ready_ = true;
   ++next_reader_;
-  // Events left over name files no stream wanted (stale or foreign).
-  if (!more_ready_) event_credit_ = 0;
   const size_t delivered = batch.size() - before;
   if (delivered > 0) pacer_.OnActivity(now);
   pacer_.Update(now);
@@ -539,18 +538,7 @@ void FsTransport::ReadStream(Peer& p, FrameBatch& batch, absl::Time now) {
     }
     // The frames now live in p.buffer: the file can go.
     unlinkat(inbox_fd_, name, 0);
-    bool announced = false;
-    if (watch_->has_inotify()) {
-      // The event is queued before the rename returns, so a file we can see
-      // without a credit either raced our drain (drain again) or was never
-      // announced.
-      if (event_credit_ == 0) event_credit_ = watch_->Drain(kRecordSuffix);
-      if (event_credit_ > 0) {
-        announced = true;
-        --event_credit_;
-      }
-    }
-    pacer_.OnFileFound(announced);
+    pacer_.OnFileFound();
     ++p.in_seq;
     p.record_pos = 0;
     p.gap_next = 0;

@@ -171,7 +171,6 @@ class FsTransport : public Transport {
   RecordEncoder encoder_ ABSL_GUARDED_BY(mu_);
   std::vector<Peer*> touched_ ABSL_GUARDED_BY(mu_);
   uint64_t beat_ ABSL_GUARDED_BY(mu_) = 0;
-  int event_credit_ ABSL_GUARDED_BY(mu_) = 0;
   bool more_ready_ ABSL_GUARDED_BY(mu_) = false;
   bool wrote_any_ ABSL_GUARDED_BY(mu_) = false;  // in the current Send
   // Set once a decorator sends through SendRouted (or by the option): the

@@ -136,15 +136,11 @@ absl::StatusOr<size_t> LegacyFsTransport::Receive(FrameBatch& batch) {
   if (closed_.load()) return ClosedStatus();
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
-  // Files of one listing count as announced if events came since the
-  // previous listing (their events were drained with it).
-  events_since_listing_ += watch_->Drain("");
-  if (incoming_pos_ >= incoming_.size()) {
-    if (watch_->has_inotify() && events_since_listing_ == 0) events_since_listing_ = watch_->Drain("");
-    listing_announced_ = events_since_listing_ > 0;
-    events_since_listing_ = 0;
-    ListIncoming();
-  }
+  // Only the peer's files count, not our own writes into the same folder.
+  pacer_.OnEvents(watch_->Drain([this](absl::string_view name) {
+    return !absl::StartsWith(name, options_.own_prefix) && !absl::StartsWith(name, "_");
+  }));
+  if (incoming_pos_ >= incoming_.size()) ListIncoming();
   size_t delivered = 0;
   uint64_t bytes = 0;
   while (!batch.full() && incoming_pos_ < incoming_.size()) {
@@ -165,7 +161,7 @@ absl::StatusOr<size_t> LegacyFsTransport::Receive(FrameBatch& batch) {
     batch.Append(buffer_.span());
     ++delivered;
     bytes += buffer_.size();
-    pacer_.OnFileFound(listing_announced_);
+    pacer_.OnFileFound();
   }
   if (delivered > 0) {
     counters_.AddRx(delivered, bytes);

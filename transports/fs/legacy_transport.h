@@ -82,8 +82,6 @@ class LegacyFsTransport : public Transport {
   std::vector<std::string> incoming_ ABSL_GUARDED_BY(mu_);  // sorted, from one listing
   size_t incoming_pos_ ABSL_GUARDED_BY(mu_) = 0;
   ByteBuffer buffer_ ABSL_GUARDED_BY(mu_);
-  int events_since_listing_ ABSL_GUARDED_BY(mu_) = 0;
-  bool listing_announced_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace fstun::fs

@@ -16,16 +16,10 @@ namespace {
 // Events counted as a new file: renamed in (how records arrive) or closed
 // after writing (writers that create in place, like some legacy scripts).
 constexpr uint32_t kWatchMask = IN_MOVED_TO | IN_CLOSE_WRITE;
-// Files seen in a row with an event before we trust inotify.
-constexpr int kTrustAfter = 4;
-// Files seen in a row without one before we stop trusting it.
-constexpr int kDistrustAfter = 3;
+// Record files per decision window (the first one is shorter).
+constexpr int kWindow = 8;
+constexpr int kFirstWindow = 4;
 constexpr int kOverflowCredit = 1 << 20;
-
-bool HasSuffix(const char* name, size_t len, const char* suffix) {
-  size_t n = std::strlen(suffix);
-  return len >= n && std::memcmp(name + len - n, suffix, n) == 0;
-}
 
 }  // namespace
 
@@ -62,7 +56,7 @@ FolderWatch::~FolderWatch() {
   if (epoll_fd_ >= 0) close(epoll_fd_);
 }
 
-int FolderWatch::Drain(const char* suffix) {
+int FolderWatch::Drain(absl::FunctionRef<bool(absl::string_view)> counts) {
   if (inotify_fd_ < 0) return 0;
   alignas(inotify_event) char buf[8192];
   int count = 0;
@@ -74,8 +68,7 @@ int FolderWatch::Drain(const char* suffix) {
       if (e->mask & IN_Q_OVERFLOW) {
         count = kOverflowCredit;
       } else if (e->len > 0 && (e->mask & kWatchMask)) {
-        size_t len = strnlen(e->name, e->len);
-        if (suffix[0] == '\0' || HasSuffix(e->name, len, suffix)) ++count;
+        if (counts(absl::string_view(e->name, strnlen(e->name, e->len)))) ++count;
       }
       off += sizeof(inotify_event) + e->len;
     }
@@ -109,20 +102,17 @@ void WakeupPacer::SetPath(Path p, const char* why) {
             << ")";
 }
 
-void WakeupPacer::OnFileFound(bool announced) {
-  if (!announced) {
-    announced_in_a_row_ = 0;
-    // One miss can be a race (a reader may see a renamed file a moment
-    // before the kernel queues its event); several in a row cannot.
-    if (++unannounced_in_a_row_ >= kDistrustAfter) {
-      SetPath(Path::kPolling, "files arrive that no inotify event announced");
-    }
-    return;
-  }
-  unannounced_in_a_row_ = 0;
-  if (++announced_in_a_row_ >= kTrustAfter && path_ != Path::kInotify) {
+void WakeupPacer::OnFileFound() {
+  // The first decision comes sooner; later ones look at longer windows.
+  const int window = path_ == Path::kDetecting ? kFirstWindow : kWindow;
+  if (!inotify_available_ || ++files_ < window) return;
+  if (events_ >= files_ * 3 / 4) {
     SetPath(Path::kInotify, "files arrive with inotify events");
+  } else if (events_ <= files_ / 4) {
+    SetPath(Path::kPolling, "files arrive that no inotify event announced");
   }
+  files_ = 0;
+  events_ = 0;
 }
 
 void WakeupPacer::Update(absl::Time now) {

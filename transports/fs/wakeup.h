@@ -8,13 +8,17 @@
 // WakeupPacer: inotify fires only for writes made on this kernel; on shared
 // folders (bindfs/FUSE views, sshfs, NFS, 9p, vboxsf) the other host's
 // writes raise no event. The pacer therefore always keeps a polling
-// fallback and decides at run time which path delivers:
-//   * "detecting": adaptive polling until files have been seen.
-//   * "inotify":   files keep arriving with an event; poll only as a safety
-//                  net every poll_max.
-//   * "polling":   files arrived that no event announced; poll every
-//                  poll_min while traffic flows (hot_window after the last
-//                  frame), then back off geometrically to poll_max.
+// fallback and decides at run time which path delivers, by comparing, over
+// windows of 8 record files read (4 for the first decision), how many
+// inotify events named new files:
+//   * "detecting": adaptive polling until a window decides.
+//   * "inotify":   at least 3/4 of the files came with an event; poll only
+//                  as a safety net every poll_max.
+//   * "polling":   at most 1/4 did; poll every poll_min while traffic flows
+//                  (hot_window after the last frame), then back off
+//                  geometrically to poll_max.
+// (Counting, not matching file by file: a fast poll may find a renamed file
+// a moment before the kernel queues its event, which then comes later.)
 // The first decision, and every change, is logged once with the folder's
 // filesystem type.
 #ifndef FSTUN_TRANSPORTS_FS_WAKEUP_H_
@@ -22,6 +26,8 @@
 
 #include <string>
 
+#include "absl/functional/function_ref.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/event_fd.h"
 
@@ -39,10 +45,9 @@ class FolderWatch {
   int fd() const { return epoll_fd_ >= 0 ? epoll_fd_ : close_event_.fd(); }
   bool has_inotify() const { return inotify_fd_ >= 0; }
 
-  // Reads pending inotify events. Returns how many files were renamed into
-  // the folder whose names end in `suffix` (empty: any); a queue overflow
-  // counts as very many.
-  int Drain(const char* suffix);
+  // Reads pending inotify events. Returns how many named new files for
+  // which `counts(name)` is true; a queue overflow counts as very many.
+  int Drain(absl::FunctionRef<bool(absl::string_view)> counts);
   // Makes fd() readable for good (Close()).
   void SignalClosed() { close_event_.Signal(); }
 
@@ -67,8 +72,10 @@ class WakeupPacer {
 
   // Traffic moved (a frame sent or received) at `now`.
   void OnActivity(absl::Time now) { last_activity_ = now; }
-  // A record file was found; `announced`: an inotify event named it.
-  void OnFileFound(bool announced);
+  // `n` inotify events naming new files were read.
+  void OnEvents(int n) { events_ += n; }
+  // A record file was found and read.
+  void OnFileFound();
   // Recomputes interval() (after each Receive or Send).
   void Update(absl::Time now);
 
@@ -83,8 +90,8 @@ class WakeupPacer {
   const std::string label_;
   const bool inotify_available_;
   Path path_ = Path::kDetecting;
-  int announced_in_a_row_ = 0;
-  int unannounced_in_a_row_ = 0;
+  int files_ = 0;   // in the current window
+  int events_ = 0;  // in the current window
   absl::Time last_activity_ = absl::InfinitePast();
   absl::Duration interval_;
 };

@@ -1,0 +1,73 @@
+// The wake-up pacer decides inotify or polling from what it sees, and
+// paces polls fast while traffic flows, slowly when idle.
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "transports/fs/wakeup.h"
+
+namespace fstun::fs {
+namespace {
+
+PacerOptions Options() {
+  PacerOptions o;
+  o.poll_min = absl::Microseconds(100);
+  o.poll_max = absl::Milliseconds(200);
+  o.hot_window = absl::Milliseconds(20);
+  return o;
+}
+
+TEST(WakeupPacer, FilesWithEventsMeanInotify) {
+  WakeupPacer p(Options(), "test", /*inotify_available=*/true);
+  EXPECT_EQ(p.path(), WakeupPacer::Path::kDetecting);
+  // Events may come a little after the file (a fast poll found it first).
+  for (int i = 0; i < 8; ++i) {
+    p.OnFileFound();
+    p.OnEvents(1);
+  }
+  EXPECT_EQ(p.path(), WakeupPacer::Path::kInotify);
+  p.Update(absl::Now());
+  EXPECT_EQ(p.interval(), absl::Milliseconds(200)) << "only a safety net";
+}
+
+TEST(WakeupPacer, FilesWithoutEventsMeanPolling) {
+  WakeupPacer p(Options(), "test", true);
+  for (int i = 0; i < 8; ++i) p.OnFileFound();
+  EXPECT_EQ(p.path(), WakeupPacer::Path::kPolling);
+  // And back when events start to come (e.g. the writer moved hosts),
+  // after at most two full windows.
+  for (int i = 0; i < 16; ++i) {
+    p.OnEvents(1);
+    p.OnFileFound();
+  }
+  EXPECT_EQ(p.path(), WakeupPacer::Path::kInotify);
+}
+
+TEST(WakeupPacer, NoInotifyMeansPollingFromTheStart) {
+  WakeupPacer p(Options(), "test", false);
+  EXPECT_EQ(p.path(), WakeupPacer::Path::kPolling);
+  for (int i = 0; i < 8; ++i) {
+    p.OnEvents(1);
+    p.OnFileFound();
+  }
+  EXPECT_EQ(p.path(), WakeupPacer::Path::kPolling);
+}
+
+TEST(WakeupPacer, PollsFastWhileHotThenBacksOffToTheMaximum) {
+  WakeupPacer p(Options(), "test", false);
+  absl::Time t = absl::Now();
+  p.OnActivity(t);
+  p.Update(t + absl::Milliseconds(10));
+  EXPECT_EQ(p.interval(), absl::Microseconds(100));
+  absl::Duration last = p.interval();
+  for (int i = 0; i < 30; ++i) {
+    p.Update(t + absl::Milliseconds(30 + i));
+    EXPECT_GE(p.interval(), last);
+    last = p.interval();
+  }
+  EXPECT_EQ(p.interval(), absl::Milliseconds(200));
+  p.OnActivity(t + absl::Seconds(1));
+  p.Update(t + absl::Seconds(1));
+  EXPECT_EQ(p.interval(), absl::Microseconds(100));
+}
+
+}  // namespace
+}  // namespace fstun::fs

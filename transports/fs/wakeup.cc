@@ -102,10 +102,27 @@ void WakeupPacer::SetPath(Path p, const char* why) {
             << ")";
 }
 
+void WakeupPacer::OnEvents(int n) {
+  if (n <= 0) return;
+  events_ += n;
+  // Any event naming a new record shows that inotify sees the writers.
+  if (path_ == Path::kDetecting) {
+    SetPath(Path::kInotify, "inotify events announce new files");
+    files_ = events_ = 0;
+  }
+}
+
 void WakeupPacer::OnFileFound() {
-  // The first decision comes sooner; later ones look at longer windows.
-  const int window = path_ == Path::kDetecting ? kFirstWindow : kWindow;
-  if (!inotify_available_ || ++files_ < window) return;
+  if (!inotify_available_) return;
+  ++files_;
+  if (path_ == Path::kDetecting) {
+    if (files_ >= kFirstWindow && events_ == 0) {
+      SetPath(Path::kPolling, "files arrive that no inotify event announced");
+      files_ = events_ = 0;
+    }
+    return;
+  }
+  if (files_ < kWindow) return;
   if (events_ >= files_ * 3 / 4) {
     SetPath(Path::kInotify, "files arrive with inotify events");
   } else if (events_ <= files_ / 4) {

@@ -8,13 +8,14 @@
 // WakeupPacer: inotify fires only for writes made on this kernel; on shared
 // folders (bindfs/FUSE views, sshfs, NFS, 9p, vboxsf) the other host's
 // writes raise no event. The pacer therefore always keeps a polling
-// fallback and decides at run time which path delivers, by comparing, over
-// windows of 8 record files read (4 for the first decision), how many
-// inotify events named new files:
-//   * "detecting": adaptive polling until a window decides.
-//   * "inotify":   at least 3/4 of the files came with an event; poll only
-//                  as a safety net every poll_max.
-//   * "polling":   at most 1/4 did; poll every poll_min while traffic flows
+// fallback and decides at run time which path delivers:
+//   * "detecting": adaptive polling until the first inotify event naming a
+//                  new record (-> inotify) or 4 records read without one
+//                  (-> polling).
+//   * "inotify":   poll only as a safety net every poll_max. Over each 8
+//                  records read, at most 1/4 as many events -> polling.
+//   * "polling":   over each 8 records read, at least 3/4 as many events
+//                  -> inotify. Poll every poll_min while traffic flows
 //                  (hot_window after the last frame), then back off
 //                  geometrically to poll_max.
 // (Counting, not matching file by file: a fast poll may find a renamed file
@@ -73,7 +74,7 @@ class WakeupPacer {
   // Traffic moved (a frame sent or received) at `now`.
   void OnActivity(absl::Time now) { last_activity_ = now; }
   // `n` inotify events naming new files were read.
-  void OnEvents(int n) { events_ += n; }
+  void OnEvents(int n);
   // A record file was found and read.
   void OnFileFound();
   // Recomputes interval() (after each Receive or Send).

@@ -19,9 +19,13 @@ TEST(WakeupPacer, FilesWithEventsMeanInotify) {
   WakeupPacer p(Options(), "test", /*inotify_available=*/true);
   EXPECT_EQ(p.path(), WakeupPacer::Path::kDetecting);
   // Events may come a little after the file (a fast poll found it first).
-  for (int i = 0; i < 8; ++i) {
+  p.OnFileFound();
+  p.OnEvents(1);
+  EXPECT_EQ(p.path(), WakeupPacer::Path::kInotify);
+  // Stays while events keep coming about as often as files.
+  for (int i = 0; i < 16; ++i) {
     p.OnFileFound();
-    p.OnEvents(1);
+    if (i % 5 != 0) p.OnEvents(1);
   }
   EXPECT_EQ(p.path(), WakeupPacer::Path::kInotify);
   p.Update(absl::Now());
@@ -30,7 +34,7 @@ TEST(WakeupPacer, FilesWithEventsMeanInotify) {
 
 TEST(WakeupPacer, FilesWithoutEventsMeanPolling) {
   WakeupPacer p(Options(), "test", true);
-  for (int i = 0; i < 8; ++i) p.OnFileFound();
+  for (int i = 0; i < 4; ++i) p.OnFileFound();
   EXPECT_EQ(p.path(), WakeupPacer::Path::kPolling);
   // And back when events start to come (e.g. the writer moved hosts),
   // after at most two full windows.

@@ -8,8 +8,7 @@
 #include <atomic>
 
 #include "core/counters.h"
-#include "core/event_fd.h"
-#include "core/frame_queue.h"
+#include "core/frame_channel.h"
 #include "core/transport.h"
 
 namespace fstun {
@@ -27,7 +26,7 @@ class LoopbackTransport : public Transport {
 
   absl::Status Send(absl::Span<const FrameView> frames) override;
   absl::StatusOr<size_t> Receive(FrameBatch& batch) override;
-  int readiness_fd() const override { return ready_.fd(); }
+  int readiness_fd() const override { return channel_.ready_fd(); }
   size_t mtu() const override { return options_.mtu; }
   TransportCapabilities capabilities() const override;
   CounterSnapshot counters() const override { return counters_.Snapshot(); }
@@ -35,8 +34,7 @@ class LoopbackTransport : public Transport {
 
  private:
   const LoopbackTransportOptions options_;
-  FrameQueue queue_;
-  EventFd ready_;
+  FrameChannel channel_;  // what Send queues, Receive takes
   std::atomic<bool> closed_{false};
   Counters counters_;
 };

@@ -14,8 +14,7 @@
 #include <utility>
 
 #include "core/counters.h"
-#include "core/event_fd.h"
-#include "core/frame_queue.h"
+#include "core/frame_channel.h"
 #include "core/transport.h"
 
 namespace fstun {
@@ -36,27 +35,20 @@ class MemoryTransport : public Transport {
 
   absl::Status Send(absl::Span<const FrameView> frames) override;
   absl::StatusOr<size_t> Receive(FrameBatch& batch) override;
-  int readiness_fd() const override { return in_->ready.fd(); }
+  int readiness_fd() const override { return in_->ready_fd(); }
   size_t mtu() const override { return options_.mtu; }
   TransportCapabilities capabilities() const override;
   CounterSnapshot counters() const override { return counters_.Snapshot(); }
   void Close() override;
 
  private:
-  // One direction: its queue, and the eventfd its receiver polls.
-  struct Direction {
-    Direction(size_t frames, size_t bytes) : queue(frames, bytes) {}
-    FrameQueue queue;
-    EventFd ready;
-  };
-
-  MemoryTransport(const MemoryTransportOptions& options, std::shared_ptr<Direction> in,
-                  std::shared_ptr<Direction> out)
+  MemoryTransport(const MemoryTransportOptions& options, std::shared_ptr<FrameChannel> in,
+                  std::shared_ptr<FrameChannel> out)
       : options_(options), in_(std::move(in)), out_(std::move(out)) {}
 
   const MemoryTransportOptions options_;
-  const std::shared_ptr<Direction> in_;
-  const std::shared_ptr<Direction> out_;
+  const std::shared_ptr<FrameChannel> in_;
+  const std::shared_ptr<FrameChannel> out_;
   std::atomic<bool> closed_{false};
   Counters counters_;
 };

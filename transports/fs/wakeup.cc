@@ -19,6 +19,8 @@ constexpr uint32_t kWatchMask = IN_MOVED_TO | IN_CLOSE_WRITE;
 // Record files per decision window (the first one is shorter).
 constexpr int kWindow = 8;
 constexpr int kFirstWindow = 4;
+// Unused event credit is capped (events may also name files no stream reads).
+constexpr int kMaxCredit = 4096;
 constexpr int kOverflowCredit = 1 << 20;
 
 }  // namespace
@@ -104,32 +106,38 @@ void WakeupPacer::SetPath(Path p, const char* why) {
 
 void WakeupPacer::OnEvents(int n) {
   if (n <= 0) return;
-  events_ += n;
+  // Events are read in lumps (all pending at once) while the files they
+  // name may be read over several calls: keep them as credit for the files.
+  credit_ = std::min(credit_ + n, kMaxCredit);
   // Any event naming a new record shows that inotify sees the writers.
   if (path_ == Path::kDetecting) {
     SetPath(Path::kInotify, "inotify events announce new files");
-    files_ = events_ = 0;
+    files_ = announced_ = 0;
   }
 }
 
 void WakeupPacer::OnFileFound() {
   if (!inotify_available_) return;
   ++files_;
+  if (credit_ > 0) {
+    --credit_;
+    ++announced_;
+  }
   if (path_ == Path::kDetecting) {
-    if (files_ >= kFirstWindow && events_ == 0) {
+    if (files_ >= kFirstWindow && announced_ == 0) {
       SetPath(Path::kPolling, "files arrive that no inotify event announced");
-      files_ = events_ = 0;
+      files_ = announced_ = 0;
     }
     return;
   }
   if (files_ < kWindow) return;
-  if (events_ >= files_ * 3 / 4) {
+  if (announced_ >= files_ * 3 / 4) {
     SetPath(Path::kInotify, "files arrive with inotify events");
-  } else if (events_ <= files_ / 4) {
+  } else if (announced_ <= files_ / 4) {
     SetPath(Path::kPolling, "files arrive that no inotify event announced");
   }
   files_ = 0;
-  events_ = 0;
+  announced_ = 0;
 }
 
 void WakeupPacer::Update(absl::Time now) {

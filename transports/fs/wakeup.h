@@ -12,14 +12,15 @@
 //   * "detecting": adaptive polling until the first inotify event naming a
 //                  new record (-> inotify) or 4 records read without one
 //                  (-> polling).
-//   * "inotify":   poll only as a safety net every poll_max. Over each 8
-//                  records read, at most 1/4 as many events -> polling.
-//   * "polling":   over each 8 records read, at least 3/4 as many events
-//                  -> inotify. Poll every poll_min while traffic flows
+//   * "inotify":   poll only as a safety net every poll_max. Of each 8
+//                  records read, at most 1/4 announced -> polling.
+//   * "polling":   of each 8 records read, at least 3/4 announced ->
+//                  inotify. Poll every poll_min while traffic flows
 //                  (hot_window after the last frame), then back off
 //                  geometrically to poll_max.
-// (Counting, not matching file by file: a fast poll may find a renamed file
-// a moment before the kernel queues its event, which then comes later.)
+// A record counts as announced if an event is in credit when it is read:
+// events are read in lumps, and a fast poll may find a renamed file a
+// moment before the kernel queues its event, which then comes later.
 // The first decision, and every change, is logged once with the folder's
 // filesystem type.
 #ifndef FSTUN_TRANSPORTS_FS_WAKEUP_H_
@@ -91,8 +92,9 @@ class WakeupPacer {
   const std::string label_;
   const bool inotify_available_;
   Path path_ = Path::kDetecting;
-  int files_ = 0;   // in the current window
-  int events_ = 0;  // in the current window
+  int files_ = 0;      // records read in the current window
+  int announced_ = 0;  // of which an event named (see credit_)
+  int credit_ = 0;     // events not yet matched to a record read
   absl::Time last_activity_ = absl::InfinitePast();
   absl::Duration interval_;
 };

@@ -32,6 +32,15 @@ TEST(WakeupPacer, FilesWithEventsMeanInotify) {
   EXPECT_EQ(p.interval(), absl::Milliseconds(200)) << "only a safety net";
 }
 
+TEST(WakeupPacer, EventsReadInALumpStillCountForLaterFiles) {
+  WakeupPacer p(Options(), "test", true);
+  for (int round = 0; round < 10; ++round) {
+    p.OnEvents(16);  // one drain returns the events of 16 records ...
+    for (int i = 0; i < 16; ++i) p.OnFileFound();  // ... read over 16 calls
+    EXPECT_EQ(p.path(), WakeupPacer::Path::kInotify) << round;
+  }
+}
+
 TEST(WakeupPacer, FilesWithoutEventsMeanPolling) {
   WakeupPacer p(Options(), "test", true);
   for (int i = 0; i < 4; ++i) p.OnFileFound();

@@ -24,6 +24,9 @@ constexpr absl::Duration kHelloInterval = absl::Milliseconds(100);
 TransportConfig SealedInnerConfig(const TransportConfig& config) {
   TransportConfig inner = config;
   inner.mtu = config.mtu + kSealOverhead;
+  // Sealed frames are not IP packets: a transport must carry them as they
+  // are (fs would otherwise add or strip offload headers for some peers).
+  inner.options["opaque_frames"] = "true";
   return inner;
 }
 

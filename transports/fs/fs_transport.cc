@@ -13,9 +13,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/send_checks.h"
+#include "glog/logging.h"
 #include "tun/gso.h"
 #include "tun/offload.h"
-#include "glog/logging.h"
 
 namespace fstun::fs {
 
@@ -38,18 +38,18 @@ struct FsTransport::Peer {
   uint64_t out_seq = 1;
   std::deque<Outstanding> outstanding;  // written, not yet seen consumed
   size_t backlog_bytes = 0;
-  std::vector<FrameView> to_send;       // this Send's frames for the peer
+  std::vector<FrameView> to_send;  // this Send's frames for the peer
 
   // Inbound: records peer -> me, in my inbox.
   std::unique_ptr<SeqName> in_name;
   uint64_t in_seq = 1;
-  ByteBuffer buffer;                    // the current record's file image
+  ByteBuffer buffer;  // the current record's file image
   ParsedRecord record;
-  size_t record_pos = 0;                // frames of `record` delivered
-  uint64_t gap_next = 0;                // a later record known to exist
+  size_t record_pos = 0;  // frames of `record` delivered
+  uint64_t gap_next = 0;  // a later record known to exist
   absl::Time gap_seen_at = absl::InfinitePast();
   absl::Time next_gap_probe = absl::InfinitePast();
-  uint64_t bad_seq = 0;                 // the record that failed validation
+  uint64_t bad_seq = 0;  // the record that failed validation
   absl::Time bad_since = absl::InfinitePast();
   absl::Time bad_retry_at = absl::InfinitePast();
 
@@ -92,14 +92,14 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
     options.peer_id = SanitizeId(options.addresses[0].address.ToString());
   }
   if (!IsValidPeerId(options.peer_id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "fs: peer id '", options.peer_id, "' must be 1-64 characters of [A-Za-z0-9_-]"));
+    return absl::InvalidArgumentError(absl::StrCat("fs: peer id '", options.peer_id,
+                                                   "' must be 1-64 characters of [A-Za-z0-9_-]"));
   }
-  const size_t one_frame = RecordSize(options.peer_id.size(), 1,
-                                      options.carry_gso_frames ? kMaxFrameSize : options.mtu);
+  const size_t one_frame =
+      RecordSize(options.peer_id.size(), 1, options.carry_gso_frames ? kMaxFrameSize : options.mtu);
   if (options.max_file_bytes < one_frame || options.max_file_bytes > kMaxRecordBytes / 2) {
-    return absl::InvalidArgumentError(absl::StrCat("fs: max file bytes must be in [", one_frame,
-                                                   ", ", kMaxRecordBytes / 2, "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("fs: max file bytes must be in [", one_frame, ", ", kMaxRecordBytes / 2, "]"));
   }
   if (options.max_backlog_bytes < one_frame) {
     return absl::InvalidArgumentError(
@@ -107,8 +107,8 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
   }
   int root = open(options.dirpath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("fs: cannot open folder '", options.dirpath,
-                                                   "': ", strerror(errno)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("fs: cannot open folder '", options.dirpath, "': ", strerror(errno)));
   }
   std::vector<int> opened = {root};
   auto fail = [&](absl::Status s) {
@@ -123,6 +123,22 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
   opened.push_back(*inbox_root);
   absl::StatusOr<int> inbox = OpenOrCreateDir(*inbox_root, options.peer_id.c_str());
   if (!inbox.ok()) return fail(inbox.status());
+  opened.push_back(*inbox);
+  // With --user the daemon drops root after set-up: the folders it works in
+  // become that user's now. (peers/ and inbox/ are shared with other peers;
+  // they get the user too when this peer created them, i.e. owns them.)
+  if (options.file_owner) {
+    for (int fd : {*peers, *inbox_root, *inbox}) {
+      struct stat st;
+      if (fstat(fd, &st) != 0 || (st.st_uid != 0 && st.st_uid != options.file_owner->uid)) continue;
+      if (fchown(fd, options.file_owner->uid, options.file_owner->gid) != 0) {
+        return fail(absl::PermissionDeniedError(
+            absl::StrCat("fs: cannot give folders in '", options.dirpath, "' to uid ",
+                         options.file_owner->uid, " for --user: ", strerror(errno))));
+      }
+    }
+  }
+  opened.pop_back();
   // Anything in our inbox was addressed to an earlier session (or is a
   // crashed writer's temp): none of it may be delivered to this one.
   if (size_t removed = EmptyDirectory(*inbox); removed > 0) {
@@ -137,8 +153,8 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
     }
   }
   std::string fs_type = FilesystemType(*inbox);
-  std::unique_ptr<FsTransport> t(new FsTransport(std::move(options), session, root, *peers,
-                                                 *inbox_root, *inbox, fs_type));
+  std::unique_ptr<FsTransport> t(
+      new FsTransport(std::move(options), session, root, *peers, *inbox_root, *inbox, fs_type));
   LOG(INFO) << "fs: peer " << t->options_.peer_id << " session " << Hex16(session) << " in "
             << t->options_.dirpath << " (" << fs_type << "), inotify "
             << (t->watch_->has_inotify() ? "watching" : "unavailable");
@@ -151,8 +167,8 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
   return t;
 }
 
-FsTransport::FsTransport(FsTransportOptions options, uint64_t session, int root_fd,
-                         int peers_fd, int inbox_root_fd, int inbox_fd, std::string fs_type)
+FsTransport::FsTransport(FsTransportOptions options, uint64_t session, int root_fd, int peers_fd,
+                         int inbox_root_fd, int inbox_fd, std::string fs_type)
     : options_(std::move(options)),
       session_(session),
       root_fd_(root_fd),
@@ -204,9 +220,8 @@ absl::Status FsTransport::SendRouted(absl::Span<const FrameView> frames,
   return SendImpl(frames, &destinations);
 }
 
-absl::Status FsTransport::SendImpl(
-    absl::Span<const FrameView> frames,
-    const absl::Span<const std::optional<IpAddress>>* destinations) {
+absl::Status FsTransport::SendImpl(absl::Span<const FrameView> frames,
+                                   const absl::Span<const std::optional<IpAddress>>* destinations) {
   if (closed_.load()) return ClosedStatus();
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
@@ -276,7 +291,8 @@ void FsTransport::QueueFor(Peer& p, FrameView frame, FrameView packet, absl::Tim
     return;
   }
   if (segmented_ == nullptr) {
-    segmented_ = std::make_unique<FrameBatch>(kMaxRecordFrames, std::max<size_t>(options_.mtu, 1500) + 64);
+    segmented_ =
+        std::make_unique<FrameBatch>(kMaxRecordFrames, std::max<size_t>(options_.mtu, 1500) + 64);
   }
   // Room for the largest super-packet cut at the smallest sane segment size.
   if (segmented_->capacity() - segmented_->size() < 128) FlushQueued(now);
@@ -311,8 +327,7 @@ FsTransport::Peer* FsTransport::RouteTo(const std::optional<IpAddress>& dst, abs
   // Unknown destination: maybe a peer appeared since the last scan. Rescan
   // soon when we know nobody, rarely otherwise (unroutable traffic must not
   // turn into a directory listing per packet).
-  absl::Duration rescan_after =
-      peers_.empty() ? absl::Microseconds(100) : absl::Milliseconds(100);
+  absl::Duration rescan_after = peers_.empty() ? absl::Microseconds(100) : absl::Milliseconds(100);
   if (p == nullptr && now - last_scan_ >= rescan_after) {
     // A scan may forget or restart peers: first write what is queued for
     // them (the queue holds pointers to them), in order.
@@ -385,13 +400,12 @@ void FsTransport::WriteFrames(Peer& p, absl::Span<const FrameView> frames, absl:
     }
     if (n > 0) {
       const uint64_t seq = p.out_seq;
-      const uint32_t flags =
-          options_.carry_gso_frames && p.ann.offload ? kRecordFlagVnetHdr : 0;
+      const uint32_t flags = options_.carry_gso_frames && p.ann.offload ? kRecordFlagVnetHdr : 0;
       absl::Span<const iovec> iov =
           encoder_.Encode(options_.peer_id, session_, seq, frames.subspan(i, n), flags);
       bool rename_failed = false;
-      absl::Status s = WriteFileAtomically(p.inbox_fd, p.out_temp->For(seq),
-                                           p.out_name->For(seq), iov, &rename_failed);
+      absl::Status s = WriteFileAtomically(p.inbox_fd, p.out_temp->For(seq), p.out_name->For(seq),
+                                           iov, &rename_failed);
       if (s.ok()) {
         p.outstanding.push_back({seq, encoder_.size(), n});
         p.backlog_bytes += encoder_.size();
@@ -451,8 +465,8 @@ absl::StatusOr<size_t> FsTransport::Receive(FrameBatch& batch) {
   if (closed_.load()) return ClosedStatus();
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
-  pacer_.OnEvents(watch_->Drain(
-      [](absl::string_view name) { return absl::EndsWith(name, kRecordSuffix); }));
+  pacer_.OnEvents(
+      watch_->Drain([](absl::string_view name) { return absl::EndsWith(name, kRecordSuffix); }));
   Housekeeping(now);
   const size_t before = batch.size();
   more_ready_ = false;
@@ -571,8 +585,8 @@ void FsTransport::OnMissing(Peer& p, absl::Time now) {
           p.record.header.session != p.ann.session || p.record.header.seq != p.gap_next) {
         RemoveEntry(inbox_fd_, later);
         counters_.AddDrop(r.outcome == ReadOutcome::kNotRegular ? "not_regular"
-                          : e == RecordError::kOk              ? "bad_header"
-                                                               : RecordErrorName(e));
+                          : e == RecordError::kOk               ? "bad_header"
+                                                                : RecordErrorName(e));
         p.gap_next = 0;
         return;
       }
@@ -608,8 +622,8 @@ void FsTransport::OnBadFile(Peer& p, const char* reason, absl::Time now) {
     // otherwise the gap handling skips the number.
     RemoveEntry(inbox_fd_, p.in_name->For(p.in_seq));
     counters_.AddDrop(reason);
-    LOG(WARNING) << "fs: removed invalid record " << p.in_seq << " from " << p.id << " ("
-                 << reason << ")";
+    LOG(WARNING) << "fs: removed invalid record " << p.in_seq << " from " << p.id << " (" << reason
+                 << ")";
     p.bad_seq = 0;
     p.next_gap_probe = now;
     return;
@@ -678,8 +692,8 @@ void FsTransport::StartStreams(Peer& p) {
   p.out_seq = 1;
   p.outstanding.clear();
   p.backlog_bytes = 0;
-  p.in_name = std::make_unique<SeqName>("", StreamPrefix(p.id, p.ann.session, session_),
-                                        kRecordSuffix);
+  p.in_name =
+      std::make_unique<SeqName>("", StreamPrefix(p.id, p.ann.session, session_), kRecordSuffix);
   p.in_seq = 1;
   p.record.frames.clear();
   p.record_pos = 0;
@@ -715,8 +729,7 @@ void FsTransport::ScanPeers(absl::Time now) {
   }
   for (const std::string& id : ids) {
     std::string name = absl::StrCat(id, kPeerSuffix);
-    ReadResult r = ReadRegularFile(peers_fd_, name.c_str(), kMaxAnnouncementBytes,
-                                   scratch_buffer_);
+    ReadResult r = ReadRegularFile(peers_fd_, name.c_str(), kMaxAnnouncementBytes, scratch_buffer_);
     Peer* p = FindPeer(id);
     if (r.outcome == ReadOutcome::kMissing) {
       if (p != nullptr) {
@@ -742,8 +755,8 @@ void FsTransport::ScanPeers(absl::Time now) {
       p->live = IsLive(*p, now);
       StartStreams(*p);
       peers_.push_back(std::move(fresh));
-      LOG(INFO) << "fs: peer " << id << " session " << Hex16(ann->session) << " role '"
-                << ann->role << "' mtu " << ann->mtu << (p->live ? "" : " (not beating)");
+      LOG(INFO) << "fs: peer " << id << " session " << Hex16(ann->session) << " role '" << ann->role
+                << "' mtu " << ann->mtu << (p->live ? "" : " (not beating)");
       continue;
     }
     if (ann->session != p->ann.session) {

@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "core/counters.h"
 #include "core/ip_address.h"
+#include "core/registry.h"
 #include "core/transport.h"
 #include "transports/fs/announcement.h"
 #include "transports/fs/fs_io.h"
@@ -47,10 +48,10 @@
 namespace fstun::fs {
 
 struct FsTransportOptions {
-  std::string dirpath;                 // the shared folder; must exist
-  std::string peer_id;                 // empty: derived from the first address
-  std::string role;                    // "server", "client" or ""
-  std::vector<IpPrefix> addresses;     // announced; others route to us by them
+  std::string dirpath;              // the shared folder; must exist
+  std::string peer_id;              // empty: derived from the first address
+  std::string role;                 // "server", "client" or ""
+  std::vector<IpPrefix> addresses;  // announced; others route to us by them
   size_t mtu = 1500;
   // Frames start with a virtio_net_hdr and may be GSO super-packets
   // (TransportConfig::offload_frames): carried unchanged to peers that
@@ -59,6 +60,10 @@ struct FsTransportOptions {
   // Frames are opaque to us (a sealing layer above): carry them unchanged,
   // never strip, add or cut virtio_net_hdrs.
   bool opaque_frames = false;
+  // The user the daemon switches to after set-up (--user): the folders this
+  // peer creates or owns at start are given to it, or it could not write
+  // them once root is gone.
+  std::optional<TransportConfig::FileOwner> file_owner;
   // Bytes of unconsumed records this peer may leave in one destination's
   // inbox; beyond it frames are dropped ("backlog_full").
   size_t max_backlog_bytes = 32 << 20;

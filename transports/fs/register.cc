@@ -28,8 +28,10 @@ DEFINE_string(fs_format, "v1",
 DEFINE_uint64(fs_max_backlog_bytes, 32 << 20,
               "fs transport: unread bytes this end may leave for one peer; beyond it frames "
               "are dropped and counted (backlog_full), as a full NIC queue drops");
-DEFINE_uint64(fs_max_file_bytes, 1 << 20, "fs transport: largest record file; bigger batches are split");
-DEFINE_uint64(fs_poll_min_us, 100, "fs transport: poll interval while traffic flows (microseconds)");
+DEFINE_uint64(fs_max_file_bytes, 1 << 20,
+              "fs transport: largest record file; bigger batches are split");
+DEFINE_uint64(fs_poll_min_us, 100,
+              "fs transport: poll interval while traffic flows (microseconds)");
 DEFINE_uint64(fs_poll_max_ms, 200, "fs transport: poll interval when idle (milliseconds)");
 DEFINE_uint64(fs_hot_window_ms, 20,
               "fs transport: keep polling at --fs_poll_min_us this long after the last frame");
@@ -37,8 +39,9 @@ DEFINE_bool(fs_inotify, true,
             "fs transport: use inotify where it works (polling always stays on as fallback)");
 DEFINE_uint64(fs_peer_timeout_ms, 10000,
               "fs transport: a peer whose heartbeat stops this long is considered gone");
-DEFINE_uint64(fs_gap_wait_ms, 1000,
-              "fs transport: how long a missing record may hold up later ones before it is skipped");
+DEFINE_uint64(
+    fs_gap_wait_ms, 1000,
+    "fs transport: how long a missing record may hold up later ones before it is skipped");
 DEFINE_uint64(fs_gc_interval_ms, 2000,
               "fs transport: how often the inbox is listed to remove stale and foreign files");
 
@@ -46,12 +49,11 @@ namespace fstun::fs {
 namespace {
 
 // options[key] if present, else the flag's value; parsed as an unsigned.
-absl::Status Number(const TransportConfig& config, const char* key, uint64_t flag,
-                    uint64_t* out) {
+absl::Status Number(const TransportConfig& config, const char* key, uint64_t flag, uint64_t* out) {
   std::string text = config.Option(key, absl::StrCat(flag));
   if (!absl::SimpleAtoi(text, out)) {
-    return absl::InvalidArgumentError(absl::StrCat("fs: option ", key, "='", text,
-                                                   "' is not a non-negative number"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("fs: option ", key, "='", text, "' is not a non-negative number"));
   }
   return absl::OkStatus();
 }
@@ -71,8 +73,7 @@ absl::StatusOr<std::unique_ptr<Transport>> CreateFs(const TransportConfig& confi
     if (absl::Status s = Number(config, key, flag, out); !s.ok()) return s;
   }
   if (poll_min_us == 0 || poll_max_ms == 0 || poll_min_us > poll_max_ms * 1000) {
-    return absl::InvalidArgumentError(
-        "fs: need 0 < --fs_poll_min_us <= --fs_poll_max_ms * 1000");
+    return absl::InvalidArgumentError("fs: need 0 < --fs_poll_min_us <= --fs_poll_max_ms * 1000");
   }
   std::string inotify = config.Option("inotify", FLAGS_fs_inotify ? "true" : "false");
   if (inotify != "true" && inotify != "false") {
@@ -112,6 +113,7 @@ absl::StatusOr<std::unique_ptr<Transport>> CreateFs(const TransportConfig& confi
   o.carry_gso_frames = config.offload_frames;
   // A sealing layer above us sets this: its frames are not IP packets.
   o.opaque_frames = config.Option("opaque_frames", "false") == "true";
+  o.file_owner = config.file_owner;
   o.max_backlog_bytes = backlog;
   o.max_file_bytes = file;
   o.pacer = pacer;

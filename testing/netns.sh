@@ -11,8 +11,9 @@
 #   netns_exec a ping -c 1 -W 2 192.0.2.2
 #
 # netns_new installs `trap netns_cleanup EXIT`, which kills the holders (the
-# namespaces and everything in them vanish with their last process). A test
-# with its own EXIT trap must call netns_cleanup from it. Holders exit by
+# namespaces and everything in them vanish with their last process); an EXIT
+# trap the test set earlier is kept and runs first. A test that sets its own
+# trap after netns_new must call netns_cleanup from it. Holders exit by
 # themselves after 600 s should a test be killed before its trap runs.
 # Processes a test starts with netns_exec ... & are its own to stop.
 
@@ -42,7 +43,15 @@ netns_new() {
   local pid=$!
   _NETNS_PIDS[$name]=$pid
   if [[ "$_NETNS_TRAP_SET" == 0 ]]; then
-    trap netns_cleanup EXIT
+    # Keep a test's own EXIT trap (set before or after us): it runs first,
+    # then the namespaces go.
+    local prev
+    prev="$(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")"
+    if [[ -n "$prev" && "$prev" != netns_cleanup* ]]; then
+      trap -- "$prev; netns_cleanup" EXIT
+    else
+      trap netns_cleanup EXIT
+    fi
     _NETNS_TRAP_SET=1
   fi
   # `unshare` enters the new namespace and then execs sleep; wait until the

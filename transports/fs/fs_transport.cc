@@ -152,6 +152,9 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
       session = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())) ^ (uint64_t{getpid()} << 40);
     }
   }
+  // The heartbeat wakes us anyway: the inotify path's safety-net poll rides
+  // on it instead of adding wake-ups of its own.
+  options.pacer.inotify_safety_net = options.heartbeat;
   std::string fs_type = FilesystemType(*inbox);
   std::unique_ptr<FsTransport> t(
       new FsTransport(std::move(options), session, root, *peers, *inbox_root, *inbox, fs_type));

@@ -142,7 +142,7 @@ void WakeupPacer::OnFileFound() {
 
 void WakeupPacer::Update(absl::Time now) {
   if (path_ == Path::kInotify) {
-    interval_ = options_.poll_max;  // only a safety net
+    interval_ = std::max(options_.poll_max, options_.inotify_safety_net);
     return;
   }
   if (now - last_activity_ <= options_.hot_window) {

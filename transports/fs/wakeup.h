@@ -63,6 +63,10 @@ struct PacerOptions {
   absl::Duration poll_min = absl::Microseconds(100);
   absl::Duration poll_max = absl::Milliseconds(200);
   absl::Duration hot_window = absl::Milliseconds(20);
+  // Once inotify is known to deliver, a poll only guards against a lost
+  // event; it comes at the liveness cadence (the heartbeat wakes us anyway),
+  // so an idle tunnel wakes once a second and no more.
+  absl::Duration inotify_safety_net = absl::Seconds(1);
 };
 
 class WakeupPacer {

@@ -94,7 +94,8 @@ ReadResult ReadRegularFile(int dirfd, const char* name, size_t max_bytes, ByteBu
 }
 
 absl::Status WriteFileAtomically(int dirfd, const char* temp, const char* final,
-                                 absl::Span<const iovec> iov, bool* rename_failed) {
+                                 absl::Span<const iovec> iov, bool* rename_failed,
+                                 const FolderAccess& access) {
   if (rename_failed != nullptr) *rename_failed = false;
   constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
   int fd = openat(dirfd, temp, kFlags, 0600);
@@ -104,6 +105,12 @@ absl::Status WriteFileAtomically(int dirfd, const char* temp, const char* final,
     fd = openat(dirfd, temp, kFlags, 0600);
   }
   if (fd < 0) return ErrnoStatus(errno, absl::StrCat("create ", temp));
+  if (access.group && (fchown(fd, -1, *access.group) != 0 || fchmod(fd, 0660) != 0)) {
+    int err = errno;
+    close(fd);
+    unlinkat(dirfd, temp, 0);
+    return ErrnoStatus(err, absl::StrCat("give ", temp, " to the --fs_group group"));
+  }
   // writev may write less than asked (FUSE, signals); continue where it
   // stopped. The iovec array is copied only in that rare case.
   size_t total = 0;
@@ -164,14 +171,24 @@ bool RemoveEntry(int dirfd, const char* name) {
   return false;
 }
 
-absl::StatusOr<int> OpenOrCreateDir(int parentfd, const char* name) {
+absl::StatusOr<int> OpenOrCreateDir(int parentfd, const char* name, const FolderAccess& access) {
   if (mkdirat(parentfd, name, 0700) != 0 && errno != EEXIST) {
     return ErrnoStatus(errno, absl::StrCat("mkdir ", name));
   }
   int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
-    return ErrnoStatus(errno, absl::StrCat("open directory ", name,
-                                           " (a symlink or not a directory?)"));
+    return ErrnoStatus(errno,
+                       absl::StrCat("open directory ", name, " (a symlink or not a directory?)"));
+  }
+  if (access.group) {
+    struct stat st;
+    // Only what this user owns (a peer's folder is its own business).
+    if (fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+        (fchown(fd, -1, *access.group) != 0 || fchmod(fd, 0770) != 0)) {
+      int err = errno;
+      close(fd);
+      return ErrnoStatus(err, absl::StrCat("give directory ", name, " to the --fs_group group"));
+    }
   }
   return fd;
 }
@@ -199,20 +216,34 @@ std::string FilesystemType(int fd) {
   struct statfs s;
   if (fstatfs(fd, &s) != 0) return "unknown";
   switch (static_cast<uint64_t>(s.f_type)) {
-    case TMPFS_MAGIC: return "tmpfs";
-    case EXT4_SUPER_MAGIC: return "ext4";
-    case 0x58465342: return "xfs";
-    case BTRFS_SUPER_MAGIC: return "btrfs";
-    case 0x65735546: return "fuse";
-    case NFS_SUPER_MAGIC: return "nfs";
-    case V9FS_MAGIC: return "9p";
-    case 0x786F4256: return "vboxsf";
-    case SMB_SUPER_MAGIC: return "smb";
-    case 0xFF534D42: return "cifs";
-    case 0xFE534D42: return "smb2";
-    case OVERLAYFS_SUPER_MAGIC: return "overlay";
-    case 0x6a656a63: return "virtiofs?";
-    default: return absl::StrFormat("0x%x", static_cast<uint64_t>(s.f_type));
+    case TMPFS_MAGIC:
+      return "tmpfs";
+    case EXT4_SUPER_MAGIC:
+      return "ext4";
+    case 0x58465342:
+      return "xfs";
+    case BTRFS_SUPER_MAGIC:
+      return "btrfs";
+    case 0x65735546:
+      return "fuse";
+    case NFS_SUPER_MAGIC:
+      return "nfs";
+    case V9FS_MAGIC:
+      return "9p";
+    case 0x786F4256:
+      return "vboxsf";
+    case SMB_SUPER_MAGIC:
+      return "smb";
+    case 0xFF534D42:
+      return "cifs";
+    case 0xFE534D42:
+      return "smb2";
+    case OVERLAYFS_SUPER_MAGIC:
+      return "overlay";
+    case 0x6a656a63:
+      return "virtiofs?";
+    default:
+      return absl::StrFormat("0x%x", static_cast<uint64_t>(s.f_type));
   }
 }
 

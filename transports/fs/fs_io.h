@@ -7,11 +7,13 @@
 #ifndef FSTUN_TRANSPORTS_FS_FS_IO_H_
 #define FSTUN_TRANSPORTS_FS_FS_IO_H_
 
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,12 +62,20 @@ struct ReadResult {
 // beyond its fstat size), close.
 ReadResult ReadRegularFile(int dirfd, const char* name, size_t max_bytes, ByteBuffer& buffer);
 
+// Who may use what fstun creates in the folder: the owner only (0700 / 0600,
+// the default), or also a group (--fs_group: 0770 / 0660 and that group),
+// for folders that are shared through a group.
+struct FolderAccess {
+  std::optional<gid_t> group;
+};
+
 // Writes `iov` to a new file `temp` (0600, O_EXCL, no symlinks) and renames
 // it to `final`, replacing any file there. On failure removes `temp` and
 // returns the errno as a status. `rename_failed` tells whether the data was
 // written but the rename refused (e.g. a directory sits at `final`).
 absl::Status WriteFileAtomically(int dirfd, const char* temp, const char* final,
-                                 absl::Span<const iovec> iov, bool* rename_failed = nullptr);
+                                 absl::Span<const iovec> iov, bool* rename_failed = nullptr,
+                                 const FolderAccess& access = {});
 
 // Whether `name` exists, by opening it (never by cached attributes).
 bool Exists(int dirfd, const char* name);
@@ -75,7 +85,8 @@ bool RemoveEntry(int dirfd, const char* name);
 
 // Creates `name` in `parentfd` (mode 0700) if missing and opens it as a
 // directory without following symlinks.
-absl::StatusOr<int> OpenOrCreateDir(int parentfd, const char* name);
+absl::StatusOr<int> OpenOrCreateDir(int parentfd, const char* name,
+                                    const FolderAccess& access = {});
 
 // Names in a directory except "." and "..". A listing may be stale on
 // network shares: use it only for discovery and garbage collection.

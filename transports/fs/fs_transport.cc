@@ -115,13 +115,13 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
     for (int fd : opened) close(fd);
     return s;
   };
-  absl::StatusOr<int> peers = OpenOrCreateDir(root, kPeersDir);
+  absl::StatusOr<int> peers = OpenOrCreateDir(root, kPeersDir, options.access);
   if (!peers.ok()) return fail(peers.status());
   opened.push_back(*peers);
-  absl::StatusOr<int> inbox_root = OpenOrCreateDir(root, kInboxDir);
+  absl::StatusOr<int> inbox_root = OpenOrCreateDir(root, kInboxDir, options.access);
   if (!inbox_root.ok()) return fail(inbox_root.status());
   opened.push_back(*inbox_root);
-  absl::StatusOr<int> inbox = OpenOrCreateDir(*inbox_root, options.peer_id.c_str());
+  absl::StatusOr<int> inbox = OpenOrCreateDir(*inbox_root, options.peer_id.c_str(), options.access);
   if (!inbox.ok()) return fail(inbox.status());
   opened.push_back(*inbox);
   // With --user the daemon drops root after set-up: the folders it works in
@@ -408,7 +408,7 @@ void FsTransport::WriteFrames(Peer& p, absl::Span<const FrameView> frames, absl:
           encoder_.Encode(options_.peer_id, session_, seq, frames.subspan(i, n), flags);
       bool rename_failed = false;
       absl::Status s = WriteFileAtomically(p.inbox_fd, p.out_temp->For(seq), p.out_name->For(seq),
-                                           iov, &rename_failed);
+                                           iov, &rename_failed, options_.access);
       if (s.ok()) {
         p.outstanding.push_back({seq, encoder_.size(), n});
         p.backlog_bytes += encoder_.size();
@@ -668,7 +668,8 @@ void FsTransport::WriteAnnouncement(absl::Time now) {
   iovec iov{text.data(), text.size()};
   std::string temp = absl::StrCat(".", a.id, kPeerSuffix, kTempSuffix);
   std::string final = absl::StrCat(a.id, kPeerSuffix);
-  absl::Status s = WriteFileAtomically(peers_fd_, temp.c_str(), final.c_str(), {&iov, 1});
+  absl::Status s = WriteFileAtomically(peers_fd_, temp.c_str(), final.c_str(), {&iov, 1}, nullptr,
+                                       options_.access);
   if (!s.ok() && now - last_error_log_ > absl::Seconds(1)) {
     last_error_log_ = now;
     LOG(WARNING) << "fs: cannot write announcement: " << s;
@@ -811,7 +812,8 @@ void FsTransport::RingDoorbell(Peer& p) {
   std::string text = absl::StrCat(options_.peer_id, "\n");
   std::string temp = absl::StrCat(kDoorbellTempPrefix, options_.peer_id, kTempSuffix);
   iovec iov{text.data(), text.size()};
-  (void)WriteFileAtomically(p.inbox_fd, temp.c_str(), kDoorbell, {&iov, 1});
+  (void)WriteFileAtomically(p.inbox_fd, temp.c_str(), kDoorbell, {&iov, 1}, nullptr,
+                            options_.access);
 }
 
 void FsTransport::CollectGarbage(absl::Time now) {

@@ -64,6 +64,8 @@ struct FsTransportOptions {
   // peer creates or owns at start are given to it, or it could not write
   // them once root is gone.
   std::optional<TransportConfig::FileOwner> file_owner;
+  // Owner-only (default) or group-shared folders and files (--fs_group).
+  FolderAccess access;
   // Bytes of unconsumed records this peer may leave in one destination's
   // inbox; beyond it frames are dropped ("backlog_full").
   size_t max_backlog_bytes = 32 << 20;

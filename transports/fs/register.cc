@@ -7,6 +7,8 @@
 //   [poll_max_ms], --fs_hot_window_ms [hot_window_ms], --fs_inotify
 //   [inotify], --fs_peer_timeout_ms [peer_timeout_ms], --fs_gap_wait_ms
 //   [gap_wait_ms], --fs_gc_interval_ms [gc_interval_ms].
+#include <grp.h>
+
 #include <memory>
 #include <string>
 
@@ -25,6 +27,9 @@ DEFINE_string(fs_peer_id, "",
 DEFINE_string(fs_format, "v1",
               "fs transport: v1 (batched, ordered records; docs/fs-transport.md) or legacy "
               "(the original demo's one-packet-per-file format, two peers only)");
+DEFINE_string(fs_group, "",
+              "fs transport: share what fstun creates in the folder with this group (mode "
+              "0770/0660) instead of the owner only (0700/0600)");
 DEFINE_uint64(fs_max_backlog_bytes, 32 << 20,
               "fs transport: unread bytes this end may leave for one peer; beyond it frames "
               "are dropped and counted (backlog_full), as a full NIC queue drops");
@@ -114,6 +119,20 @@ absl::StatusOr<std::unique_ptr<Transport>> CreateFs(const TransportConfig& confi
   // A sealing layer above us sets this: its frames are not IP packets.
   o.opaque_frames = config.Option("opaque_frames", "false") == "true";
   o.file_owner = config.file_owner;
+  std::string group = config.Option("group", FLAGS_fs_group);
+  if (!group.empty()) {
+    std::vector<char> buf(16384);
+    struct group gr;
+    struct group* found = nullptr;
+    gid_t numeric = 0;
+    int rc = absl::SimpleAtoi(group, &numeric)
+                 ? getgrgid_r(numeric, &gr, buf.data(), buf.size(), &found)
+                 : getgrnam_r(group.c_str(), &gr, buf.data(), buf.size(), &found);
+    if (rc != 0 || found == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("--fs_group: no such group '", group, "'"));
+    }
+    o.access.group = gr.gr_gid;
+  }
   o.max_backlog_bytes = backlog;
   o.max_file_bytes = file;
   o.pacer = pacer;

@@ -618,6 +618,22 @@ def row_fs_tmpfs(scope, a, b, ctx):
     return {"note": "/dev/shm"}
 
 
+def row_fs_tmpfs_keyed(scope, a, b, ctx):
+    """fs over tmpfs with a key: every frame sealed (XChaCha20-Poly1305)."""
+    require_fstun_fs(ctx)
+    d = scope.tmpdir(base="/dev/shm", name="dir")
+    keydir = scope.tmpdir(base="/dev/shm", name="key")
+    key = os.path.join(keydir, "key")
+    out = subprocess.run([ctx["fstun"], "genkey"], capture_output=True, text=True, timeout=10)
+    if out.returncode != 0:
+        raise Skip(f"fstun genkey failed: {out.stderr.strip()}")
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(out.stdout)
+    start_fstun_pair(scope, a, b, ctx, d, d, extra=[f"--key_file={key}"])
+    return {"note": "/dev/shm, --key_file"}
+
+
 def row_fs_disk(scope, a, b, ctx):
     require_fstun_fs(ctx)
     d = scope.tmpdir(base=ctx["disk_dir"], name="dir")
@@ -695,6 +711,7 @@ ROWS = [
     ("fstun-memory", "fstun core: 2 TUNs + memory", row_memory, {}),
     ("fstun-memory-offload", "fstun core + TUN offloads", row_memory_offload, {}),
     ("fstun-fs-tmpfs", "fstun fs, tmpfs", row_fs_tmpfs, {}),
+    ("fstun-fs-tmpfs-key", "fstun fs, tmpfs, with a key", row_fs_tmpfs_keyed, {}),
     ("fstun-fs-disk", "fstun fs, project disk", row_fs_disk, {}),
     ("fstun-fs-bindfs", "fstun fs, bindfs views (polling)", row_fs_bindfs,
      {"ping_interval": 0.02}),

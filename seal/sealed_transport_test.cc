@@ -303,8 +303,8 @@ TEST(SealedTransportTest, PassesThePlaintextDestinationsToAMultiPeerInnerTranspo
   RoutedRecorder* recorder = inner.get();
   auto t = SealedTransport::Create(std::move(inner), SharedKey(), {1500, 1, 0});
   ASSERT_TRUE(t.ok()) << t.status();
-  auto to_c1 = testing::PacketBuilder::TaggedUdp(testing::Ip("192.0.2.1"),
-                                                 testing::Ip("192.0.2.3"), 1, 200);
+  auto to_c1 =
+      testing::PacketBuilder::TaggedUdp(testing::Ip("192.0.2.1"), testing::Ip("192.0.2.3"), 1, 200);
   auto to_c2 = testing::PacketBuilder::TaggedUdp(testing::Ip("2001:db8::1"),
                                                  testing::Ip("2001:db8::4"), 2, 200);
   ASSERT_TRUE((*t)->Send({FrameView(to_c1), FrameView(to_c2)}).ok());

@@ -17,7 +17,8 @@ std::string EncodeAnnouncement(const Announcement& a) {
   std::string body = absl::StrCat(
       "fstun-peer 1\nid=", a.id, "\nsession=", Hex16(a.session), "\nrole=", a.role,
       "\naddresses=", absl::StrJoin(addresses, ","), "\nmtu=", a.mtu,
-      "\nformats=", absl::StrJoin(a.formats, ","), "\noffload=", a.offload ? 1 : 0, "\nbeat=", a.beat, "\npeers=", absl::StrJoin(a.peers, ","),
+      "\nformats=", absl::StrJoin(a.formats, ","), "\noffload=", a.offload ? 1 : 0,
+      "\nbeat=", a.beat, "\npeers=", absl::StrJoin(a.peers, ","),
       "\ntime=", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", a.time, absl::UTCTimeZone()), "\n");
   absl::StrAppendFormat(&body, "crc=%08x\n", Crc32c(body.data(), body.size()));
   return body;
@@ -40,7 +41,8 @@ absl::StatusOr<Announcement> ParseAnnouncement(absl::string_view text) {
   Announcement a;
   bool have_session = false;
   for (absl::string_view line : absl::StrSplit(text.substr(0, crc_at), '\n')) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(line, absl::MaxSplits('=', 1));
     const auto& [key, value] = kv;
     if (key == "id") {
       a.id = std::string(value);

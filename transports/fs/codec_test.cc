@@ -153,9 +153,10 @@ TEST(Names, SeqNameAndParse) {
   auto temp = ParseInboxName(tmp.For(3));
   ASSERT_TRUE(temp.has_value());
   EXPECT_EQ(temp->kind, InboxName::kTemp);
-  for (const char* bad : {"x.rec", "garbage", "../x.0000000000000001.0000000000000001.0000000000000001.rec",
-                          "a.000000000000000g.0000000000000001.0000000000000001.rec",
-                          "a.0000000000000001.0000000000000001.rec", ".a.b.c.d.tmp"}) {
+  for (const char* bad :
+       {"x.rec", "garbage", "../x.0000000000000001.0000000000000001.0000000000000001.rec",
+        "a.000000000000000g.0000000000000001.0000000000000001.rec",
+        "a.0000000000000001.0000000000000001.rec", ".a.b.c.d.tmp"}) {
     EXPECT_FALSE(ParseInboxName(bad).has_value()) << bad;
   }
   EXPECT_EQ(SanitizeId("192.0.2.2/24"), "192-0-2-2-24");

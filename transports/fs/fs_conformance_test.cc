@@ -66,15 +66,17 @@ absl::StatusOr<TransportPair> MakeLegacyPair(const ConformanceSetup& setup) {
   return TransportPair{*std::move(ta), *std::move(tb), folder};
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fs, TransportConformanceTest,
-    ::testing::Values(
-        ConformanceParam{"fs_inotify",
-                         [](const ConformanceSetup& s) { return MakeFsPair(s, true); }},
-        ConformanceParam{"fs_polling",
-                         [](const ConformanceSetup& s) { return MakeFsPair(s, false); }},
-        ConformanceParam{"fs_legacy", MakeLegacyPair}),
-    testing::ConformanceParamName);
+INSTANTIATE_TEST_SUITE_P(Fs, TransportConformanceTest,
+                         ::testing::Values(ConformanceParam{"fs_inotify",
+                                                            [](const ConformanceSetup& s) {
+                                                              return MakeFsPair(s, true);
+                                                            }},
+                                           ConformanceParam{"fs_polling",
+                                                            [](const ConformanceSetup& s) {
+                                                              return MakeFsPair(s, false);
+                                                            }},
+                                           ConformanceParam{"fs_legacy", MakeLegacyPair}),
+                         testing::ConformanceParamName);
 
 }  // namespace
 }  // namespace fstun

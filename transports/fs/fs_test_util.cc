@@ -49,8 +49,8 @@ std::unique_ptr<FsTransport> MakePeer(const FsTransportOptions& options) {
 
 std::vector<uint8_t> Frame(const std::string& src, const std::string& dst, uint32_t tag,
                            size_t size) {
-  return fstun::testing::PacketBuilder::TaggedUdp(fstun::testing::Ip(src),
-                                                  fstun::testing::Ip(dst), tag, size);
+  return fstun::testing::PacketBuilder::TaggedUdp(fstun::testing::Ip(src), fstun::testing::Ip(dst),
+                                                  tag, size);
 }
 
 void SendAll(Transport& t, const std::vector<std::vector<uint8_t>>& frames, bool batch) {

@@ -71,8 +71,8 @@ void BM_Batch(benchmark::State& state) {
   }
   state.SetBytesProcessed(state.iterations() * n * 1400);
   state.SetItemsProcessed(state.iterations() * n);
-  state.counters["Gbit/s"] = benchmark::Counter(state.iterations() * n * 1400 * 8.0 / 1e9,
-                                                benchmark::Counter::kIsRate);
+  state.counters["Gbit/s"] =
+      benchmark::Counter(state.iterations() * n * 1400 * 8.0 / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Batch)->Arg(1)->Arg(8)->Arg(64);
 
@@ -80,10 +80,10 @@ void BM_RoundTrip(benchmark::State& state) {
   Pair p;
   FrameBatch batch(64, kMaxFrameSize);
   (void)p.b->Receive(batch);  // b learns of a
-  auto ab = testing::PacketBuilder::TaggedUdp(testing::Ip("192.0.2.2"), testing::Ip("192.0.2.1"),
-                                              1, 84);
-  auto ba = testing::PacketBuilder::TaggedUdp(testing::Ip("192.0.2.1"), testing::Ip("192.0.2.2"),
-                                              2, 84);
+  auto ab =
+      testing::PacketBuilder::TaggedUdp(testing::Ip("192.0.2.2"), testing::Ip("192.0.2.1"), 1, 84);
+  auto ba =
+      testing::PacketBuilder::TaggedUdp(testing::Ip("192.0.2.1"), testing::Ip("192.0.2.2"), 2, 84);
   for (auto _ : state) {
     (void)p.a->Send({FrameView(ab)});
     Drain(*p.b, batch, 1);

@@ -519,7 +519,8 @@ TEST_F(FsPairTest, HostileContentsAreHandledAndTrafficContinues) {
   WriteFile(inbox + "/hello.txt", {1, 2, 3});
   // 8. A record from a sender nobody announced: removed.
   SeqName mallory("", StreamPrefix("mallory", 42, b_->session()), kRecordSuffix);
-  WriteFile(inbox + "/" + mallory.For(1), RecordImage(*a_, 1, Frame("192.0.2.9", "192.0.2.1", 666)));
+  WriteFile(inbox + "/" + mallory.For(1),
+            RecordImage(*a_, 1, Frame("192.0.2.9", "192.0.2.1", 666)));
   RunFor({b_.get(), a_.get()}, absl::Milliseconds(300));
   expect_reason("ignored_name", 1);
   expect_reason("unknown_sender", 1);

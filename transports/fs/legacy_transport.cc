@@ -39,14 +39,13 @@ absl::StatusOr<std::unique_ptr<LegacyFsTransport>> LegacyFsTransport::Create(
   }
   int fd = open(options.dirpath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("fs legacy: cannot open folder '",
-                                                   options.dirpath, "': ", strerror(errno)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("fs legacy: cannot open folder '", options.dirpath, "': ", strerror(errno)));
   }
   std::string fs_type = FilesystemType(fd);
-  LOG(INFO) << "fs legacy: files '" << options.own_prefix << "-<ns>' in " << options.dirpath
-            << " (" << fs_type << ")";
-  return std::unique_ptr<LegacyFsTransport>(
-      new LegacyFsTransport(std::move(options), fd, fs_type));
+  LOG(INFO) << "fs legacy: files '" << options.own_prefix << "-<ns>' in " << options.dirpath << " ("
+            << fs_type << ")";
+  return std::unique_ptr<LegacyFsTransport>(new LegacyFsTransport(std::move(options), fd, fs_type));
 }
 
 LegacyFsTransport::LegacyFsTransport(LegacyOptions options, int dir_fd, std::string fs_type)

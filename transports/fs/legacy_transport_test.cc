@@ -1,5 +1,7 @@
 // The legacy format interoperates with the original demo's files: what the
 // old script writes arrives, what we write is what the old script reads.
+#include "transports/fs/legacy_transport.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,7 +12,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "transports/fs/fs_test_util.h"
-#include "transports/fs/legacy_transport.h"
 #include "transports/fs/names.h"
 
 namespace fstun::fs {

@@ -80,8 +80,7 @@ std::optional<InboxName> ParseInboxName(absl::string_view name) {
     return std::nullopt;
   }
   std::vector<absl::string_view> parts = absl::StrSplit(name, '.');
-  if (parts.size() != 4 || !IsValidPeerId(parts[0]) ||
-      !ParseHex16(parts[1], &out.sender_session) ||
+  if (parts.size() != 4 || !IsValidPeerId(parts[0]) || !ParseHex16(parts[1], &out.sender_session) ||
       !ParseHex16(parts[2], &out.receiver_session) || !ParseHex16(parts[3], &out.seq)) {
     return std::nullopt;
   }

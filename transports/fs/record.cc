@@ -10,9 +10,21 @@ namespace {
 void Put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 void Put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
 void Put64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
-uint16_t Get16(const uint8_t* p) { uint16_t v; std::memcpy(&v, p, 2); return v; }
-uint32_t Get32(const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
-uint64_t Get64(const uint8_t* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
+uint16_t Get16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+uint32_t Get32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+uint64_t Get64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
 
 size_t HeaderBytes(size_t id_length) { return kRecordFixedHeader + ((id_length + 7) & ~size_t{7}); }
 
@@ -26,14 +38,22 @@ size_t RecordSize(size_t sender_id_length, size_t frame_count, size_t payload_by
 
 const char* RecordErrorName(RecordError e) {
   switch (e) {
-    case RecordError::kOk: return "ok";
-    case RecordError::kTruncated: return "truncated";
-    case RecordError::kBadMagic: return "bad_magic";
-    case RecordError::kBadVersion: return "bad_version";
-    case RecordError::kBadHeader: return "bad_header";
-    case RecordError::kTrailingBytes: return "trailing_bytes";
-    case RecordError::kFrameTooLarge: return "frame_too_large";
-    case RecordError::kBadChecksum: return "bad_checksum";
+    case RecordError::kOk:
+      return "ok";
+    case RecordError::kTruncated:
+      return "truncated";
+    case RecordError::kBadMagic:
+      return "bad_magic";
+    case RecordError::kBadVersion:
+      return "bad_version";
+    case RecordError::kBadHeader:
+      return "bad_header";
+    case RecordError::kTrailingBytes:
+      return "trailing_bytes";
+    case RecordError::kFrameTooLarge:
+      return "frame_too_large";
+    case RecordError::kBadChecksum:
+      return "bad_checksum";
   }
   return "unknown";
 }
@@ -99,8 +119,7 @@ RecordError ParseRecord(absl::Span<const uint8_t> image, size_t max_frame_bytes,
   if ((h.flags & ~kRecordFlagVnetHdr) != 0) return RecordError::kBadVersion;
   if (h.flags & kRecordFlagVnetHdr) max_frame_bytes = kMaxFrameSize;
   if (id_length == 0 || id_length > kMaxPeerIdLength || header_bytes != HeaderBytes(id_length) ||
-      h.frame_count == 0 || h.frame_count > kMaxRecordFrames ||
-      h.payload_bytes > kMaxRecordBytes) {
+      h.frame_count == 0 || h.frame_count > kMaxRecordFrames || h.payload_bytes > kMaxRecordBytes) {
     return RecordError::kBadHeader;
   }
   for (size_t i = 37; i < kRecordFixedHeader; ++i) {

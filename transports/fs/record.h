@@ -87,12 +87,12 @@ class RecordEncoder {
 // the transport counts.
 enum class RecordError {
   kOk,
-  kTruncated,     // shorter than its header says (maybe still arriving)
+  kTruncated,  // shorter than its header says (maybe still arriving)
   kBadMagic,
-  kBadVersion,    // a version or flag this reader does not know
-  kBadHeader,     // inconsistent lengths, bad id, zero frames, ...
-  kTrailingBytes, // longer than its header says
-  kFrameTooLarge, // a frame longer than the reader's limit
+  kBadVersion,     // a version or flag this reader does not know
+  kBadHeader,      // inconsistent lengths, bad id, zero frames, ...
+  kTrailingBytes,  // longer than its header says
+  kFrameTooLarge,  // a frame longer than the reader's limit
   kBadChecksum,
 };
 const char* RecordErrorName(RecordError e);
@@ -106,8 +106,7 @@ struct ParsedRecord {
 // `max_frame_bytes` (kMaxFrameSize in a kRecordFlagVnetHdr record) make the
 // record invalid. Allocates only when `out`
 // must grow past its largest previous frame count.
-RecordError ParseRecord(absl::Span<const uint8_t> image, size_t max_frame_bytes,
-                        ParsedRecord& out);
+RecordError ParseRecord(absl::Span<const uint8_t> image, size_t max_frame_bytes, ParsedRecord& out);
 
 }  // namespace fstun::fs
 

@@ -38,10 +38,18 @@ void Mutate(std::mt19937& rng, std::vector<uint8_t>& image) {
   for (int e = 0; e < edits && !image.empty(); ++e) {
     size_t at = rng() % image.size();
     switch (op(rng)) {
-      case 0: image[at] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
-      case 1: image[at] = static_cast<uint8_t>(rng()); break;
-      case 2: image.resize(at); break;
-      case 3: image.insert(image.begin() + at, static_cast<uint8_t>(rng())); break;
+      case 0:
+        image[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
+        break;
+      case 1:
+        image[at] = static_cast<uint8_t>(rng());
+        break;
+      case 2:
+        image.resize(at);
+        break;
+      case 3:
+        image.insert(image.begin() + at, static_cast<uint8_t>(rng()));
+        break;
       case 4: {  // overwrite a 32-bit field with an extreme value
         uint32_t v = (rng() & 1) ? 0xFFFFFFFFu : static_cast<uint32_t>(rng() % 70000);
         for (int k = 0; k < 4 && at + k < image.size(); ++k) image[at + k] = (v >> (8 * k)) & 0xFF;
@@ -73,7 +81,10 @@ TEST(RecordFuzz, RandomAndMutatedImagesNeverCrash) {
       image.resize(rng() % 300);
       for (auto& b : image) b = static_cast<uint8_t>(rng());
       if (image.size() >= 4 && iter % 8 == 0) {
-        image[0] = 'F'; image[1] = 'S'; image[2] = 'T'; image[3] = 'R';
+        image[0] = 'F';
+        image[1] = 'S';
+        image[2] = 'T';
+        image[3] = 'R';
       }
     } else {
       original = ValidImage(rng);

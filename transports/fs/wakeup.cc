@@ -90,9 +90,12 @@ WakeupPacer::WakeupPacer(PacerOptions options, std::string label, bool inotify_a
 
 const char* WakeupPacer::path_name() const {
   switch (path_) {
-    case Path::kDetecting: return "detecting";
-    case Path::kInotify: return "inotify";
-    case Path::kPolling: return "polling";
+    case Path::kDetecting:
+      return "detecting";
+    case Path::kInotify:
+      return "inotify";
+    case Path::kPolling:
+      return "polling";
   }
   return "?";
 }
@@ -100,8 +103,7 @@ const char* WakeupPacer::path_name() const {
 void WakeupPacer::SetPath(Path p, const char* why) {
   if (p == path_) return;
   path_ = p;
-  LOG(INFO) << "fs: wake-ups for " << label_ << " now via " << path_name() << " (" << why
-            << ")";
+  LOG(INFO) << "fs: wake-ups for " << label_ << " now via " << path_name() << " (" << why << ")";
 }
 
 void WakeupPacer::OnEvents(int n) {

@@ -1,8 +1,9 @@
 // The wake-up pacer decides inotify or polling from what it sees, and
 // paces polls fast while traffic flows, slowly when idle.
+#include "transports/fs/wakeup.h"
+
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "transports/fs/wakeup.h"
 
 namespace fstun::fs {
 namespace {
@@ -35,7 +36,7 @@ TEST(WakeupPacer, FilesWithEventsMeanInotify) {
 TEST(WakeupPacer, EventsReadInALumpStillCountForLaterFiles) {
   WakeupPacer p(Options(), "test", true);
   for (int round = 0; round < 10; ++round) {
-    p.OnEvents(16);  // one drain returns the events of 16 records ...
+    p.OnEvents(16);                                // one drain returns the events of 16 records ...
     for (int i = 0; i < 16; ++i) p.OnFileFound();  // ... read over 16 calls
     EXPECT_EQ(p.path(), WakeupPacer::Path::kInotify) << round;
   }

@@ -60,6 +60,7 @@ std::unique_ptr<Transport> SealedFsPeer(const std::string& dir, const IpPrefix& 
   fs::FsTransportOptions o;
   o.dirpath = dir;
   o.mtu = mtu + kSealOverhead;
+  o.opaque_frames = true;  // as SealedInnerConfig asks of a registry-made fs
   o.max_backlog_bytes = backlog;
   o.use_inotify = inotify;
   o.addresses = {address};

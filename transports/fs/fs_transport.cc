@@ -163,7 +163,6 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
             << (t->watch_->has_inotify() ? "watching" : "unavailable");
   {
     absl::MutexLock lock(&t->mu_);
-    t->opaque_frames_ = t->options_.opaque_frames;
     absl::Time now = absl::Now();
     t->Housekeeping(now);
   }
@@ -229,9 +228,6 @@ absl::Status FsTransport::SendImpl(absl::Span<const FrameView> frames,
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
   Housekeeping(now);
-  // A decorator that routes for us (sealing) has made the frames opaque:
-  // carry them unchanged from then on.
-  if (destinations != nullptr) opaque_frames_ = true;
   const bool vnet = options_.carry_gso_frames;
   size_t refused = 0;
   touched_.clear();
@@ -273,9 +269,9 @@ void FsTransport::QueueFor(Peer& p, FrameView frame, FrameView packet, absl::Tim
     if (p.to_send.empty()) touched_.push_back(&p);
     p.to_send.push_back(v);
   };
-  if (!options_.carry_gso_frames || p.ann.offload || opaque_frames_) {
+  if (!options_.carry_gso_frames || p.ann.offload || options_.opaque_frames) {
     // Same kind of frames on both ends: unchanged.
-    if (!options_.carry_gso_frames && !opaque_frames_ && frame.size() > p.ann.mtu) {
+    if (!options_.carry_gso_frames && !options_.opaque_frames && frame.size() > p.ann.mtu) {
       counters_.AddDrop("peer_mtu");
       return;
     }
@@ -495,7 +491,8 @@ void FsTransport::ReadStream(Peer& p, FrameBatch& batch, absl::Time now) {
       // Decided by what the sender announced, not by the record: records in
       // our inbox that claim to come from an offloading peer are delivered
       // as they are (a sealing layer above us judges them).
-      const bool add_header = options_.carry_gso_frames && !p.ann.offload && !opaque_frames_;
+      const bool add_header =
+          options_.carry_gso_frames && !p.ann.offload && !options_.opaque_frames;
       while (p.record_pos < p.record.frames.size() && !batch.full()) {
         FrameView f = p.record.frames[p.record_pos++];
         if (add_header) {

@@ -180,9 +180,6 @@ class FsTransport : public Transport {
   uint64_t beat_ ABSL_GUARDED_BY(mu_) = 0;
   bool more_ready_ ABSL_GUARDED_BY(mu_) = false;
   bool wrote_any_ ABSL_GUARDED_BY(mu_) = false;  // in the current Send
-  // Set once a decorator sends through SendRouted (or by the option): the
-  // frames are not IP/vnet frames, so nothing is adapted between peers.
-  bool opaque_frames_ ABSL_GUARDED_BY(mu_) = false;
   size_t next_reader_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time next_beat_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -36,6 +36,10 @@ using FrameView = absl::Span<const uint8_t>;
 // bytes plus room for a 12-byte virtio_net_hdr and alignment.
 inline constexpr size_t kMaxFrameSize = 65535 + 64;
 
+// With TUN offloads every frame starts with a struct virtio_net_hdr of this
+// size (tun/offload.h says what is in it).
+inline constexpr size_t kVirtioNetHdrSize = 10;
+
 class FrameBatch {
  public:
   // One allocation of max_frames * frame_capacity bytes (rounded up to 64).

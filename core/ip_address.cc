@@ -110,7 +110,6 @@ std::optional<IpAddress> PacketDestination(FrameView packet) { return PacketAddr
 std::optional<IpAddress> PacketSource(FrameView packet) { return PacketAddress(packet, false); }
 
 std::optional<IpAddress> FrameDestination(FrameView frame) {
-  constexpr size_t kVirtioNetHdrSize = 10;
   if (frame.empty()) return std::nullopt;
   int version = frame[0] >> 4;
   if (version == 4 || version == 6) return PacketDestination(frame);

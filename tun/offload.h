@@ -27,7 +27,7 @@
 
 namespace fstun {
 
-inline constexpr size_t kVirtioNetHdrSize = 10;
+// kVirtioNetHdrSize (10) is in core/frame.h: the core needs it too.
 
 // UDP segmentation offload flags; Linux 6.2+ (older headers lack them).
 inline constexpr unsigned kTunOffloadUso4 = 0x20;

@@ -495,15 +495,23 @@ void FsTransport::ReadStream(Peer& p, FrameBatch& batch, absl::Time now) {
           options_.carry_gso_frames && !p.ann.offload && !options_.opaque_frames;
       while (p.record_pos < p.record.frames.size() && !batch.full()) {
         FrameView f = p.record.frames[p.record_pos++];
+        // Every copy into a slot is bounded by the slot: a frame that does
+        // not fit the caller's batch is dropped and counted, never written
+        // past the slot.
         if (add_header) {
           // A plain packet from a peer without offloads: our TUN expects a
           // (zeroed) virtio_net_hdr in front.
           absl::Span<uint8_t> slot = batch.NextSlot();
+          if (kVirtioNetHdrSize + f.size() > slot.size()) {
+            counters_.AddDrop("frame_too_large");
+            continue;
+          }
           std::memset(slot.data(), 0, kVirtioNetHdrSize);
           std::memcpy(slot.data() + kVirtioNetHdrSize, f.data(), f.size());
           batch.CommitNext(kVirtioNetHdrSize + f.size());
-        } else {
-          batch.Append(f);
+        } else if (!batch.Append(f)) {
+          counters_.AddDrop("frame_too_large");
+          continue;
         }
         ++frames;
         bytes += f.size();
@@ -543,6 +551,13 @@ void FsTransport::ReadStream(Peer& p, FrameBatch& batch, absl::Time now) {
         !options_.carry_gso_frames) {
       reason = "bad_version";  // offload frames we did not announce we take
       e = RecordError::kBadVersion;
+    }
+    if (e == RecordError::kOk && (p.record.header.flags & kRecordFlagVnetHdr) && !p.ann.offload) {
+      // The sender announced plain packets, so its frames get a header put
+      // in front; a vnet record from it (up to kMaxFrameSize per frame)
+      // cannot be what it wrote.
+      reason = "bad_header";
+      e = RecordError::kBadHeader;
     }
     if (e != RecordError::kOk) {
       p.record.frames.clear();

@@ -205,6 +205,67 @@ TEST(FsTransportTest, OffloadingPeerAndPlainPeerInteroperate) {
   EXPECT_EQ(a->counters().total_drops() + b->counters().total_drops(), 0u);
 }
 
+// Issue 12: with offloads on, a record carrying the vnet flag from a peer
+// that announced offload=0 got a zeroed header put in front of frames of up
+// to kMaxFrameSize bytes: 10 + 65599 bytes copied into a 65600-byte slot.
+TEST(FsTransportTest, VnetRecordFromAPlainPeerIsRefusedAndNeverOverflowsASlot) {
+  TempFolder folder;
+  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
+  ao.carry_gso_frames = true;
+  auto a = MakePeer(ao);
+  auto b = MakePeer(TestOptions(folder.path(), "192.0.2.1/24"));  // offload=0
+  RunFor({a.get(), b.get()}, absl::Milliseconds(120));
+  std::vector<uint8_t> huge(kMaxFrameSize, 0x45);
+  std::vector<FrameView> frames(8, FrameView(huge));
+  RecordEncoder enc;
+  std::vector<uint8_t> image;
+  for (const iovec& io : enc.Encode(b->peer_id(), b->session(), 1, frames, kRecordFlagVnetHdr)) {
+    const uint8_t* p = static_cast<const uint8_t*>(io.iov_base);
+    image.insert(image.end(), p, p + io.iov_len);
+  }
+  WriteFile(folder.inbox(a->peer_id()) + "/" + RecordName(*b, *a, 1), image);
+  EXPECT_THAT(ReceiveN(*a, 1, absl::Milliseconds(500), {b.get()}), IsEmpty());
+  EXPECT_EQ(a->counters().drops_for("bad_header"), 1u);
+  // The stream goes on with what b really sends.
+  std::vector<uint8_t> plain = Frame("192.0.2.1", "192.0.2.2", 7, 300);
+  ASSERT_TRUE(b->Send({FrameView(plain)}).ok());
+  auto got = ReceiveN(*a, 1, kTimeout, {b.get()});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], WithVnetHeader(plain));
+}
+
+// A frame larger than the caller's batch slot is dropped and counted, not
+// written past the slot nor counted as received.
+TEST(FsTransportTest, FrameLargerThanTheCallersSlotIsCountedNotCopied) {
+  TempFolder folder;
+  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
+  ao.carry_gso_frames = true;
+  auto a = MakePeer(ao);
+  auto b = MakePeer(TestOptions(folder.path(), "192.0.2.1/24"));
+  auto c = MakePeer(TestOptions(folder.path(), "192.0.2.3/24"));
+  RunFor({a.get(), b.get(), c.get()}, absl::Milliseconds(120));
+  // 250 bytes fit a 256-byte slot, but not with the 10-byte header (a) ...
+  ASSERT_TRUE(b->Send({FrameView(Frame("192.0.2.1", "192.0.2.2", 1, 250))}).ok());
+  // ... and 300 bytes do not fit at all (c).
+  ASSERT_TRUE(b->Send({FrameView(Frame("192.0.2.1", "192.0.2.3", 2, 300))}).ok());
+  FrameBatch small(4, 256);
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while ((a->counters().drops_for("frame_too_large") == 0 ||
+          c->counters().drops_for("frame_too_large") == 0) &&
+         absl::Now() < deadline) {
+    small.Clear();
+    ASSERT_TRUE(a->Receive(small).ok());
+    EXPECT_EQ(small.size(), 0u);
+    small.Clear();
+    ASSERT_TRUE(c->Receive(small).ok());
+    EXPECT_EQ(small.size(), 0u);
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(a->counters().drops_for("frame_too_large"), 1u);
+  EXPECT_EQ(c->counters().drops_for("frame_too_large"), 1u);
+  EXPECT_EQ(a->counters().rx_frames + c->counters().rx_frames, 0u);
+}
+
 TEST(FsTransportTest, SendRoutedRoutesOpaqueFramesByTheGivenDestination) {
   TempFolder folder;
   auto server = MakePeer(TestOptions(folder.path(), "192.0.2.1/24", "server"));

@@ -1,0 +1,459 @@
+# The VM test bed's host side, sourced by tools/vmtest (docs/shared-folders.md).
+#
+# Theory of operation:
+# - Kernel: the package linux-image-amd64 depends on is fetched with
+#   `apt-get download` and unpacked with `dpkg-deb -x` into VMTEST_CACHE
+#   (never installed); depmod indexes the unpacked tree once. A rerun with
+#   the same package version reuses the cache (no download, no unpack).
+# - Initramfs: busybox-static, the modules every share needs (dependencies
+#   resolved by `modprobe --show-depends`, re-indexed with `depmod -b`), the
+#   fstun binary and the libraries `ldd` names, testing/vm/guest_*.sh.
+# - Host namespace: everything the bed starts on the host (QEMU, virtiofsd,
+#   rpcbind, ganesha, smbd, the host's fstun, nc listeners) runs in ONE
+#   network + mount namespace of its own (`unshare --net --mount`, private
+#   tmpfs on /run, so rpcbind's and fstun's sockets stay private). Its only
+#   interfaces are lo and the host fstun's tun0 (203.0.113.1/24). The guest
+#   has QEMU user networking on 198.51.100.0/24 with restrict=on and a
+#   guestfwd per server port (198.51.100.4:PORT -> 127.0.0.1:PORT in that
+#   namespace), and no other network.
+# - Cleanup: every process whose network namespace is ours is killed by pid,
+#   then the holder; the namespace vanishes with it.
+#
+# Variables: VMTEST_CACHE (kernel cache), VMTEST_WORK (this run's scratch),
+# VMTEST_FSTUN (the fstun binary), VMTEST_ACCEL (kvm|tcg|probe).
+
+VM_MEM_MB=512
+VM_MODULES="virtio_pci tun virtio_net 9p 9pnet_virtio virtiofs nfsv3 nfsv4 cifs ctr ghash_generic gcm ccm cmac sha512_generic ecb"
+# The host ports the guest reaches per share (forwarded from 198.51.100.4).
+vm_server_ports() {
+  case "$1" in
+    nfs3) echo 111 2049 20048 ;;
+    nfs4) echo 2049 ;;
+    smb3) echo 445 ;;
+  esac
+}
+
+vm_log() { echo "vmtest: $*" >&2; }
+vm_die() {
+  echo "vmtest: $*" >&2
+  exit 1
+}
+
+# Sets VM_KVER, VM_KROOT (unpacked kernel package) and VM_VMLINUZ.
+vm_kernel() {
+  mkdir -p "$VMTEST_CACHE"
+  local pkg
+  pkg="$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1)"
+  if [[ -z "$pkg" ]]; then
+    # No apt metadata: use whatever kernel the cache holds.
+    pkg="$(cd "$VMTEST_CACHE" && ls -d linux-image-*/ 2>/dev/null | tail -n 1)"
+    pkg="${pkg%/}"
+    [[ -n "$pkg" ]] || vm_die "cannot tell which kernel linux-image-amd64 depends on (apt-get update?) and the cache $VMTEST_CACHE is empty"
+  fi
+  VM_KROOT="$VMTEST_CACHE/$pkg"
+  VM_KVER="${pkg#linux-image-}"
+  if [[ ! -e "$VM_KROOT/.complete" ]]; then
+    vm_log "fetching $pkg (apt-get download; unpacked into $VMTEST_CACHE, not installed)"
+    local tmp="$VMTEST_CACHE/.dl.$$"
+    rm -rf "$tmp" "$VM_KROOT"
+    mkdir -p "$tmp"
+    (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>"$tmp/apt.err") ||
+      vm_die "apt-get download $pkg failed: $(tail -n 1 "$tmp/apt.err")"
+    dpkg-deb -x "$tmp"/*.deb "$VM_KROOT" || vm_die "dpkg-deb -x failed"
+    rm -rf "$tmp"
+    depmod -b "$VM_KROOT" "$VM_KVER" || vm_die "depmod on the unpacked kernel failed"
+    touch "$VM_KROOT/.complete"
+  fi
+  VM_VMLINUZ="$VM_KROOT/boot/vmlinuz-$VM_KVER"
+  [[ -r "$VM_VMLINUZ" ]] || vm_die "no $VM_VMLINUZ in the unpacked package"
+}
+
+# Builds $VMTEST_WORK/initrd.cpio: the cached base (busybox, socat, the
+# modules; rebuilt when the kernel or those tools change) followed by this
+# run's fstun, its libraries and the guest scripts (the kernel unpacks
+# concatenated cpio archives in order).
+vm_initramfs() {
+  local here key base="$VMTEST_CACHE/base-$VM_KVER.cpio"
+  here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  key="$VM_KVER|$VM_MODULES|$(stat -c %Y:%s /bin/busybox /usr/bin/socat | tr '\n' ' ')"
+  if [[ ! -r "$base" || "$(cat "$base.key" 2>/dev/null)" != "$key" ]]; then
+    vm_initramfs_base "$base" || vm_die "could not build the initramfs base"
+    echo "$key" >"$base.key"
+  fi
+  local tree="$VMTEST_WORK/initramfs" lib
+  rm -rf "$tree"
+  mkdir -p "$tree/vmtest"
+  cp "$here/guest_init.sh" "$tree/init"
+  cp "$here/guest_checks.sh" "$tree/vmtest/guest_checks.sh"
+  cp "$VMTEST_FSTUN" "$tree/vmtest/fstun"
+  chmod 0755 "$tree/init" "$tree/vmtest/fstun"
+  for lib in $(ldd "$VMTEST_FSTUN" | grep -o '/[^ ]*' | sort -u); do
+    mkdir -p "$tree$(dirname "$lib")"
+    cp -L "$lib" "$tree$lib"
+  done
+  {
+    cat "$base"
+    (cd "$tree" && find . | cpio -o -H newc --quiet)
+  } >"$VMTEST_WORK/initrd.cpio" || vm_die "cpio failed"
+}
+
+# vm_initramfs_base OUT: busybox, socat and its libraries, the modules.
+vm_initramfs_base() {
+  local out="$1" tree="$VMTEST_WORK/initramfs-base" lib
+  [[ "$(ldd /bin/busybox 2>&1)" == *"not a dynamic"* || "$(ldd /bin/busybox 2>&1)" == *"statically linked"* ]] ||
+    vm_die "/bin/busybox is not static (install busybox-static)"
+  rm -rf "$tree"
+  mkdir -p "$tree"/{bin,sbin,proc,sys,dev,run,tmp,mnt,vmtest,etc}
+  cp /bin/busybox "$tree/bin/busybox"
+  ln -s busybox "$tree/bin/sh"
+  cp /usr/bin/socat "$tree/bin/socat"
+  for lib in $(ldd /usr/bin/socat | grep -o '/[^ ]*' | sort -u); do
+    mkdir -p "$tree$(dirname "$lib")"
+    cp -L "$lib" "$tree$lib"
+  done
+  # Modules and their dependencies, then a fresh index for the guest.
+  local mdir="lib/modules/$VM_KVER" m path
+  mkdir -p "$tree/$mdir"
+  cp "$VM_KROOT/$mdir"/modules.{order,builtin,builtin.modinfo} "$tree/$mdir/" 2>/dev/null
+  for m in $VM_MODULES; do
+    modprobe -d "$VM_KROOT" -S "$VM_KVER" --show-depends "$m" >"$VMTEST_WORK/deps" 2>&1 ||
+      vm_die "module $m: $(cat "$VMTEST_WORK/deps")"
+    for path in $(sed -n 's/^insmod \([^ ]*\).*/\1/p' "$VMTEST_WORK/deps"); do
+      path="${path#"$VM_KROOT"/}"
+      mkdir -p "$tree/$(dirname "$path")"
+      cp -n "$VM_KROOT/$path" "$tree/$path"
+    done
+  done
+  depmod -b "$tree" "$VM_KVER" || vm_die "depmod -b on the initramfs failed"
+  (cd "$tree" && find . | cpio -o -H newc --quiet) >"$out.tmp" && mv "$out.tmp" "$out"
+  rm -rf "$tree"
+}
+
+# --- the host namespace ------------------------------------------------------
+
+VM_NS_PID=""
+vm_ns_up() {
+  unshare --net --mount --propagation private -- sh -c \
+    'mount -t tmpfs -o mode=0755 tmpfs /run && ip link set lo up && exec sleep 3600' \
+    </dev/null >/dev/null 2>&1 &
+  VM_NS_PID=$!
+  local own tries
+  own="$(readlink /proc/self/ns/mnt)"
+  for ((tries = 0; tries < 200; tries++)); do
+    [[ "$(readlink "/proc/$VM_NS_PID/ns/mnt" 2>/dev/null)" != "$own" ]] &&
+      [[ "$(readlink "/proc/$VM_NS_PID/exe" 2>/dev/null)" == */sleep ]] && return 0
+    kill -0 "$VM_NS_PID" 2>/dev/null || vm_die "could not create a network namespace (root needed)"
+    sleep 0.05
+  done
+  vm_die "namespace holder did not start"
+}
+
+vm_in() { nsenter -t "$VM_NS_PID" -n -m -- "$@"; }
+
+# Kills every process in our network namespace (by pid), then the holder.
+vm_ns_down() {
+  [[ -n "$VM_NS_PID" ]] || return 0
+  local ns="/proc/$VM_NS_PID/ns/net" p sig
+  [[ -e "$ns" ]] || {
+    VM_NS_PID=""
+    return 0
+  }
+  # -ef compares the namespace inodes without a fork per process.
+  for sig in TERM KILL; do
+    for p in /proc/[0-9]*; do
+      p="${p#/proc/}"
+      [[ "$p" == "$VM_NS_PID" || "$p" == "$$" ]] && continue
+      [[ "/proc/$p/ns/net" -ef "$ns" ]] && kill -"$sig" "$p" 2>/dev/null
+    done
+    [[ "$sig" == TERM ]] && sleep 1
+  done
+  kill "$VM_NS_PID" 2>/dev/null
+  wait "$VM_NS_PID" 2>/dev/null
+  VM_NS_PID=""
+}
+
+# --- KVM or TCG --------------------------------------------------------------
+
+# Sets VM_ACCEL. KVM is used only when a guest gets as far as the kernel's
+# first console line within 5 s (nested KVM on these machines hangs at
+# "Booting from ROM"); the answer is remembered until the host reboots.
+vm_accel() {
+  case "${VMTEST_ACCEL:-probe}" in
+    kvm | tcg)
+      VM_ACCEL="$VMTEST_ACCEL"
+      return
+      ;;
+  esac
+  local memo="$VMTEST_CACHE/accel.$(cat /proc/sys/kernel/random/boot_id)"
+  if [[ -r "$memo" ]]; then
+    VM_ACCEL="$(cat "$memo")"
+    return
+  fi
+  VM_ACCEL=tcg
+  if [[ -r /dev/kvm && -w /dev/kvm ]]; then
+    local log="$VMTEST_WORK/kvm-probe.log"
+    timeout -s KILL 5 qemu-system-x86_64 -accel kvm -nodefaults -no-user-config -display none \
+      -m 256 -smp 1 -serial "file:$log" -kernel "$VM_VMLINUZ" -no-reboot \
+      -append "console=ttyS0 panic=-1 rdinit=/nonexistent" >/dev/null 2>&1
+    grep -q 'Linux version' "$log" 2>/dev/null && VM_ACCEL=kvm
+  fi
+  vm_log "accelerator: $VM_ACCEL (KVM probe with a 5 s deadline)"
+  echo "$VM_ACCEL" >"$memo"
+}
+
+# --- servers for the shares --------------------------------------------------
+
+# vm_start_servers SHARE DIR CASEDIR: starts what SHARE needs on the host;
+# sets VM_QEMU_SHARE (QEMU arguments) and VM_QEMU_NET.
+vm_start_servers() {
+  local share="$1" dir="$2" cdir="$3" p
+  VM_QEMU_SHARE=()
+  VM_QEMU_NET=(-nic none)
+  case "$share" in
+    9p-*)
+      VM_QEMU_SHARE=(-virtfs "local,path=$dir,mount_tag=share,security_model=none,id=fs0")
+      ;;
+    virtiofs)
+      vm_in /usr/lib/qemu/virtiofsd --socket-path="$cdir/virtiofs.sock" -o source="$dir" \
+        -o log_level=warn >"$cdir/virtiofsd.log" 2>&1 </dev/null &
+      vm_wait_for "virtiofsd socket" 10 test -S "$cdir/virtiofs.sock"
+      VM_QEMU_SHARE=(-chardev "socket,id=vfs,path=$cdir/virtiofs.sock"
+        -device vhost-user-fs-pci,chardev=vfs,tag=share
+        -object "memory-backend-memfd,id=mem,size=${VM_MEM_MB}M,share=on" -numa node,memdev=mem)
+      ;;
+    nfs3 | nfs4)
+      vm_start_ganesha "$dir" "$cdir"
+      ;;
+    smb3)
+      vm_start_samba "$dir" "$cdir"
+      ;;
+    tmpfs) ;;
+    *) vm_die "unknown share $share" ;;
+  esac
+  local ports
+  ports="$(vm_server_ports "$share")"
+  if [[ -n "$ports" ]]; then
+    local netdev="user,id=n0,net=198.51.100.0/24,host=198.51.100.2,restrict=on,ipv6=off"
+    for p in $ports; do
+      netdev+=",guestfwd=tcp:198.51.100.4:$p-cmd:socat - TCP:127.0.0.1:$p"
+    done
+    VM_QEMU_NET=(-netdev "$netdev" -device virtio-net-pci,netdev=n0)
+  fi
+}
+
+# vm_wait_for WHAT SECONDS CMD...: polls CMD every 0.1 s.
+vm_wait_for() {
+  local what="$1" secs="$2" i
+  shift 2
+  for ((i = 0; i < secs * 10; i++)); do
+    "$@" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  vm_die "$what not ready after $secs s"
+}
+
+vm_port_open() { vm_in bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+# NFS: nfs-ganesha with its VFS backend, a private rpcbind, ganesha's own
+# caches off (the host's fstun writes the directory directly, not through
+# ganesha), no grace period (a fresh server every case).
+vm_start_ganesha() {
+  local dir="$1" cdir="$2"
+  mkdir -p "$cdir/ganesha/recovery"
+  cat >"$cdir/ganesha.conf" <<EOF
+NFS_Core_Param {
+  Bind_addr = 127.0.0.1;
+  NFS_Port = 2049;
+  MNT_Port = 20048;
+  Enable_NLM = false;
+  Enable_RQUOTA = false;
+  Protocols = 3, 4;
+}
+NFSv4 {
+  Graceless = true;
+  RecoveryBackend = fs;
+  RecoveryRoot = "$cdir/ganesha/recovery";
+}
+MDCACHE {
+  Dir_Chunk = 0;
+}
+EXPORT_DEFAULTS {
+  Attr_Expiration_Time = 0;
+}
+EXPORT {
+  Export_Id = 1;
+  Path = "$dir";
+  Pseudo = /share;
+  Access_Type = RW;
+  Squash = No_Root_Squash;
+  SecType = sys;
+  Protocols = 3, 4;
+  Transports = TCP;
+  Attr_Expiration_Time = 0;
+  FSAL {
+    Name = VFS;
+  }
+}
+LOG {
+  Default_Log_Level = WARN;
+}
+EOF
+  vm_in mkdir -p /run/rpcbind /run/ganesha
+  vm_in rpcbind -f -w >"$cdir/rpcbind.log" 2>&1 </dev/null &
+  vm_wait_for rpcbind 10 vm_port_open 111
+  vm_in ganesha.nfsd -F -f "$cdir/ganesha.conf" -L "$cdir/ganesha.log" -p /run/ganesha/ganesha.pid \
+    >"$cdir/ganesha.out" 2>&1 </dev/null &
+  vm_wait_for "ganesha (port 2049)" 30 vm_port_open 2049
+}
+
+# SMB: smbd bound to 127.0.0.1 in our namespace, all its state under the
+# case's folder, one user (root, password vmtest) in a private passdb.
+vm_start_samba() {
+  local dir="$1" cdir="$2" s="$2/samba"
+  mkdir -p "$s"/{private,lock,state,cache,pid,ncalrpc,log,binddns}
+  cat >"$cdir/smb.conf" <<EOF
+[global]
+  server role = standalone server
+  interfaces = 127.0.0.1
+  bind interfaces only = yes
+  smb ports = 445
+  disable netbios = yes
+  server min protocol = SMB3
+  passdb backend = tdbsam:$s/private/passdb.tdb
+  private dir = $s/private
+  lock directory = $s/lock
+  state directory = $s/state
+  cache directory = $s/cache
+  pid directory = $s/pid
+  ncalrpc dir = $s/ncalrpc
+  binddns dir = $s/binddns
+  log file = $s/log/%m.log
+  load printers = no
+  printing = bsd
+  printcap name = /dev/null
+  disable spoolss = yes
+[share]
+  path = $dir
+  read only = no
+  force user = root
+EOF
+  printf 'vmtest\nvmtest\n' | vm_in smbpasswd -c "$cdir/smb.conf" -a -s root >"$cdir/smbpasswd.log" 2>&1 ||
+    vm_die "smbpasswd failed: $(tail -n 1 "$cdir/smbpasswd.log")"
+  vm_in smbd -F --no-process-group -s "$cdir/smb.conf" --debug-stdout -d 1 >"$cdir/smbd.log" 2>&1 </dev/null &
+  vm_wait_for "smbd (port 445)" 30 vm_port_open 445
+}
+
+# --- one case ----------------------------------------------------------------
+
+# vm_run_case SHARE CHECKS: boots a guest on SHARE (with the other end on
+# the host, or in the guest for tmpfs); writes $VMTEST_WORK/SHARE/result
+# (key=value lines) and returns 0 if the case passed.
+vm_run_case() {
+  local share="$1" checks="$2" cdir="$VMTEST_WORK/$1"
+  local dir="$cdir/share" limit=180
+  [[ "$checks" == full ]] && limit=600
+  rm -rf "$cdir"
+  mkdir -p "$dir"
+  vm_ns_up
+  vm_start_servers "$share" "$dir" "$cdir"
+
+  local bytes=$((1024 * 1024))
+  [[ "$checks" == full ]] && bytes=$((4 * 1024 * 1024))
+  if [[ "$share" != tmpfs ]]; then
+    vm_in "$VMTEST_FSTUN" --role=none --transport=fs --dirpath="$dir" --ip=203.0.113.1/24 \
+      --ifname=tun0 --logtostderr >"$cdir/host-fstun.log" 2>&1 </dev/null &
+    vm_wait_for "host fstun (tun0)" 30 vm_tun_up
+    head -c "$bytes" /dev/urandom >"$cdir/host-down.bin"
+    vm_in timeout "$limit" socat -t 10 TCP-LISTEN:5001,reuseaddr SYSTEM:sha256sum 2>"$cdir/socat-up.log" </dev/null &
+    vm_in timeout "$limit" socat -u "OPEN:$cdir/host-down.bin" TCP-LISTEN:5002,reuseaddr 2>"$cdir/socat-down.log" </dev/null &
+  fi
+
+  vm_log "case $share ($checks checks, $VM_ACCEL, limit $limit s)"
+  local t_start
+  t_start=$(date +%s%N)
+  vm_in timeout -s KILL "$limit" qemu-system-x86_64 -accel "$VM_ACCEL" -cpu max -smp 1 -m "$VM_MEM_MB" \
+    -nodefaults -no-user-config -display none -no-reboot \
+    -serial "file:$cdir/console.log" \
+    -kernel "$VM_VMLINUZ" -initrd "$VMTEST_WORK/initrd.cpio" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=3 vmtest.share=$share vmtest.checks=$checks" \
+    "${VM_QEMU_SHARE[@]}" "${VM_QEMU_NET[@]}" >"$cdir/qemu.log" 2>&1 </dev/null &
+  local qemu=$!
+
+  # The host end's own view: from the guest's fstun start to the host's
+  # first ping reply.
+  if [[ "$share" != tmpfs ]]; then
+    local i
+    for ((i = 0; i < limit * 10; i++)); do
+      grep -q 'VMTEST fstun_started' "$cdir/console.log" 2>/dev/null && break
+      kill -0 "$qemu" 2>/dev/null || break
+      sleep 0.1
+    done
+    if grep -q 'VMTEST fstun_started' "$cdir/console.log" 2>/dev/null; then
+      local t0 line
+      t0=$(date +%s%N)
+      vm_in timeout 60 ping -n -i 0.1 -c 1 -w 60 203.0.113.2 >"$cdir/host-first.txt" 2>&1
+      line="$(grep -m 1 'bytes from' "$cdir/host-first.txt")"
+      if [[ -n "$line" ]]; then
+        echo "first_host_ms=$((($(date +%s%N) - t0) / 1000000))" >>"$cdir/host.kv"
+      else
+        echo "first_host_ms=none" >>"$cdir/host.kv"
+      fi
+    fi
+  fi
+  wait "$qemu"
+  echo "wall_s=$((($(date +%s%N) - t_start) / 1000000000))" >>"$cdir/host.kv"
+
+  if [[ "$share" != tmpfs ]]; then
+    sleep 1
+    echo "host_down_sha=$(sha256sum <"$cdir/host-down.bin" | cut -d' ' -f1)" >>"$cdir/host.kv"
+    vm_in "$VMTEST_FSTUN" status --ifname=tun0 >"$cdir/host-status.txt" 2>&1
+    echo "host_drops=$(grep -m 1 '^  drops:' "$cdir/host-status.txt" | sed 's/^  drops: //; s/ /_/g')" >>"$cdir/host.kv"
+  fi
+  vm_ns_down
+  rm -f "$cdir/host-down.bin"
+  rm -rf "$dir"
+
+  # Results: the guest's VMTEST lines, then the host's figures.
+  {
+    tr -d '\r' <"$cdir/console.log" | grep -a '^VMTEST ' | sed 's/^VMTEST //' | tr ' ' '\n' | grep '=' || true
+    cat "$cdir/host.kv" 2>/dev/null
+  } >"$cdir/result"
+  vm_judge "$share" "$checks" "$cdir/result"
+}
+
+vm_tun_up() { vm_in ip -4 addr show dev tun0 2>/dev/null | grep -q 'inet '; }
+
+# vm_get FILE KEY: the last value of KEY in a result file.
+vm_get() { sed -n "s/^$2=//p" "$1" | tail -n 1; }
+
+# vm_judge SHARE CHECKS RESULT: prints why a case failed; 0 if it passed.
+vm_judge() {
+  local share="$1" checks="$2" r="$3" bad=() v
+  v="$(vm_get "$r" error)" && [[ -n "$v" ]] && bad+=("guest: $v")
+  [[ "$(vm_get "$r" first_guest_ms)" =~ ^[0-9]+$ ]] || bad+=("no first ping reply")
+  if [[ "$checks" == ci ]]; then
+    [[ "$(vm_get "$r" ping5_recv)" == 5 ]] || bad+=("ping: $(vm_get "$r" ping5_recv)/5 replies")
+  else
+    [[ "$(vm_get "$r" ping1_recv)" == "$(vm_get "$r" ping1_sent)" ]] || bad+=("ping 1/s lost $(($(vm_get "$r" ping1_sent) - $(vm_get "$r" ping1_recv)))")
+    [[ "$(vm_get "$r" ping20_recv)" == "$(vm_get "$r" ping20_sent)" ]] || bad+=("ping 20/s lost $(($(vm_get "$r" ping20_sent) - $(vm_get "$r" ping20_recv)))")
+    [[ -n "$(vm_get "$r" idle_ms)" ]] || bad+=("no reply after 30 s idle")
+    [[ "$(vm_get "$r" restart_first_ms)" =~ ^[0-9]+$ && "$(vm_get "$r" restart_first_ms)" -le 3000 ]] ||
+      bad+=("after kill -9 + restart: first reply $(vm_get "$r" restart_first_ms) ms (limit 3000)")
+    [[ "$(vm_get "$r" restart_replies)" == "$(vm_get "$r" restart_tun_written)" ]] ||
+      bad+=("after restart: tun0 got $(vm_get "$r" restart_tun_written) packets for $(vm_get "$r" restart_replies) replies (replayed?)")
+  fi
+  local up_sha down_sha
+  up_sha="$(vm_get "$r" up_sha)"
+  [[ -n "$up_sha" && "$up_sha" == "$(vm_get "$r" up_peer_sha)" ]] ||
+    bad+=("upload: the other end's sha256 differs or never came ($(vm_get "$r" up_ms) ms)")
+  down_sha="$(vm_get "$r" host_down_sha)$(vm_get "$r" peer_down_sha)"
+  [[ -n "$down_sha" && "$(vm_get "$r" down_sha)" == "$down_sha" ]] ||
+    bad+=("download: sha256 differs ($(vm_get "$r" down_bytes) bytes arrived in $(vm_get "$r" down_ms) ms)")
+  grep -aq '^VMTEST done' "$VMTEST_WORK/$share/console.log" ||
+    bad+=("the guest did not finish (time limit?)")
+  if ((${#bad[@]})); then
+    printf '%s\n' "${bad[@]}" >"$VMTEST_WORK/$share/failures"
+    return 1
+  fi
+  return 0
+}

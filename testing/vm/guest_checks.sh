@@ -115,7 +115,7 @@ status_of() { # LABEL [nsenter args...] -- fstun status lines, prefixed
   _label=$1
   shift
   "$@" /vmtest/fstun status --ifname="$IFN" $CTL 2>&1 | sed "s/^/VMLOG $_label status: /"
-  _drops=$("$@" /vmtest/fstun status --ifname="$IFN" $CTL 2>&1 | grep -m 1 '^  drops:' | sed 's/^  drops: //; s/ /_/g')
+  _drops=$("$@" /vmtest/fstun status --ifname="$IFN" $CTL 2>&1 | grep -m 1 '^  drops:' | sed 's/^  drops: //; s/, /,/g; s/ /:/g')
   say "${_label}_drops=${_drops:-unknown}"
 }
 

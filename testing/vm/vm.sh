@@ -407,7 +407,7 @@ vm_run_case() {
     sleep 1
     echo "host_down_sha=$(sha256sum <"$cdir/host-down.bin" | cut -d' ' -f1)" >>"$cdir/host.kv"
     vm_in "$VMTEST_FSTUN" status --ifname=tun0 >"$cdir/host-status.txt" 2>&1
-    echo "host_drops=$(grep -m 1 '^  drops:' "$cdir/host-status.txt" | sed 's/^  drops: //; s/ /_/g')" >>"$cdir/host.kv"
+    echo "host_drops=$(grep -m 1 '^  drops:' "$cdir/host-status.txt" | sed 's/^  drops: //; s/, /,/g; s/ /:/g')" >>"$cdir/host.kv"
   fi
   vm_ns_down
   rm -f "$cdir/host-down.bin"

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Prints tools/vmtest --matrix's markdown table from the cases' result files
+# (key=value lines, testing/vm/guest_checks.sh and vm.sh). The tmpfs row is
+# the in-guest baseline; other rows show their 1/s p50 and transfer times
+# also as a multiple of it.
+#   testing/vm/table.sh RESULTS_DIR SHARE...
+set -uo pipefail
+dir="$1"
+shift
+
+get() { [[ -r "$dir/$1" ]] && sed -n "s/^$2=//p" "$dir/$1" | tail -n 1; }
+ms() { # a number of ms, rounded, or "–"
+  [[ "$1" =~ ^[0-9.]+$ ]] && printf '%.0f' "$1" || printf '–'
+}
+secs() { [[ "$1" =~ ^[0-9]+$ ]] && awk -v v="$1" 'BEGIN { printf "%.1f s", v / 1000 }' || printf '–'; }
+times() { # VALUE BASE: " (N×)" when both are numbers
+  [[ "$1" =~ ^[0-9.]+$ && "$2" =~ ^[0-9.]+$ ]] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf " (%.1f×)", a / b }'
+}
+loss() { # SENT RECV
+  [[ "$1" =~ ^[0-9]+$ && "$2" =~ ^[0-9]+$ ]] || return 0
+  (($1 > $2)) && printf ', **%d/%d lost**' $(($1 - $2)) "$1"
+}
+shas() { [[ -n "$(get "$1" up_sha)" && "$(get "$1" up_sha)" == "$(get "$1" up_peer_sha)" ]] && printf '✓' || printf '✗'; }
+shad() {
+  local want
+  want="$(get "$1" host_down_sha)$(get "$1" peer_down_sha)"
+  [[ -n "$want" && "$(get "$1" down_sha)" == "$want" ]] && printf '✓' || printf '✗'
+}
+
+echo "| share | first reply guest / host | ping 1/s p50 / p99 | ping 20/s p50 / p99 | after 30 s idle | $(($(get tmpfs up_bytes || echo 4194304) / 1048576)) MiB up / down (sha256) | kill -9 + restart: first reply, replayed | drops guest / host | result |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for s in "$@"; do
+  f="$dir/$s"
+  if [[ ! -r "$f" ]]; then
+    echo "| $s | not run | | | | | | | |"
+    continue
+  fi
+  host_first="$(get "$s" first_host_ms)$(get "$s" first_peer_ms)"
+  p1="$(get "$s" ping1_p50_ms)"
+  up="$(get "$s" up_ms)"
+  down="$(get "$s" down_ms)"
+  replay="–"
+  if [[ -n "$(get "$s" restart_replies)" ]]; then
+    if [[ "$(get "$s" restart_replies)" == "$(get "$s" restart_tun_written)" ]]; then
+      replay=no
+    else
+      replay="**$(get "$s" restart_tun_written) packets for $(get "$s" restart_replies) replies**"
+    fi
+  fi
+  drops_host="$(get "$s" host_drops)$(get "$s" peer_drops)"
+  result=PASS
+  [[ -s "$(dirname "$dir")/$s/failures" ]] && result="FAIL: $(paste -sd ';' "$(dirname "$dir")/$s/failures")"
+  label="$s"
+  [[ "$s" == tmpfs ]] && label="tmpfs in the guest (baseline)"
+  printf '| %s | %s / %s ms | %s%s / %s ms%s | %s / %s ms%s | %s ms | %s%s / %s%s %s%s | %s ms, %s | %s / %s | %s |\n' \
+    "$label" \
+    "$(ms "$(get "$s" first_guest_ms)")" "$(ms "$host_first")" \
+    "$(ms "$p1")" "$([[ "$s" != tmpfs ]] && times "$p1" "$(get tmpfs ping1_p50_ms)")" "$(ms "$(get "$s" ping1_p99_ms)")" "$(loss "$(get "$s" ping1_sent)" "$(get "$s" ping1_recv)")" \
+    "$(ms "$(get "$s" ping20_p50_ms)")" "$(ms "$(get "$s" ping20_p99_ms)")" "$(loss "$(get "$s" ping20_sent)" "$(get "$s" ping20_recv)")" \
+    "$(ms "$(get "$s" idle_ms)")" \
+    "$(secs "$up")" "$([[ "$s" != tmpfs ]] && times "$up" "$(get tmpfs up_ms)")" \
+    "$(secs "$down")" "$([[ "$s" != tmpfs ]] && times "$down" "$(get tmpfs down_ms)")" \
+    "$(shas "$s")" "$(shad "$s")" \
+    "$(ms "$(get "$s" restart_first_ms)")" "$replay" \
+    "$(get "$s" guest_drops)" "$drops_host" \
+    "$result"
+done

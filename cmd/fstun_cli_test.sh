@@ -33,4 +33,19 @@ check v6_mtu 2 "--mtu must be between 1280 and 65535 with IPv6" --mtu=1000 --tra
 check bad_ifname 2 "is not a valid interface name" --ifname=this-name-is-way-too-long --transport=loopback --ip=192.0.2.1/24
 check stray_word 2 "unknown command 'frob'" frob
 check flag_without_value 2 "flag --ip needs a value" --transport=loopback --ip
+# Keys (identity/keys.h): genkey | pubkey as `wg genkey | wg pubkey`.
+priv=$("$FSTUN" genkey); pub=$(printf '%s\n' "$priv" | "$FSTUN" pubkey); rc=$?
+if [[ $rc -eq 0 && ${#priv} -eq 44 && ${#pub} -eq 44 && "$pub" != "$priv" ]]; then
+  echo "ok   genkey | pubkey"; else echo "FAIL genkey | pubkey: rc=$rc '$pub'"; fail=1; fi
+# RFC 7748 section 6.1 (Alice): the public key of a known private key.
+pub=$(echo "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=" | "$FSTUN" pubkey)
+if [[ "$pub" == "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=" ]]; then
+  echo "ok   pubkey of the RFC 7748 vector"; else echo "FAIL pubkey vector: '$pub'"; fail=1; fi
+out=$(echo "SECRETnotakey" | "$FSTUN" pubkey 2>&1); rc=$?
+if [[ $rc -eq 2 && "$out" == *"does not hold a private key"* && "$out" != *SECRET* \
+      && $(wc -l <<<"$out") -eq 1 ]]; then
+  echo "ok   pubkey of garbage: one line, exit 2, input not echoed"
+else echo "FAIL pubkey garbage: rc=$rc '$out'"; fail=1; fi
+check genpsk_extra 2 "unexpected argument 'x' after genpsk" genpsk x
+[[ $("$FSTUN" genpsk | wc -c) -eq 45 ]] && echo "ok   genpsk" || { echo "FAIL genpsk"; fail=1; }
 exit $fail

@@ -14,11 +14,13 @@
 #include "core/registry.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
+#include "identity/keys.h"
 #include "netconfig/role_flags.h"
 #include "ops/control_protocol.h"
 #include "ops/flags.h"
 #include "ops/status_command.h"
 #include "seal/key.h"
+#include "sodium.h"
 
 namespace fstun {
 namespace {
@@ -30,6 +32,8 @@ constexpr char kUsage[] =
     "  fstun --list_transports\n"
     "  fstun genkey > /etc/fstun/key && chmod 600 /etc/fstun/key   (then --key_file on every "
     "peer)\n"
+    "  fstun pubkey < /etc/fstun/key                               (its public key, as wg "
+    "pubkey)\n"
     "  fstun --flagfile=/etc/fstun/tun0.flags                      (configuration file)\n"
     "  fstun status [--ifname=tun0] [--json]                       (ask the running daemon)\n"
     "  fstun metrics [--ifname=tun0]                               (Prometheus text)\n\n"
@@ -102,13 +106,32 @@ int Main(int argc, char** argv) {
     if (command == "status" || command == "metrics") {
       return Fail(kExitUsage, absl::StrCat("unexpected argument '", argv[2], "' after ", command));
     }
-    // `fstun genkey > FILE`: a new random key for --key_file (seal/key.h).
+    // `fstun genkey > FILE`: a new X25519 private key (identity/keys.h), as
+    // `wg genkey`; also usable as a --key_file key. `fstun genpsk`: 32
+    // random bytes for --key_file (seal/key.h). `fstun pubkey < FILE`.
     if (command == "genkey" && argc == 2) {
+      std::cout << PrivateKey::Generate().ToBase64() << "\n";
+      return kExitOk;
+    }
+    if (command == "genpsk" && argc == 2) {
       std::cout << Key::Generate().ToBase64() << "\n";
       return kExitOk;
     }
-    if (command == "genkey") {
-      return Fail(kExitUsage, absl::StrCat("unexpected argument '", argv[2], "' after genkey"));
+    if (command == "pubkey" && argc == 2) {
+      char buf[256];
+      size_t used = fread(buf, 1, sizeof(buf), stdin);
+      absl::StatusOr<std::string> pub =
+          used == sizeof(buf) ? absl::InvalidArgumentError(
+                                    "stdin does not hold a private key: too long (usage: "
+                                    "fstun pubkey < private-key-file)")
+                              : PublicKeyOfPrivateText(absl::string_view(buf, used));
+      sodium_memzero(buf, sizeof(buf));
+      if (!pub.ok()) return Fail(kExitUsage, pub.status().message());
+      std::cout << *pub << "\n";
+      return kExitOk;
+    }
+    if (command == "genkey" || command == "genpsk" || command == "pubkey") {
+      return Fail(kExitUsage, absl::StrCat("unexpected argument '", argv[2], "' after ", command));
     }
     return Fail(kExitUsage, absl::StrCat("unknown command '", argv[1], "' (see --help)"));
   }

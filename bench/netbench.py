@@ -12,11 +12,13 @@ namespace; all addresses are documentation addresses:
   underlay: 198.51.100.1/24 (A)  <->  198.51.100.2/24 (B)  (a veth, MTU 9000,
             for the tools that tunnel over UDP)
 
-Per row: iperf3 TCP single stream, iperf3 UDP packets/s at 1400-byte
-datagrams, ping RTT p50/p99, CPU seconds of the tunnel processes per GB of TCP
-payload, peak RSS (VmHWM) and wake-ups per second while idle (voluntary +
-involuntary context switches of all threads). Results go to --out as
-results.md, results.csv, results.json and chart.svg/chart.png.
+Per row: the time from both ends being ready to the first ping reply, the
+cost of an idle tunnel (wake-ups per second: voluntary + involuntary context
+switches of all threads, and CPU % of one core), ping RTT p50/p99 at 1, 5
+and 50 pings per second, iperf3 TCP single stream, iperf3 UDP packets/s at
+1400-byte datagrams, CPU seconds of the tunnel processes per GB of TCP
+payload and peak RSS (VmHWM). Results go to --out as results.md,
+results.csv, results.json and chart.svg/chart.png.
 
 Standard library only: it must run on a fresh machine before anything else is
 installed but the Debian tools.
@@ -41,6 +43,13 @@ TUN_A, TUN_B = "192.0.2.1", "192.0.2.2"
 UNDER_A, UNDER_B = "198.51.100.1", "198.51.100.2"
 TUNNEL_MTU = 1500
 UDP_DATAGRAM = 1400
+# Ping rates (per second) and how many pings at each: 1/s is a person typing
+# in ssh, 5/s a page now and then, 50/s a busy interactive session. Bounded:
+# ~35 s of pings per row (--quick: half the counts).
+PING_RATES = ((1, 20), (5, 50), (50, 200))
+# The line an fstun end logs once its interface, role, transport and control
+# socket are all up (ops/operations.cc); glog's time stamp is local time.
+READY_LINE = re.compile(r"^I(\d{8}) (\d\d:\d\d:\d\d)(\.\d+) .*\] ready: ", re.M)
 
 
 class Skip(Exception):
@@ -67,6 +76,7 @@ class Scope:
         self.logdir = logdir
         self.undo = []  # (description, callable), run in reverse
         self.procs = []
+        self.ready_logs = []  # (log path, offset): a tunnel end is ready once it logs READY_LINE
         Scope.live.append(self)
 
     # ---- namespaces
@@ -110,9 +120,17 @@ class Scope:
     def sh(self, ns, command, timeout=30, check=True):
         return self.run(ns, ["sh", "-c", command], timeout=timeout, check=check)
 
+    def logpath(self, what):
+        return os.path.join(self.logdir, f"{self.tag}-{what}.log")
+
     def _logfile(self, what):
-        path = os.path.join(self.logdir, f"{self.tag}-{what}.log")
-        return open(path, "ab")
+        return open(self.logpath(what), "ab")
+
+    def expect_ready_line(self, what):
+        """The process `what` (just spawned) logs READY_LINE once it is up;
+        its log may hold earlier passes, so only what follows counts."""
+        path = self.logpath(what)
+        self.ready_logs.append((path, os.path.getsize(path) if os.path.exists(path) else 0))
 
     def spawn(self, ns, argv, what, env=None, tunnel=True):
         """Starts a long-running process; `tunnel` ones are measured."""
@@ -221,11 +239,12 @@ def descendants(pids):
     return seen
 
 
-def cpu_seconds(pids):
-    """utime+stime of the processes (all their threads), in seconds."""
+def cpu_seconds(pids, children=True):
+    """utime+stime of the processes (all their threads; with `children`, of
+    their descendants too), in seconds."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
-    for pid in descendants(pids):
+    for pid in (descendants(pids) if children else pids):
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
@@ -273,15 +292,54 @@ def peak_rss_mib(pids):
 # --------------------------------------------------------------------------
 # Measurements (from namespace A towards B's tunnel address)
 # --------------------------------------------------------------------------
-def wait_for_ping(scope, ns, addr, timeout):
+def glog_time(day, clock, fraction):
+    """Seconds since the epoch of a glog time stamp (local time)."""
+    return time.mktime(time.strptime(f"{day} {clock}", "%Y%m%d %H:%M:%S")) + float(fraction)
+
+
+def wait_ready(scope, timeout):
+    """When the tunnel's ends all reported ready (seconds since the epoch):
+    the latest READY_LINE of the processes that log one, else now (the row's
+    set-up has returned: its interfaces exist and are configured)."""
+    if not scope.ready_logs:
+        return time.time()
     deadline = time.time() + timeout
-    while time.time() < deadline:
+    while True:
         scope.check_alive()
-        if scope.run(ns, ["ping", "-c", "1", "-W", "1", addr], check=False,
-                     timeout=5).returncode == 0:
-            return
-        time.sleep(0.2)
-    raise RowFailed(f"no ping reply from {addr} within {timeout:.0f} s")
+        times = []
+        for path, offset in scope.ready_logs:
+            try:
+                with open(path, errors="replace") as f:
+                    f.seek(offset)
+                    m = READY_LINE.search(f.read())
+            except OSError:
+                m = None
+            if m:
+                times.append(glog_time(*m.groups()))
+        if len(times) == len(scope.ready_logs):
+            return max(times)
+        if time.time() > deadline:
+            raise RowFailed(f"a tunnel end did not log 'ready:' within {timeout:.0f} s")
+        time.sleep(0.005)
+
+
+def measure_first_ping(scope, ns, addr, ready, timeout):
+    """From both ends ready to the first ping reply: pings every 5 ms until
+    one comes back (ping -c 1 -w: stop at the first reply), so the figure is
+    what a user sees who starts both ends and uses the tunnel at once. On
+    the veth row it is the measurement's own floor (starting ping)."""
+    res = scope.run(ns, ["ping", "-D", "-n", "-c", "1", "-i", "0.005", "-W", "1",
+                         "-w", str(int(timeout)), addr], check=False, timeout=timeout + 10)
+    with open(os.path.join(scope.logdir, f"{scope.tag}-ping-first.txt"), "w") as f:
+        f.write(f"ready at {ready:.6f}\n{res.stdout}{res.stderr}")
+    m = re.search(r"^\[(\d+\.\d+)\] \d+ bytes from .*time=", res.stdout, re.M)
+    if not m:
+        scope.check_alive()
+        raise RowFailed(f"no ping reply from {addr} within {timeout:.0f} s of both ends "
+                        "being ready")
+    sent = re.search(r"(\d+) packets transmitted", res.stdout)
+    return {"first_ping_ms": max(0.0, (float(m.group(1)) - ready) * 1000),
+            "first_ping_unanswered": int(sent.group(1)) - 1 if sent else None}
 
 
 def percentile(values, p):
@@ -293,9 +351,11 @@ def percentile(values, p):
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-def measure_ping(scope, ns, addr, count, interval):
+def measure_ping(scope, ns, addr, count, rate):
+    """`count` pings at `rate` per second; keys ping<rate>_p50_ms etc."""
+    interval = 1.0 / rate
     deadline = int(count * interval + 15)
-    res = scope.run(ns, ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", "2",
+    res = scope.run(ns, ["ping", "-n", "-c", str(count), "-i", f"{interval:g}", "-W", "2",
                          "-w", str(deadline), addr], check=False, timeout=deadline + 10)
     rtts, duplicates = [], 0
     for line in res.stdout.splitlines():
@@ -304,18 +364,37 @@ def measure_ping(scope, ns, addr, count, interval):
             duplicates += 1  # a reply delivered twice: not a second sample
         elif m:
             rtts.append(float(m.group(1)))
-    with open(os.path.join(scope.logdir, f"{scope.tag}-ping.txt"), "w") as f:
+    with open(os.path.join(scope.logdir, f"{scope.tag}-ping-{rate}ps.txt"), "w") as f:
         f.write(res.stdout)
     m = re.search(r"(\d+) packets transmitted", res.stdout)
     sent = int(m.group(1)) if m else count
     return {
-        "ping_p50_ms": percentile(rtts, 50),
-        "ping_p99_ms": percentile(rtts, 99),
+        f"ping{rate}_p50_ms": percentile(rtts, 50),
+        f"ping{rate}_p99_ms": percentile(rtts, 99),
         # With -w, ping sends until `count` replies came back or the deadline
         # passed: take the loss from its own summary.
-        "ping_loss_pct": 100.0 * (sent - len(rtts)) / sent if sent else 100.0,
-        "ping_duplicates": duplicates,
+        f"ping{rate}_sent": sent,
+        f"ping{rate}_received": len(rtts),
+        f"ping{rate}_loss_pct": 100.0 * (sent - len(rtts)) / sent if sent else 100.0,
+        f"ping{rate}_duplicates": duplicates,
     }
+
+
+def measure_pings(scope, ns, addr, rates):
+    """Every rate of `rates` ((per second, count), ...), slowest first (right
+    after the idle window, as a person comes back to a quiet tunnel), and
+    the loss and duplicates over all of them."""
+    result, sent, received, duplicates = {}, 0, 0, 0
+    for rate, count in rates:
+        scope.check_alive()
+        r = measure_ping(scope, ns, addr, count, rate)
+        result.update(r)
+        sent += r[f"ping{rate}_sent"]
+        received += r[f"ping{rate}_received"]
+        duplicates += r[f"ping{rate}_duplicates"]
+    result["ping_loss_pct"] = 100.0 * (sent - received) / sent if sent else 100.0
+    result["ping_duplicates"] = duplicates
+    return result
 
 
 def iperf3(scope, ns, args, seconds, what):
@@ -413,19 +492,26 @@ def measure_udp(scope, ns, seconds, rate, tcp_gbps):
 
 
 def measure_idle(scope, seconds):
+    """What an idle tunnel costs one machine: wake-ups/s and CPU % of one
+    core of the busiest tunnel process (each end of a real tunnel runs on
+    its own machine, so per process, not summed)."""
     pids = scope.tunnel_pids()
     if not pids:
-        return {"idle_wakeups_per_s": None}
+        return {"idle_wakeups_per_s": None, "idle_cpu_pct": None}
     procs = descendants(pids)
     before = {p: context_switches(p) for p in procs}
+    cpu_before = {p: cpu_seconds([p], children=False) for p in procs}
     time.sleep(seconds)
-    per_process = {}
+    per_process, cpu_pct = {}, {}
     for p in procs:
         after = context_switches(p)
         per_process[p] = {t: (n - before[p].get(t, 0)) / seconds for t, n in after.items()}
+        cpu_pct[p] = 100.0 * (cpu_seconds([p], children=False) - cpu_before[p]) / seconds
     # Per process: the busiest one (a tunnel of two daemons reports the worse).
-    busiest = max(per_process.values(), key=lambda threads: sum(threads.values()))
+    busiest_pid = max(per_process, key=lambda p: sum(per_process[p].values()))
+    busiest = per_process[busiest_pid]
     return {"idle_wakeups_per_s": sum(busiest.values()),
+            "idle_cpu_pct": max(cpu_pct.values()),
             "idle_wakeups_by_thread": {t: round(r, 1) for t, r in busiest.items() if r > 0}}
 
 
@@ -609,6 +695,7 @@ def start_fstun_pair(scope, a, b, ctx, dir_a, dir_b, extra=()):
         scope.spawn(ns, [fstun, f"--role={role}", "--transport=fs", f"--ifname={ifname}",
                          f"--ip={ip}/24", f"--mtu={TUNNEL_MTU}", f"--dirpath={d}"]
                     + list(extra) + ctx["fstun_flags"], f"fstun-{role}")
+        scope.expect_ready_line(f"fstun-{role}")
 
 
 def row_fs_tmpfs(scope, a, b, ctx):
@@ -713,12 +800,9 @@ ROWS = [
     ("fstun-fs-tmpfs", "fstun fs, tmpfs", row_fs_tmpfs, {}),
     ("fstun-fs-tmpfs-key", "fstun fs, tmpfs, with a key", row_fs_tmpfs_keyed, {}),
     ("fstun-fs-disk", "fstun fs, project disk", row_fs_disk, {}),
-    ("fstun-fs-bindfs", "fstun fs, bindfs views (polling)", row_fs_bindfs,
-     {"ping_interval": 0.02}),
-    ("fstun-fs-sshfs", "fstun fs, 2 sshfs mounts", row_fs_sshfs,
-     {"ping_interval": 0.02, "up_timeout": 30}),
-    ("python-demo", "python demo, tmpfs", row_python_demo,
-     {"ping_interval": 0.05, "ping_count": 100, "udp_rate": "2M", "up_timeout": 30}),
+    ("fstun-fs-bindfs", "fstun fs, bindfs views (polling)", row_fs_bindfs, {}),
+    ("fstun-fs-sshfs", "fstun fs, 2 sshfs mounts", row_fs_sshfs, {"up_timeout": 30}),
+    ("python-demo", "python demo, tmpfs", row_python_demo, {"udp_rate": "2M", "up_timeout": 30}),
 ]
 
 
@@ -739,13 +823,13 @@ def run_row(name, label, setup, options, args, ctx, logdir):
         try:
             a, b = scope.netns("a"), scope.netns("b")
             result.update(setup(scope, a, b, ctx) or {})
-            wait_for_ping(scope, a, TUN_B, options.get("up_timeout", 15))
+            up_timeout = options.get("up_timeout", 15)
+            ready = wait_ready(scope, up_timeout)
+            result.update(measure_first_ping(scope, a, TUN_B, ready, up_timeout))
             start_iperf3_server(scope, b)
             time.sleep(0.5)
             result.update(measure_idle(scope, args.idle_seconds))
-            count = options.get("ping_count", args.ping_count)
-            result.update(measure_ping(scope, a, TUN_B, count,
-                                       options.get("ping_interval", 0.01)))
+            result.update(measure_pings(scope, a, TUN_B, args.ping_rates))
             scope.check_alive()
             result.update(measure_tcp(scope, a, args.tcp_seconds, (a, b)))
             scope.check_alive()
@@ -797,12 +881,16 @@ def ratio(value, reference):
     return value / reference
 
 
+RATIO_KEYS = ("tcp_gbps", "udp_kpps", "cpu_s_per_gb", "first_ping_ms") + tuple(
+    f"ping{rate}_{p}_ms" for rate, _ in PING_RATES for p in ("p50", "p99"))
+
+
 def add_ratios(results):
     by_name = {r["row"]: r for r in results if r.get("status") == "ok"}
     refs = {"veth": by_name.get("veth", {}), "wg": by_name.get("wireguard-go", {})}
     for r in results:
         for ref_name, ref in refs.items():
-            for key in ("tcp_gbps", "udp_kpps", "ping_p50_ms", "cpu_s_per_gb"):
+            for key in RATIO_KEYS:
                 r[f"{key}_x_{ref_name}"] = ratio(r.get(key), ref.get(key))
 
 
@@ -833,31 +921,66 @@ def dup_txt(r):
     return f" ({r['ping_duplicates']} dup)" if r.get("ping_duplicates") else ""
 
 
+def p50_p99(r, rate):
+    p50, p99 = r.get(f"ping{rate}_p50_ms"), r.get(f"ping{rate}_p99_ms")
+    return "–" if p50 is None else f"{fmt(p50)} / {fmt(p99)}"
+
+
 def markdown_table(results):
+    """The main table: one line per row, every figure once."""
     head = ("| row | TCP Gbit/s (×veth / ×wg) | UDP kpps @1400 B (×veth / ×wg) | "
-            "ping p50 ms (×veth / ×wg) | ping p99 ms | loss % | CPU s/GB (×wg) | "
-            "peak RSS MiB | idle wake-ups/s |")
-    lines = [head, "|" + "---|" * 9]
+            + " | ".join(f"ping {rate}/s p50 / p99 ms" for rate, _ in PING_RATES)
+            + " | first ping ms | loss % | CPU s/GB (×wg) | peak RSS MiB | "
+            "idle wake-ups/s | idle CPU % |")
+    columns = head.count("|") - 1
+    lines = [head, "|" + "---|" * columns]
     for r in results:
         if r.get("status") != "ok":
             lines.append(f"| {r['label']} | {r.get('status')}: {r.get('reason', '')} |"
-                         + " |" * 7)
+                         + " |" * (columns - 2))
             continue
         cpu = r.get("cpu_s_per_gb")
         cpu_txt = "–" if cpu is None else f"{fmt(cpu)} ({fmt(r.get('cpu_s_per_gb_x_wg'))})"
         lines.append(
             f"| {r['label']} | {with_ratios(r, 'tcp_gbps')} | {with_ratios(r, 'udp_kpps')} | "
-            f"{with_ratios(r, 'ping_p50_ms')} | {fmt(r.get('ping_p99_ms'))} | "
+            + " | ".join(p50_p99(r, rate) for rate, _ in PING_RATES)
+            + f" | {fmt(r.get('first_ping_ms'), 1)} | "
             f"{fmt(r.get('ping_loss_pct'), 1)}{dup_txt(r)} | {cpu_txt} | {fmt(r.get('peak_rss_mib'), 1)} | "
-            f"{fmt(r.get('idle_wakeups_per_s'), 1)} |")
+            f"{fmt(r.get('idle_wakeups_per_s'), 1)} | {fmt(r.get('idle_cpu_pct'), 2)} |")
+    return "\n".join(lines)
+
+
+def latency_ratio_table(results):
+    """Latency against veth and wireguard-go from the same run: p50 (and
+    p99) at each rate, and the first ping; above 1 is slower."""
+    head = ("| row | " + " | ".join(f"ping {rate}/s p50 ×veth / ×wg | p99 ×wg"
+                                    for rate, _ in PING_RATES)
+            + " | first ping ×wg |")
+    columns = head.count("|") - 1
+    lines = [head, "|" + "---|" * columns]
+    for r in results:
+        if r.get("status") != "ok":
+            continue
+        cells = []
+        for rate, _ in PING_RATES:
+            key = f"ping{rate}_p50_ms"
+            cells.append(f"{fmt(r.get(key + '_x_veth'))} / {fmt(r.get(key + '_x_wg'))}")
+            cells.append(fmt(r.get(f"ping{rate}_p99_ms_x_wg")))
+        lines.append(f"| {r['label']} | " + " | ".join(cells)
+                     + f" | {fmt(r.get('first_ping_ms_x_wg'))} |")
     return "\n".join(lines)
 
 
 CSV_KEYS = ["row", "label", "status", "reason", "tcp_gbps", "tcp_gbps_x_veth", "tcp_gbps_x_wg",
             "tcp_retransmits", "tcp_kernel_drops", "udp_kpps", "udp_kpps_x_veth", "udp_kpps_x_wg", "udp_sent_kpps",
-            "udp_loss_pct", "udp_rate", "udp_error", "tcp_error", "ping_p50_ms", "ping_p50_ms_x_veth", "ping_p50_ms_x_wg",
-            "ping_p99_ms", "ping_loss_pct", "ping_duplicates", "cpu_s_per_gb", "cpu_s_per_gb_x_wg", "cpu_pct",
-            "peak_rss_mib", "idle_wakeups_per_s", "note", "loadavg_before", "row_seconds", "passes_ok", "passes", "tcp_gbps_all"]
+            "udp_loss_pct", "udp_rate", "udp_error", "tcp_error"] + [
+            f"ping{rate}_{k}" for rate, _ in PING_RATES
+            for k in ("p50_ms", "p50_ms_x_veth", "p50_ms_x_wg", "p99_ms", "p99_ms_x_veth",
+                      "p99_ms_x_wg", "loss_pct", "duplicates")] + [
+            "ping_loss_pct", "ping_duplicates", "first_ping_ms", "first_ping_ms_x_veth",
+            "first_ping_ms_x_wg", "first_ping_unanswered", "cpu_s_per_gb", "cpu_s_per_gb_x_wg",
+            "cpu_pct", "peak_rss_mib", "idle_wakeups_per_s", "idle_cpu_pct", "note",
+            "loadavg_before", "row_seconds", "passes_ok", "passes", "tcp_gbps_all"]
 
 
 def machine_info():
@@ -895,11 +1018,11 @@ def write_chart(results, out_dir):
         return []
     data = os.path.join(out_dir, "chart.dat")
     with open(data, "w") as f:
-        f.write("# label tcp_gbps udp_kpps ping_p50_ms\n")
+        f.write("# label tcp_gbps udp_kpps ping1_p50_ms ping50_p50_ms\n")
         for r in ok:
             label = r["row"]
             f.write(f"\"{label}\" {r.get('tcp_gbps') or 0:.6f} {r.get('udp_kpps') or 0:.6f} "
-                    f"{r.get('ping_p50_ms') or 0:.6f}\n")
+                    f"{r.get('ping1_p50_ms') or 0:.6f} {r.get('ping50_p50_ms') or 0:.6f}\n")
     made = []
     for term, ext in (("svg size 1100,900 dynamic font 'sans,11'", "svg"),
                       ("png size 1100,900", "png")):
@@ -920,7 +1043,8 @@ plot '{data}' using 2:xtic(1) lc rgb '#3b6ea8'
 set ylabel 'UDP kpps (1400 B)'
 plot '{data}' using 3:xtic(1) lc rgb '#5a9e4b'
 set ylabel 'ping p50 ms'
-plot '{data}' using 4:xtic(1) lc rgb '#c0504d'
+set key top left
+plot '{data}' using 4:xtic(1) lc rgb '#c0504d' title '1/s', '' using 5 lc rgb '#e8a33d' title '50/s'
 unset multiplot
 """
         res = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True,
@@ -938,7 +1062,8 @@ def write_report(results, out_dir, args):
             "settings": {"fstun_flags": args.fstun_flag, "repeat": args.repeat,
                          "nice": args.nice,
                          "tcp_seconds": args.tcp_seconds, "udp_seconds": args.udp_seconds,
-                         "ping_count": args.ping_count, "idle_seconds": args.idle_seconds,
+                         "ping_rates": [list(r) for r in args.ping_rates],
+                         "idle_seconds": args.idle_seconds,
                          "tunnel_mtu": TUNNEL_MTU, "udp_datagram": UDP_DATAGRAM}}
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({**info, "rows": results}, f, indent=2)
@@ -956,17 +1081,24 @@ def write_report(results, out_dir, args):
           f"kernel {m['kernel']}.\n"
           f"Tools: {'; '.join(f'{k}: {v}' for k, v in info['tools'].items())}.\n"
           f"Settings: TCP {s['tcp_seconds']} s single stream, UDP {s['udp_seconds']} s "
-          f"at {UDP_DATAGRAM}-byte datagrams, {s['ping_count']} pings, idle "
+          f"at {UDP_DATAGRAM}-byte datagrams, pings "
+          f"{', '.join(f'{n} at {r}/s' for r, n in s['ping_rates'])}, idle "
           f"{s['idle_seconds']} s, tunnel MTU {TUNNEL_MTU}"
           f"{', fstun flags ' + ' '.join(s['fstun_flags']) if s['fstun_flags'] else ''}."
           f"{' Medians of ' + str(s['repeat']) + ' passes.' if s['repeat'] > 1 else ''}"
           f"{' Niceness ' + str(s['nice']) + '.' if s['nice'] else ''}\n\n"
           f"{table}\n\n"
           "Ratios in brackets: against veth and against wireguard-go from the same run. "
-          "CPU: tunnel processes only (user+system, incl. the kernel work done in their "
-          "TUN writes) per GB of TCP payload. Idle wake-ups: context switches per second "
-          "of the busiest tunnel process, all threads. Load average before each row: "
-          + ", ".join(f"{r['row']} {r.get('loadavg_before')}" for r in results) + ".\n")
+          "Ping: p50 / p99 of the replies at each rate (slowest rate first, right after "
+          "the idle window). First ping: from both ends reporting ready (fstun's "
+          "'ready:' log line; for the other rows, their set-up done) to the first reply "
+          "of pings sent every 5 ms. CPU: tunnel processes only (user+system, incl. the "
+          "kernel work done in their TUN writes) per GB of TCP payload. Idle: context "
+          "switches per second of the busiest tunnel process (all threads) and its CPU % "
+          "of one core, over the idle window. Load average before each row: "
+          + ", ".join(f"{r['row']} {r.get('loadavg_before')}" for r in results) + ".\n\n"
+          "Latency against veth and wireguard-go (same run; above 1 is slower):\n\n"
+          f"{latency_ratio_table(results)}\n")
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(md)
     charts = write_chart(results, out_dir)
@@ -1006,8 +1138,8 @@ def main():
             return 2
     args.tcp_seconds = 3 if args.quick else 10
     args.udp_seconds = 2 if args.quick else 5
-    args.ping_count = 100 if args.quick else 200
-    args.idle_seconds = 3 if args.quick else 5
+    args.ping_rates = tuple((r, n // 2 if args.quick else n) for r, n in PING_RATES)
+    args.idle_seconds = 5 if args.quick else 10
 
     wanted = [r.strip() for r in args.rows.split(",") if r.strip()]
     unknown = set(wanted) - {r[0] for r in ROWS}
@@ -1045,7 +1177,9 @@ def main():
                 log(f"row {row[0]} (pass {n + 1}/{args.repeat}) ...")
                 r = run_row(*row, args, ctx, logdir)
                 log(f"row {row[0]}: {r.get('status')} {r.get('reason', '')} "
-                    f"tcp={fmt(r.get('tcp_gbps'))} Gbit/s p50={fmt(r.get('ping_p50_ms'))} ms "
+                    f"tcp={fmt(r.get('tcp_gbps'))} Gbit/s first ping={fmt(r.get('first_ping_ms'))} ms "
+                    f"p50 1/5/50 per s={fmt(r.get('ping1_p50_ms'))}/{fmt(r.get('ping5_p50_ms'))}/"
+                    f"{fmt(r.get('ping50_p50_ms'))} ms "
                     f"({r['row_seconds']} s)")
                 runs.setdefault(row[0], []).append(r)
     finally:

@@ -8,6 +8,7 @@ benchmark row (skipped rows say why).
 import os
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -51,13 +52,17 @@ class ReportTest(unittest.TestCase):
     def results(self):
         return [
             {"row": "veth", "label": "veth", "status": "ok", "tcp_gbps": 10.0,
-             "udp_kpps": 50.0, "ping_p50_ms": 0.05, "ping_p99_ms": 0.1, "ping_loss_pct": 0.0},
+             "udp_kpps": 50.0, "ping1_p50_ms": 0.05, "ping1_p99_ms": 0.1,
+             "ping50_p50_ms": 0.04, "ping_loss_pct": 0.0, "first_ping_ms": 4.0},
             {"row": "wireguard-go", "label": "wg", "status": "ok", "tcp_gbps": 0.5,
-             "udp_kpps": 10.0, "ping_p50_ms": 0.5, "ping_p99_ms": 1.0, "ping_loss_pct": 0.0,
-             "cpu_s_per_gb": 20.0},
+             "udp_kpps": 10.0, "ping1_p50_ms": 0.5, "ping1_p99_ms": 1.0, "ping5_p50_ms": 0.4,
+             "ping5_p99_ms": 0.8, "ping50_p50_ms": 0.3, "ping50_p99_ms": 0.6,
+             "ping_loss_pct": 0.0, "cpu_s_per_gb": 20.0, "first_ping_ms": 20.0},
             {"row": "fstun-fs-tmpfs", "label": "fs", "status": "ok", "tcp_gbps": 5.0,
-             "udp_kpps": 25.0, "ping_p50_ms": 0.25, "ping_p99_ms": 0.5, "ping_loss_pct": 1.0,
-             "ping_duplicates": 2, "cpu_s_per_gb": 5.0},
+             "udp_kpps": 25.0, "ping1_p50_ms": 0.25, "ping1_p99_ms": 0.5, "ping5_p50_ms": 0.2,
+             "ping5_p99_ms": 0.4, "ping50_p50_ms": 0.15, "ping50_p99_ms": 0.3,
+             "ping_loss_pct": 1.0, "ping_duplicates": 2, "cpu_s_per_gb": 5.0,
+             "first_ping_ms": 30.0, "idle_wakeups_per_s": 1.4, "idle_cpu_pct": 0.05},
             {"row": "python-demo", "label": "demo", "status": "skipped",
              "reason": "no --python-demo PATH given"},
         ]
@@ -68,7 +73,10 @@ class ReportTest(unittest.TestCase):
         fs = results[2]
         self.assertAlmostEqual(fs["tcp_gbps_x_veth"], 0.5)
         self.assertAlmostEqual(fs["tcp_gbps_x_wg"], 10.0)
-        self.assertAlmostEqual(fs["ping_p50_ms_x_wg"], 0.5)
+        self.assertAlmostEqual(fs["ping1_p50_ms_x_wg"], 0.5)
+        self.assertAlmostEqual(fs["ping1_p50_ms_x_veth"], 5.0)
+        self.assertAlmostEqual(fs["ping50_p99_ms_x_wg"], 0.5)
+        self.assertAlmostEqual(fs["first_ping_ms_x_wg"], 1.5)
         self.assertAlmostEqual(fs["cpu_s_per_gb_x_wg"], 0.25)
         self.assertIsNone(results[3]["tcp_gbps_x_veth"])
 
@@ -80,10 +88,32 @@ class ReportTest(unittest.TestCase):
         self.assertIn("5.00 (0.50 / 10.0)", table[4])
         self.assertIn("(2 dup)", table[4])
         self.assertIn("skipped: no --python-demo PATH given", table[5])
+        # Every line has the header's number of cells, skipped rows too.
+        cells = [line.count("|") for line in table]
+        self.assertEqual(cells, [cells[0]] * len(table))
+
+    def test_table_shows_each_ping_rate_the_first_ping_and_idle_cost(self):
+        results = self.results()
+        netbench.add_ratios(results)
+        table = netbench.markdown_table(results).splitlines()
+        for rate, _ in netbench.PING_RATES:
+            self.assertIn(f"ping {rate}/s p50 / p99 ms", table[0])
+        self.assertIn("| 0.25 / 0.50 | 0.20 / 0.40 | 0.15 / 0.30 | 30.0 |", table[4])
+        self.assertIn("| 1.4 | 0.05 |", table[4])
+        # A rate veth was not measured at is a dash, not a crash.
+        self.assertIn("| – |", table[2])
+
+    def test_latency_ratios(self):
+        results = self.results()
+        netbench.add_ratios(results)
+        table = netbench.latency_ratio_table(results).splitlines()
+        self.assertEqual(len(table), 2 + 3)  # skipped rows left out
+        self.assertIn("| fs | 5.00 / 0.50 | 0.50 |", table[4])
 
     def test_report_files(self):
         class Args:
-            tcp_seconds, udp_seconds, ping_count, idle_seconds = 10, 5, 200, 5
+            tcp_seconds, udp_seconds, idle_seconds = 10, 5, 10
+            ping_rates = netbench.PING_RATES
             fstun_flag, repeat, nice = [], 1, 0
         with tempfile.TemporaryDirectory() as out:
             netbench.write_report(self.results(), out, Args())
@@ -91,6 +121,21 @@ class ReportTest(unittest.TestCase):
                 self.assertTrue(os.path.getsize(os.path.join(out, name)) > 0, name)
             with open(os.path.join(out, "results.csv")) as f:
                 self.assertEqual(len(f.read().strip().splitlines()), 1 + 4)
+            with open(os.path.join(out, "results.md")) as f:
+                md = f.read()
+            self.assertIn("pings 20 at 1/s, 50 at 5/s, 200 at 50/s", md)
+            self.assertIn("Latency against veth and wireguard-go", md)
+
+
+class GlogTimeTest(unittest.TestCase):
+    def test_ready_line_and_its_time(self):
+        line = ("I20261201 10:32:49.530857 14738 operations.cc:112] ready: fstun 0.1.0 on fsB, "
+                "role client, transport fs")
+        m = netbench.READY_LINE.search("I20261201 10:32:49.1 1 x.cc:1] fs: up\n" + line)
+        self.assertIsNotNone(m)
+        t = netbench.glog_time(*m.groups())
+        self.assertAlmostEqual(t % 60, 49.530857, places=5)
+        self.assertEqual(time.strftime("%Y%m%d %H:%M:%S", time.localtime(t)), "20261201 10:32:49")
 
 
 if __name__ == "__main__":

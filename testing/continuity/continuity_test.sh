@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Continuity across a crash (issue 11): kill -9 of either fstun end in the
+# middle of a TCP transfer, restart it, and the SAME TCP connection must
+# continue and complete with equal bytes: no reset, no stall. A user notices
+# exactly this: an ssh session or a download survives `systemctl restart`
+# or a crash of the daemon on either machine.
+#
+# Theory of operation. Two namespaces, s (server, 192.0.2.1) and c (client,
+# 192.0.2.2), each with one fstun over the fs transport (--role=none, as the
+# fs e2e tests). A TCP stream (tcp_stream.py: rate-limited, pseudo-random
+# bytes, sha256 on both sides, the longest pause measured at the receiver)
+# runs between the namespaces; once a quarter of it has arrived, one fstun
+# is killed with SIGKILL and started again at once with the same flags and
+# state directory (as systemd's Restart= would). Killing the daemon removes
+# its TUN and with it the namespace's tunnel address; the TCP sockets live on
+# in the kernel and retransmit once the new TUN and the new session are
+# there. Iterations alternate the killed end (server, client) and the
+# direction of the transfer (c->s twice, then s->c twice), so every
+# combination is hit 5 times in 20.
+#
+# Folders: a private tmpfs (inotify path), then two bindfs views of one
+# folder, one per end (the polling path: the stand-in for cross-VM shares).
+# Each iteration has a deadline (CONT_DEADLINE_S); an iteration that fails
+# prints what both ends' counters said (fstun status --json), the kernel's
+# view of the TCP socket (ss -tin) and the folder's contents, and the
+# tunnel is rebuilt for the next one, so a run reports N of 20 per folder.
+#
+# Knobs (environment): CONT_ITERATIONS (20), CONT_FOLDERS ("tmpfs bindfs"),
+# CONT_MIB (24), CONT_RATE_MIB_S (16), CONT_DEADLINE_S (20),
+# CONT_MAX_GAP_S (5: the longest pause in the received stream allowed).
+set -uo pipefail
+if [[ -z "${FSE_IN_MNTNS:-}" ]]; then  # private mounts: tmpfs and views vanish with us
+  FSE_IN_MNTNS=1 exec unshare -m --propagation private "$0" "$@"
+fi
+RUNFILES="${TEST_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
+[[ -d "$RUNFILES/fstun" ]] && RUNFILES="$RUNFILES/fstun"
+FSTUN="${FSTUN:-$RUNFILES/cmd/fstun}"
+STREAM="$RUNFILES/testing/continuity/tcp_stream.py"
+source "$RUNFILES/testing/netns.sh"
+source "$RUNFILES/transports/fs/fs_e2e_lib.sh"
+
+ITERATIONS="${CONT_ITERATIONS:-20}"
+FOLDERS="${CONT_FOLDERS:-tmpfs bindfs}"
+MIB="${CONT_MIB:-24}"
+RATE="${CONT_RATE_MIB_S:-16}"
+DEADLINE="${CONT_DEADLINE_S:-20}"
+MAX_GAP="${CONT_MAX_GAP_S:-5}"
+BYTES=$((MIB << 20))
+KILL_AT=$((BYTES / 4))
+CTL="$FSE_WORK/ctl"
+OUT="${TEST_UNDECLARED_OUTPUTS_DIR:-$FSE_WORK}"
+
+MOUNTS=()
+cont_cleanup() {
+  local name m
+  for name in "${!FSE_PID[@]}"; do fse_kill9 "$name"; done
+  jobs -p | xargs -r kill 2>/dev/null
+  for m in "${MOUNTS[@]}"; do fusermount -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
+  netns_cleanup
+}
+trap cont_cleanup EXIT
+
+netns_new s || exit 1
+netns_new c || exit 1
+mkdir -p "$FSE_WORK/tmpfs" "$CTL"
+mount -t tmpfs -o size=512m cont "$FSE_WORK/tmpfs" || exit 1
+
+declare -A IP=([s]=192.0.2.1 [c]=192.0.2.2)
+declare -A DIR=()
+now_us() { echo "${EPOCHREALTIME/./}"; }
+
+# start_end FOLDER END: fstun for END (s or c) with the folder's view.
+start_end() {
+  fse_start "$1-$2" "$2" "${DIR[$2]}" "${IP[$2]}/24" --control_dir="$CTL"
+}
+
+# Everything a failed iteration leaves to explain it.
+diagnose() {  # diagnose FOLDER ITERATION
+  local folder="$1" i="$2" end f="$OUT/continuity-$1-$2-diagnosis.txt"
+  {
+    for end in s c; do
+      echo "== fstun status, end $end (${IP[$end]})"
+      netns_exec "$end" "$FSTUN" status --ifname=fs0 --control_dir="$CTL" --json 2>&1
+      echo "== ss -tin, namespace $end"
+      netns_exec "$end" ss -tino 2>&1
+    done
+    echo "== folder (s's view)"
+    find "${DIR[s]}" -printf '%M %8s %TT %p\n' 2>&1 | sort -k4 | head -200
+    for end in s c; do
+      echo "== log tail, $folder-$end"
+      tail -n 30 "$(fse_log "$folder-$end")"
+    done
+  } >"$f"
+  echo "  diagnosis in $f:"
+  grep -E '"(tx|rx)_frames"|"drops"|session|wake|backlog|^== |retrans|rto:|backoff' "$f" | head -60 | sed 's/^/    /'
+}
+
+# One transfer with a kill -9 in the middle. Prints one line; fails if the
+# connection did not complete intact within the deadline.
+iteration() {  # iteration FOLDER I
+  local folder="$1" i="$2"
+  local victim from to
+  victim=$([[ $((i % 2)) == 1 ]] && echo s || echo c)
+  if [[ $(((i - 1) / 2 % 2)) == 0 ]]; then from=c to=s; else from=s to=c; fi
+  local port=$((6000 + i)) progress="$FSE_WORK/$folder-$i.progress"
+  local rjson="$FSE_WORK/$folder-$i.recv.json" sjson="$FSE_WORK/$folder-$i.send.json"
+  rm -f "$progress"
+  netns_exec "$to" python3 "$STREAM" recv --bind "${IP[$to]}" --port "$port" --bytes "$BYTES" \
+    --deadline "$DEADLINE" --progress "$progress" >"$rjson" 2>&1 &
+  local receiver=$!
+  local k
+  for ((k = 0; k < 100; k++)); do  # listening (bounded: 5 s)
+    netns_exec "$to" ss -Htln "sport = :$port" | grep -q . && break
+    sleep 0.05
+  done
+  netns_exec "$from" python3 "$STREAM" send --to "${IP[$to]}" --port "$port" --bytes "$BYTES" \
+    --rate "$RATE" --deadline "$DEADLINE" --seed "$folder-$i" >"$sjson" 2>&1 &
+  local sender=$!
+  local got=0
+  for ((k = 0; k < 200; k++)); do  # a quarter through (bounded: 10 s)
+    got="$(cat "$progress" 2>/dev/null || echo 0)"
+    ((got >= KILL_AT)) && break
+    sleep 0.05
+  done
+  if ((got < KILL_AT)); then
+    fail "$folder #$i: the transfer did not get going before the kill ($got bytes in 10 s)"
+    diagnose "$folder" "$i"
+    kill "$sender" "$receiver" 2>/dev/null
+    wait "$sender" "$receiver" 2>/dev/null
+    return 1
+  fi
+  local t_kill=${EPOCHREALTIME/./}
+  fse_kill9 "$folder-$victim"
+  if ! start_end "$folder" "$victim"; then
+    fail "$folder #$i: $victim did not restart"
+    return 1
+  fi
+  local up_ms=$(((${EPOCHREALTIME/./} - t_kill) / 1000))
+  wait "$receiver"
+  wait "$sender"
+  local what="$folder #$i: kill -9 $victim at $((got >> 20)) MiB of $from->$to, up again in $up_ms ms;"
+  local verdict rc
+  verdict="$(python3 "$STREAM" verdict "$rjson" "$sjson" "$MAX_GAP")"
+  rc=$?
+  if [[ $rc == 0 ]]; then
+    pass "$what $verdict"
+    return 0
+  fi
+  fail "$what $verdict"
+  echo "  receiver: $(tail -1 "$rjson")"
+  echo "  sender:   $(tail -1 "$sjson")"
+  diagnose "$folder" "$i"
+  return 1
+}
+
+run_folder() {  # run_folder FOLDER
+  local folder="$1" i ok=0
+  start_end "$folder" s || { fail "$folder: server start"; return; }
+  start_end "$folder" c || { fail "$folder: client start"; return; }
+  if ! fse_wait_ping c 192.0.2.1 30 || ! fse_wait_ping s 192.0.2.2 10; then
+    fail "$folder: no tunnel before the first kill"
+    return
+  fi
+  local t0
+  t0="$(now_us)"
+  for ((i = 1; i <= ITERATIONS; i++)); do
+    if iteration "$folder" "$i"; then
+      ok=$((ok + 1))
+    elif ! fse_wait_ping c 192.0.2.1 10; then
+      # A broken tunnel would fail every later iteration for the same reason:
+      # start both ends afresh so the next ones measure something.
+      echo "  $folder: no ping after #$i; restarting both ends"
+      fse_kill9 "$folder-s"
+      fse_kill9 "$folder-c"
+      start_end "$folder" s && start_end "$folder" c && fse_wait_ping c 192.0.2.1 30
+    fi
+  done
+  echo "$folder: $ok of $ITERATIONS transfers survived the kill in $((($(now_us) - t0) / 1000000)) s"
+  fse_stop "$folder-c"
+  fse_stop "$folder-s"
+}
+
+for folder in $FOLDERS; do
+  case "$folder" in
+    tmpfs)
+      mkdir -p "$FSE_WORK/tmpfs/share"
+      DIR[s]="$FSE_WORK/tmpfs/share"
+      DIR[c]="$FSE_WORK/tmpfs/share"
+      ;;
+    bindfs)
+      # Each end its own FUSE view: neither sees the other's writes through
+      # inotify, both poll (as two VMs sharing a host folder).
+      mkdir -p "$FSE_WORK/tmpfs/real" "$FSE_WORK/view-s" "$FSE_WORK/view-c"
+      bindfs "$FSE_WORK/tmpfs/real" "$FSE_WORK/view-s" || { fail "bindfs mount"; continue; }
+      MOUNTS+=("$FSE_WORK/view-s")
+      bindfs "$FSE_WORK/tmpfs/real" "$FSE_WORK/view-c" || { fail "bindfs mount"; continue; }
+      MOUNTS+=("$FSE_WORK/view-c")
+      DIR[s]="$FSE_WORK/view-s"
+      DIR[c]="$FSE_WORK/view-c"
+      ;;
+    *)
+      fail "unknown folder kind '$folder' (tmpfs, bindfs)"
+      continue
+      ;;
+  esac
+  run_folder "$folder"
+done
+
+echo "$fse_failures failure(s)"
+[[ "$fse_failures" == 0 ]]

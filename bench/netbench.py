@@ -323,23 +323,50 @@ def wait_ready(scope, timeout):
         time.sleep(0.005)
 
 
-def measure_first_ping(scope, ns, addr, ready, timeout):
-    """From both ends ready to the first ping reply: pings every 5 ms until
-    one comes back (ping -c 1 -w: stop at the first reply), so the figure is
-    what a user sees who starts both ends and uses the tunnel at once. On
-    the veth row it is the measurement's own floor (starting ping)."""
-    res = scope.run(ns, ["ping", "-D", "-n", "-c", "1", "-i", "0.005", "-W", "1",
-                         "-w", str(int(timeout)), addr], check=False, timeout=timeout + 10)
-    with open(os.path.join(scope.logdir, f"{scope.tag}-ping-first.txt"), "w") as f:
-        f.write(f"ready at {ready:.6f}\n{res.stdout}{res.stderr}")
-    m = re.search(r"^\[(\d+\.\d+)\] \d+ bytes from .*time=", res.stdout, re.M)
+def start_first_ping(scope, ns, addr, timeout):
+    """Starts pinging `addr` every 5 ms from namespace `ns` as soon as a route
+    to it exists (for fstun: once its TUN is up, before it reports ready),
+    until the first reply (ping -c 1 -w). Returns the ping process."""
+    deadline = time.time() + timeout
+    while scope.run(None, ["ip", "-n", ns, "route", "get", addr], check=False).returncode != 0:
+        scope.check_alive()
+        if time.time() > deadline:
+            raise RowFailed(f"no route to {addr} in {ns} within {timeout:.0f} s")
+        time.sleep(0.005)
+    out = open(os.path.join(scope.logdir, f"{scope.tag}-ping-first.txt"), "w")
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, "ping", "-D", "-n", "-c", "1", "-i",
+                             "0.005", "-W", "1", "-w", str(int(timeout) + 5), addr],
+                            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    out.close()
+    scope.on_cleanup("stop first ping", lambda: stop_process(proc) if proc.poll() is None else None)
+    proc.fstb_log = out.name
+    return proc
+
+
+def measure_first_ping(scope, proc, ready, timeout):
+    """From both ends ready to the first ping reply, a user's wait after
+    starting both ends. The pings (every 5 ms) run since before `ready`;
+    where they started later (rows without a ready line: set-up done is
+    `ready`), from the first echo sent, so that starting ping is not
+    counted."""
+    try:
+        proc.wait(timeout=timeout + 10)
+    except subprocess.TimeoutExpired:
+        stop_process(proc)
+    with open(proc.fstb_log) as f:
+        text = f.read()
+    with open(proc.fstb_log, "a") as f:
+        f.write(f"both ends ready at {ready:.6f}\n")
+    m = re.search(r"^\[(\d+\.\d+)\] \d+ bytes from .*icmp_seq=(\d+) .*time=([\d.]+) ms",
+                  text, re.M)
     if not m:
         scope.check_alive()
-        raise RowFailed(f"no ping reply from {addr} within {timeout:.0f} s of both ends "
-                        "being ready")
-    sent = re.search(r"(\d+) packets transmitted", res.stdout)
-    return {"first_ping_ms": max(0.0, (float(m.group(1)) - ready) * 1000),
-            "first_ping_unanswered": int(sent.group(1)) - 1 if sent else None}
+        raise RowFailed(f"no first ping reply within {timeout:.0f} s of both ends being ready")
+    reply, seq, rtt = float(m.group(1)), int(m.group(2)), float(m.group(3)) / 1000
+    first_sent = reply - rtt - (seq - 1) * 0.005
+    return {"first_ping_ms": max(0.0, (reply - max(ready, first_sent)) * 1000),
+            "first_ping_started_ms": round((first_sent - ready) * 1000, 1),
+            "first_ping_unanswered": seq - 1}
 
 
 def percentile(values, p):
@@ -824,8 +851,9 @@ def run_row(name, label, setup, options, args, ctx, logdir):
             a, b = scope.netns("a"), scope.netns("b")
             result.update(setup(scope, a, b, ctx) or {})
             up_timeout = options.get("up_timeout", 15)
+            first_ping = start_first_ping(scope, a, TUN_B, up_timeout)
             ready = wait_ready(scope, up_timeout)
-            result.update(measure_first_ping(scope, a, TUN_B, ready, up_timeout))
+            result.update(measure_first_ping(scope, first_ping, ready, up_timeout))
             start_iperf3_server(scope, b)
             time.sleep(0.5)
             result.update(measure_idle(scope, args.idle_seconds))
@@ -978,7 +1006,7 @@ CSV_KEYS = ["row", "label", "status", "reason", "tcp_gbps", "tcp_gbps_x_veth", "
             for k in ("p50_ms", "p50_ms_x_veth", "p50_ms_x_wg", "p99_ms", "p99_ms_x_veth",
                       "p99_ms_x_wg", "loss_pct", "duplicates")] + [
             "ping_loss_pct", "ping_duplicates", "first_ping_ms", "first_ping_ms_x_veth",
-            "first_ping_ms_x_wg", "first_ping_unanswered", "cpu_s_per_gb", "cpu_s_per_gb_x_wg",
+            "first_ping_ms_x_wg", "first_ping_started_ms", "first_ping_unanswered", "cpu_s_per_gb", "cpu_s_per_gb_x_wg",
             "cpu_pct", "peak_rss_mib", "idle_wakeups_per_s", "idle_cpu_pct", "note",
             "loadavg_before", "row_seconds", "passes_ok", "passes", "tcp_gbps_all"]
 
@@ -1092,7 +1120,7 @@ def write_report(results, out_dir, args):
           "Ping: p50 / p99 of the replies at each rate (slowest rate first, right after "
           "the idle window). First ping: from both ends reporting ready (fstun's "
           "'ready:' log line; for the other rows, their set-up done) to the first reply "
-          "of pings sent every 5 ms. CPU: tunnel processes only (user+system, incl. the "
+          "of pings sent every 5 ms since the tunnel's route exists. CPU: tunnel processes only (user+system, incl. the "
           "kernel work done in their TUN writes) per GB of TCP payload. Idle: context "
           "switches per second of the busiest tunnel process (all threads) and its CPU % "
           "of one core, over the idle window. Load average before each row: "

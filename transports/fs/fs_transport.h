@@ -13,6 +13,20 @@
 // docs/fs-transport.md is the full specification: layout, format, who
 // creates and deletes what, the peer state machine, and measurements.
 //
+// FsTransport itself only orchestrates; each job has its own file:
+//   folder.h           set-up of DIR/peers, DIR/inbox/<me>; the session id
+//   peer_table.h       announcements, discovery, doorbells, liveness, routes
+//   outbound_stream.h  records me -> one peer, and the backlog they form
+//   inbound_stream.h   records one peer -> me: order, gaps, invalid files
+//   inbox_collector.h  garbage collection of the own inbox
+//   offload_adapter.h  vnet frames <-> plain packets for peers without offloads
+//   wakeup.h           inotify + adaptive polling
+// The data path, top to bottom: Send routes each frame to a peer, adapts
+// it to what that peer takes and hands each peer's run of frames to its
+// OutboundStream; Receive reads the InboundStreams in turn. Periodic work
+// (heartbeat, peer scan, reclaiming consumed records, garbage collection)
+// runs from Receive when due, never from Send.
+//
 //   FsTransportOptions o;
 //   o.dirpath = "/mnt/share"; o.addresses = {...}; o.mtu = 1400;
 //   absl::StatusOr<std::unique_ptr<FsTransport>> t = FsTransport::Create(o);
@@ -24,14 +38,12 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -39,10 +51,11 @@
 #include "core/ip_address.h"
 #include "core/registry.h"
 #include "core/transport.h"
-#include "transports/fs/announcement.h"
+#include "transports/fs/folder.h"
 #include "transports/fs/fs_io.h"
-#include "transports/fs/names.h"
-#include "transports/fs/record.h"
+#include "transports/fs/inbox_collector.h"
+#include "transports/fs/offload_adapter.h"
+#include "transports/fs/peer_table.h"
 #include "transports/fs/wakeup.h"
 
 namespace fstun::fs {
@@ -88,10 +101,11 @@ struct FsTransportOptions {
 };
 
 // Drop reasons (counters().drops). Frame-level: backlog_full, no_route,
-// write_error, peer_restarted, peer_gone, peer_mtu, bad_offload_frame. File-level (count
-// files): not_regular, oversize_file, truncated, bad_magic, bad_version,
-// bad_header, trailing_bytes, frame_too_large, bad_checksum, stale_file,
-// unknown_sender, ignored_name. Sequence numbers skipped: gap.
+// write_error, peer_restarted, peer_gone, peer_mtu, bad_offload_frame,
+// frame_too_large. File-level (count files): not_regular, oversize_file,
+// truncated, bad_magic, bad_version, bad_header, trailing_bytes,
+// frame_too_large, bad_checksum, stale_file, unknown_sender, ignored_name.
+// Sequence numbers skipped: gap.
 class FsTransport : public Transport {
  public:
   static absl::StatusOr<std::unique_ptr<FsTransport>> Create(FsTransportOptions options);
@@ -110,90 +124,44 @@ class FsTransport : public Transport {
   void Close() override;
 
   const std::string& peer_id() const { return options_.peer_id; }
-  uint64_t session() const { return session_; }
+  uint64_t session() const { return folder_->session(); }
   // "inotify", "polling" or "detecting".
   std::string wakeup_path() const;
 
  private:
-  struct Outstanding {
-    uint64_t seq;
-    size_t bytes;
-    size_t frames;
-  };
-  struct Peer;
+  FsTransport(FsTransportOptions options, std::unique_ptr<FsFolder> folder);
 
-  FsTransport(FsTransportOptions options, uint64_t session, int root_fd, int peers_fd,
-              int inbox_root_fd, int inbox_fd, std::string fs_type);
-
-  void Housekeeping(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void WriteAnnouncement(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ScanPeers(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RingDoorbell(Peer& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Removes our ring from a peer that went away without answering.
-  void SilenceDoorbell(Peer& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void StartStreams(Peer& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DropOutstanding(Peer& p, const char* reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Reclaim(Peer& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CollectGarbage(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Queues `frame` (as given to Send) for `p`, adapting it to what p takes.
-  void QueueFor(Peer& p, FrameView frame, FrameView packet, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FlushQueued(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SendImpl(absl::Span<const FrameView> frames,
                         const absl::Span<const std::optional<IpAddress>>* destinations);
-  Peer* RouteTo(const std::optional<IpAddress>& dst, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Peer* FindRoute(const std::optional<IpAddress>& dst) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Peer* FindPeer(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void WriteFrames(Peer& p, absl::Span<const FrameView> frames, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Delivers frames of p's stream, in order, until the batch is full or
-  // the next record is not there (yet).
-  void ReadStream(Peer& p, FrameBatch& batch, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnMissing(Peer& p, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnBadFile(Peer& p, const char* reason, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CountIgnoredName(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Why a not-yet-reached record file in our inbox is junk (a drop
-  // reason), or nullptr if it may be a real record.
-  const char* CheckFutureRecord(Peer& p, const std::string& name, uint64_t seq)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RemoveOwnFiles() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool IsLive(const Peer& p, absl::Time now) const;
+  // Writes `frames` (all for `p`, in order) in the form p takes.
+  void SendToPeer(Peer& p, absl::Span<const FrameView> frames) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Heartbeat, peer scan, reclaiming and garbage collection, when due.
+  void Housekeeping(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ScanPeers(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishInterval() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  FsTransportOptions options_;
-  const uint64_t session_;
-  const int root_fd_;
-  const int peers_fd_;
-  const int inbox_root_fd_;
-  const int inbox_fd_;  // DIR/inbox/<me>
-  const std::string fs_type_;
+  const FsTransportOptions options_;
+  const std::unique_ptr<FsFolder> folder_;
+  const OutboundConfig out_config_;
+  const InboundConfig in_config_;
   std::unique_ptr<FolderWatch> watch_;
   std::atomic<bool> closed_{false};
   std::atomic<int64_t> interval_ns_{0};  // poll_interval(), read without the lock
   Counters counters_;
 
   mutable absl::Mutex mu_;
-  std::vector<std::unique_ptr<Peer>> peers_ ABSL_GUARDED_BY(mu_);
+  PeerTable peers_ ABSL_GUARDED_BY(mu_);
+  InboxCollector collector_ ABSL_GUARDED_BY(mu_);
+  OffloadAdapter adapter_ ABSL_GUARDED_BY(mu_);
   WakeupPacer pacer_ ABSL_GUARDED_BY(mu_);
-  RecordEncoder encoder_ ABSL_GUARDED_BY(mu_);
-  std::vector<Peer*> touched_ ABSL_GUARDED_BY(mu_);
-  uint64_t beat_ ABSL_GUARDED_BY(mu_) = 0;
+  // The last Receive stopped early (batch full, or a gap was skipped).
   bool more_ready_ ABSL_GUARDED_BY(mu_) = false;
-  bool wrote_any_ ABSL_GUARDED_BY(mu_) = false;  // in the current Send
-  size_t next_reader_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t next_reader_ ABSL_GUARDED_BY(mu_) = 0;  // round robin over streams
+  // When each periodic job is due next.
   absl::Time next_beat_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Time last_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_reclaim_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_gc_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Time next_housekeeping_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Time last_error_log_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::flat_hash_set<std::string> ignored_names_ ABSL_GUARDED_BY(mu_);
-  ByteBuffer scratch_buffer_ ABSL_GUARDED_BY(mu_);
-  ParsedRecord scratch_record_ ABSL_GUARDED_BY(mu_);
-  // Plain packets cut from super-packets for peers without offloads; the
-  // queued views point here until FlushQueued.
-  std::unique_ptr<FrameBatch> segmented_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fstun::fs

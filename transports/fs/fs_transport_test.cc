@@ -339,9 +339,9 @@ TEST(FsTransportTest, AmbiguousOrUnknownDestinationIsDroppedNotLeaked) {
 }
 
 TEST(FsTransportTest, PeerLeavingDuringASendIsHandledSafely) {
-  // A Send queues frames for c1, then meets an unroutable frame and rescans
-  // the peers, which finds c1 gone: what was queued is written first (the
-  // queue must not point at a forgotten peer; ASan checks that).
+  // A Send has frames for c1 and an unroutable one, so it rescans the peers
+  // and finds c1 gone: every frame is routed after the rescan (nothing may
+  // point at a forgotten peer; ASan checks that).
   TempFolder folder;
   FsTransportOptions so = TestOptions(folder.path(), "192.0.2.1/24", "server");
   so.heartbeat = absl::Seconds(1);  // no scan at the start of the Send
@@ -356,9 +356,10 @@ TEST(FsTransportTest, PeerLeavingDuringASendIsHandledSafely) {
   SendAll(*server, {Frame("192.0.2.1", "192.0.2.2", 2), Frame("192.0.2.1", "203.0.113.5", 3),
                     Frame("192.0.2.1", "192.0.2.3", 4)});
   EXPECT_EQ(server->peers().size(), 1u);
-  // With c1 gone, c2 is the only live peer and takes what has no better
-  // route (tag 3) as well as its own (tag 4).
-  EXPECT_EQ(Tags(ReceiveN(*c2, 2, kTimeout)), (std::vector<int64_t>{3, 4}));
+  // With c1 gone, c2 is the only live peer and the only one whose /24
+  // holds 192.0.2.2: it takes what has no better route (tags 2, 3) as well
+  // as its own (tag 4).
+  EXPECT_EQ(Tags(ReceiveN(*c2, 3, kTimeout)), (std::vector<int64_t>{2, 3, 4}));
 }
 
 TEST(FsTransportTest, BacklogStopsAtTheCapAndDrainsAfterwards) {

@@ -1,0 +1,99 @@
+// InboundStream: the records one other peer writes into our inbox.
+//
+// Theory of operation: the reader computes the name of the next record it
+// expects ("<peer>.<its session>.<my session>.<seq>.rec") and opens it by
+// name; it never needs a listing to find traffic. Read() delivers the
+// frames of consecutive records, in order, until the caller's batch is
+// full (a record larger than the batch is delivered over several calls)
+// or the next record is not there yet:
+//   * valid: its frames move to the batch (the file image stays in the
+//     stream's buffer until delivered), the file is deleted, seq + 1;
+//   * missing: normal. If a later record is known to exist (probed by name
+//     every gap_wait/4, or reported by the inbox collector) and the missing
+//     one does not appear within gap_wait, skip to the later one if it is
+//     valid, counting the skipped numbers as `gap`;
+//   * invalid (checksum, truncated, ...): some shares show a renamed file,
+//     or its new size, before its data. Re-read every 10 ms; still bad
+//     after bad_file_wait: delete it and count the reason; the gap rule
+//     then moves past it if the sender has moved on;
+//   * not a regular file, or over 16 MiB: deleted at once and counted.
+#ifndef FSTUN_TRANSPORTS_FS_INBOUND_STREAM_H_
+#define FSTUN_TRANSPORTS_FS_INBOUND_STREAM_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "core/counters.h"
+#include "core/frame.h"
+#include "transports/fs/fs_io.h"
+#include "transports/fs/names.h"
+#include "transports/fs/record.h"
+
+namespace fstun::fs {
+
+// What every inbound stream of one transport shares.
+struct InboundConfig {
+  int inbox_fd = -1;  // DIR/inbox/<me>, owned by the FsFolder
+  uint64_t my_session = 0;
+  size_t mtu = 1500;
+  bool carry_gso_frames = false;  // we take vnet frames (announced offload=1)
+  bool opaque_frames = false;     // frames are not ours to adapt
+  absl::Duration gap_wait = absl::Seconds(1);
+  absl::Duration bad_file_wait = absl::Seconds(1);
+};
+
+class InboundStream {
+ public:
+  InboundStream(const InboundConfig& config, std::string peer_id)
+      : config_(config), peer_id_(std::move(peer_id)) {}
+
+  // (Re)starts at sequence number 1 for the peer's session `peer_session`;
+  // `peer_offload`: the peer announced offload=1.
+  void Start(uint64_t peer_session, bool peer_offload);
+
+  struct Progress {
+    size_t frames = 0;   // delivered into the batch
+    size_t records = 0;  // files read and removed
+    bool more = false;   // stopped early: read again without waiting
+  };
+  // Delivers frames of this stream, in order, into `batch`.
+  Progress Read(FrameBatch& batch, absl::Time now, Counters& counters);
+
+  // The inbox collector saw record `seq` (> next_seq()) of this stream.
+  void NoteLaterRecord(uint64_t seq, absl::Time now);
+  uint64_t next_seq() const { return seq_; }
+  uint64_t session() const { return peer_session_; }
+  uint64_t rx_frames() const { return rx_frames_; }
+  uint64_t rx_bytes() const { return rx_bytes_; }
+
+ private:
+  // Why `record_` (just parsed from the file for `seq`) is not this
+  // stream's record, or nullptr.
+  const char* CheckHeader(uint64_t seq) const;
+  void OnMissing(absl::Time now, Counters& counters, Progress& progress);
+  void OnBadFile(const char* reason, absl::Time now, Counters& counters);
+
+  const InboundConfig& config_;
+  const std::string peer_id_;
+  uint64_t peer_session_ = 0;
+  bool peer_offload_ = false;
+  std::unique_ptr<SeqName> name_;
+  uint64_t seq_ = 1;
+  ByteBuffer buffer_;  // the current record's file image
+  ParsedRecord record_;
+  size_t record_pos_ = 0;  // frames of record_ delivered
+  uint64_t gap_next_ = 0;  // a later record known to exist
+  absl::Time gap_seen_at_ = absl::InfinitePast();
+  absl::Time next_gap_probe_ = absl::InfinitePast();
+  uint64_t bad_seq_ = 0;  // the record that failed validation
+  absl::Time bad_since_ = absl::InfinitePast();
+  absl::Time bad_retry_at_ = absl::InfinitePast();
+  uint64_t rx_frames_ = 0;
+  uint64_t rx_bytes_ = 0;
+};
+
+}  // namespace fstun::fs
+
+#endif  // FSTUN_TRANSPORTS_FS_INBOUND_STREAM_H_

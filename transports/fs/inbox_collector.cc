@@ -1,0 +1,91 @@
+#include "transports/fs/inbox_collector.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "transports/fs/fs_io.h"
+#include "transports/fs/names.h"
+#include "transports/fs/record.h"
+
+namespace fstun::fs {
+namespace {
+
+constexpr size_t kMaxIgnoredNames = 1024;
+// Records this far beyond the next expected one are read and checked here
+// (nearer ones are left to the reader).
+constexpr uint64_t kFarAhead = 4096;
+
+}  // namespace
+
+void InboxCollector::Collect(PeerTable& peers, absl::Time now, Counters& counters) {
+  const int inbox = folder_.inbox_fd();
+  for (const std::string& name : ListDir(inbox)) {
+    if (name == kDoorbell || absl::StartsWith(name, kDoorbellTempPrefix)) continue;
+    std::optional<InboxName> n = ParseInboxName(name);
+    if (!n) {
+      CountIgnoredName(name, counters);
+      continue;
+    }
+    Peer* p = peers.Find(n->sender);
+    if (p == nullptr) {
+      std::string announcement = absl::StrCat(n->sender, kPeerSuffix);
+      if (Exists(folder_.peers_fd(), announcement.c_str())) continue;  // not scanned yet
+      RemoveEntry(inbox, name.c_str());
+      counters.AddDrop("unknown_sender");
+      continue;
+    }
+    if (n->sender_session != p->ann.session || n->receiver_session != folder_.session()) {
+      RemoveEntry(inbox, name.c_str());
+      counters.AddDrop("stale_file");
+      continue;
+    }
+    if (n->kind == InboxName::kTemp) continue;  // being written
+    if (n->seq < p->in.next_seq()) {
+      RemoveEntry(inbox, name.c_str());  // arrived after we skipped it
+      continue;
+    }
+    if (n->seq == p->in.next_seq()) continue;  // the reader handles it
+    // A record we have not reached yet. Junk under such a name would sit
+    // there until the stream reaches it, so check what we cheaply can now.
+    if (const char* junk = CheckFutureRecord(*p, name, n->seq)) {
+      RemoveEntry(inbox, name.c_str());
+      counters.AddDrop(junk);
+      continue;
+    }
+    p->in.NoteLaterRecord(n->seq, now);
+  }
+}
+
+const char* InboxCollector::CheckFutureRecord(const Peer& p, const std::string& name,
+                                              uint64_t seq) const {
+  const int inbox = folder_.inbox_fd();
+  struct stat st;
+  if (fstatat(inbox, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return nullptr;
+  if (!S_ISREG(st.st_mode)) return "not_regular";
+  if (static_cast<uint64_t>(st.st_size) > kMaxRecordBytes) return "oversize_file";
+  // Farther ahead than any sender's backlog keeps it in practice: read it.
+  if (seq <= p.in.next_seq() + kFarAhead) return nullptr;
+  ByteBuffer buffer;
+  ReadResult r = ReadRegularFile(inbox, name.c_str(), kMaxRecordBytes, buffer);
+  if (r.outcome == ReadOutcome::kNotRegular) return "not_regular";
+  if (r.outcome == ReadOutcome::kTooLarge) return "oversize_file";
+  if (r.outcome != ReadOutcome::kOk) return nullptr;
+  ParsedRecord record;
+  RecordError e = ParseRecord(buffer.span(), mtu_, record);
+  if (e != RecordError::kOk) return RecordErrorName(e);
+  const RecordHeader& h = record.header;
+  if (h.sender_id != p.id || h.session != p.ann.session || h.seq != seq) return "bad_header";
+  return nullptr;
+}
+
+void InboxCollector::CountIgnoredName(const std::string& name, Counters& counters) {
+  if (ignored_names_.size() >= kMaxIgnoredNames || !ignored_names_.insert(name).second) return;
+  counters.AddDrop("ignored_name");
+  LOG(WARNING) << "fs: ignoring '" << name << "' in inbox " << folder_.peer_id()
+               << " (not an fstun record name)";
+}
+
+}  // namespace fstun::fs

@@ -1,0 +1,46 @@
+// InboxCollector: garbage collection of the own inbox.
+//
+// Theory of operation: every --fs_gc_interval_ms (and soon after a peer
+// restarted) Collect() lists DIR/inbox/<me> and removes records and temps
+// whose sender is not announced (`unknown_sender`) or whose sessions are
+// not the current pair (`stale_file`: an old incarnation's, or a crashed
+// writer's temp), records below the stream's next number (they arrived
+// after a skip), and junk under not-yet-reached record names (non-regular
+// files, oversized files, and records far ahead that fail validation). A
+// valid later record of a stream is reported to that stream's gap rule.
+// Names outside the scheme are never opened: counted and logged once
+// (`ignored_name`). A listing may be stale; nothing here is needed for
+// traffic to flow, only for the folder to stay clean.
+#ifndef FSTUN_TRANSPORTS_FS_INBOX_COLLECTOR_H_
+#define FSTUN_TRANSPORTS_FS_INBOX_COLLECTOR_H_
+
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "core/counters.h"
+#include "transports/fs/folder.h"
+#include "transports/fs/peer_table.h"
+
+namespace fstun::fs {
+
+class InboxCollector {
+ public:
+  InboxCollector(const FsFolder& folder, size_t mtu) : folder_(folder), mtu_(mtu) {}
+
+  void Collect(PeerTable& peers, absl::Time now, Counters& counters);
+
+ private:
+  // Why a not-yet-reached record file is junk (a drop reason), or nullptr
+  // if it may be a real record.
+  const char* CheckFutureRecord(const Peer& p, const std::string& name, uint64_t seq) const;
+  void CountIgnoredName(const std::string& name, Counters& counters);
+
+  const FsFolder& folder_;
+  const size_t mtu_;
+  absl::flat_hash_set<std::string> ignored_names_;
+};
+
+}  // namespace fstun::fs
+
+#endif  // FSTUN_TRANSPORTS_FS_INBOX_COLLECTOR_H_

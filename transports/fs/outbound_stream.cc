@@ -1,0 +1,115 @@
+#include "transports/fs/outbound_stream.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "glog/logging.h"
+
+namespace fstun::fs {
+
+OutboundStream::~OutboundStream() {
+  if (inbox_fd_ >= 0) close(inbox_fd_);
+}
+
+void OutboundStream::Start(int inbox_fd, uint64_t peer_session) {
+  SetInbox(inbox_fd);
+  std::string prefix = StreamPrefix(config_.my_id, config_.my_session, peer_session);
+  name_ = std::make_unique<SeqName>("", prefix, kRecordSuffix);
+  temp_ = std::make_unique<SeqName>(".", prefix, kTempSuffix);
+  seq_ = 1;
+  outstanding_.clear();
+  backlog_bytes_ = 0;
+}
+
+void OutboundStream::SetInbox(int inbox_fd) {
+  if (inbox_fd_ >= 0) close(inbox_fd_);
+  inbox_fd_ = inbox_fd;
+}
+
+void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags,
+                           Counters& counters) {
+  if (inbox_fd_ < 0 || name_ == nullptr) {
+    counters.AddDrop("no_route", frames.size());
+    return;
+  }
+  const size_t id_length = config_.my_id.size();
+  const size_t cap = config_.max_backlog_bytes;
+  size_t i = 0;
+  while (i < frames.size()) {
+    // The next record: as many frames as fit one file.
+    size_t n = 0;
+    size_t bytes = 0;
+    while (i + n < frames.size() && n < kMaxRecordFrames) {
+      size_t grown = RecordSize(id_length, n + 1, bytes + frames[i + n].size());
+      if (n > 0 && grown > config_.max_file_bytes) break;
+      bytes += frames[i + n].size();
+      ++n;
+    }
+    if (backlog_bytes_ + RecordSize(id_length, n, bytes) > cap) Reclaim();
+    bool full = false;
+    while (n > 0 && backlog_bytes_ + RecordSize(id_length, n, bytes) > cap) {
+      full = true;
+      --n;
+      bytes -= frames[i + n].size();
+    }
+    if (n > 0 && !WriteRecord(frames.subspan(i, n), bytes, flags, counters)) {
+      counters.AddDrop("write_error", frames.size() - i - n);
+      return;
+    }
+    i += n;
+    if (full) {
+      counters.AddDrop("backlog_full", frames.size() - i);
+      return;
+    }
+  }
+}
+
+bool OutboundStream::WriteRecord(absl::Span<const FrameView> frames, size_t payload,
+                                 uint32_t flags, Counters& counters) {
+  const uint64_t seq = seq_;
+  absl::Span<const iovec> iov =
+      encoder_.Encode(config_.my_id, config_.my_session, seq, frames, flags);
+  bool rename_failed = false;
+  absl::Status s = WriteFileAtomically(inbox_fd_, temp_->For(seq), name_->For(seq), iov,
+                                       &rename_failed, config_.access);
+  if (s.ok()) {
+    outstanding_.push_back({seq, encoder_.size(), frames.size()});
+    backlog_bytes_ += encoder_.size();
+    ++seq_;
+    counters.AddTx(frames.size(), payload);
+    tx_frames_ += frames.size();
+    tx_bytes_ += payload;
+    return true;
+  }
+  counters.AddDrop("write_error", frames.size());
+  LOG_EVERY_T(WARNING, 1) << "fs: writing to peer " << peer_id_ << " failed: " << s;
+  // Something occupies that name: leave the number to the reader's gap
+  // handling rather than retry it forever.
+  if (rename_failed) ++seq_;
+  if (absl::IsNotFound(s)) {  // the inbox went away (peer restarting)
+    SetInbox(-1);
+    return false;
+  }
+  return true;
+}
+
+void OutboundStream::Reclaim() {
+  while (!outstanding_.empty() && inbox_fd_ >= 0) {
+    const Outstanding& o = outstanding_.front();
+    if (Exists(inbox_fd_, name_->For(o.seq))) break;
+    backlog_bytes_ -= o.bytes;
+    outstanding_.pop_front();
+  }
+}
+
+void OutboundStream::DropUnread(const char* reason, Counters& counters) {
+  Reclaim();
+  for (const Outstanding& o : outstanding_) {
+    if (inbox_fd_ >= 0) unlinkat(inbox_fd_, name_->For(o.seq), 0);
+    if (reason != nullptr) counters.AddDrop(reason, o.frames);
+  }
+  outstanding_.clear();
+  backlog_bytes_ = 0;
+}
+
+}  // namespace fstun::fs

@@ -1,0 +1,98 @@
+// OutboundStream: the records this peer writes into one other peer's inbox.
+//
+// Theory of operation: a stream is (me, my session, the peer, its session);
+// it starts at sequence number 1 whenever either side starts a session.
+// Write() turns a run of frames into as few records as fit
+// --fs_max_file_bytes, each written as a temp file and renamed to its final
+// name ("<me>.<my session>.<its session>.<seq>.rec") with one writev. The
+// peer deletes what it read, so the names still present are the unread
+// backlog: Reclaim() opens the oldest outstanding names (opening asks the
+// server; cached attributes may still claim a deleted file) and forgets
+// those that are gone. A write that would pass --fs_max_backlog_bytes
+// first reclaims, then writes what fits and drops the rest
+// (`backlog_full`), as a full NIC queue drops. DropUnread() deletes what
+// the peer never read (it restarted or went away).
+#ifndef FSTUN_TRANSPORTS_FS_OUTBOUND_STREAM_H_
+#define FSTUN_TRANSPORTS_FS_OUTBOUND_STREAM_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/types/span.h"
+#include "core/counters.h"
+#include "core/frame.h"
+#include "transports/fs/fs_io.h"
+#include "transports/fs/names.h"
+#include "transports/fs/record.h"
+
+namespace fstun::fs {
+
+// What every outbound stream of one transport shares.
+struct OutboundConfig {
+  std::string my_id;
+  uint64_t my_session = 0;
+  size_t max_file_bytes = 1 << 20;
+  size_t max_backlog_bytes = 32 << 20;
+  FolderAccess access;
+};
+
+class OutboundStream {
+ public:
+  OutboundStream(const OutboundConfig& config, std::string peer_id)
+      : config_(config), peer_id_(std::move(peer_id)) {}
+  ~OutboundStream();
+  OutboundStream(const OutboundStream&) = delete;
+  OutboundStream& operator=(const OutboundStream&) = delete;
+
+  // (Re)starts at sequence number 1 towards the peer's session
+  // `peer_session`, writing into `inbox_fd` (taken over; -1: the peer's
+  // inbox is not there yet, SetInbox later). Forgets the old backlog
+  // (DropUnread first to delete it).
+  void Start(int inbox_fd, uint64_t peer_session);
+  void SetInbox(int inbox_fd);
+  // The peer's inbox (also where doorbells are rung), or -1.
+  int inbox_fd() const { return inbox_fd_; }
+
+  // Writes `frames` in order as records with `flags`. Every frame is either
+  // written (counted as tx) or dropped and counted in `counters`.
+  void Write(absl::Span<const FrameView> frames, uint32_t flags, Counters& counters);
+  // Forgets records the peer has consumed.
+  void Reclaim();
+  // Deletes the records the peer has not read; counts their frames as
+  // dropped for `reason` (nullptr: not counted, e.g. on a clean stop).
+  void DropUnread(const char* reason, Counters& counters);
+
+  size_t backlog_bytes() const { return backlog_bytes_; }
+  uint64_t next_seq() const { return seq_; }
+  uint64_t tx_frames() const { return tx_frames_; }
+  uint64_t tx_bytes() const { return tx_bytes_; }
+
+ private:
+  struct Outstanding {
+    uint64_t seq;
+    size_t bytes;
+    size_t frames;
+  };
+  // Writes one record of `frames`; false if the inbox went away.
+  bool WriteRecord(absl::Span<const FrameView> frames, size_t payload, uint32_t flags,
+                   Counters& counters);
+
+  const OutboundConfig& config_;
+  const std::string peer_id_;
+  int inbox_fd_ = -1;
+  std::unique_ptr<SeqName> name_;
+  std::unique_ptr<SeqName> temp_;
+  uint64_t seq_ = 1;
+  std::deque<Outstanding> outstanding_;  // written, not yet seen consumed
+  size_t backlog_bytes_ = 0;
+  RecordEncoder encoder_;
+  uint64_t tx_frames_ = 0;
+  uint64_t tx_bytes_ = 0;
+};
+
+}  // namespace fstun::fs
+
+#endif  // FSTUN_TRANSPORTS_FS_OUTBOUND_STREAM_H_

@@ -1,0 +1,30 @@
+// Peer: everything the fs transport knows about one other peer in the
+// folder: its announcement and liveness (kept by the PeerTable), the stream
+// we write into its inbox and the stream it writes into ours.
+#ifndef FSTUN_TRANSPORTS_FS_PEER_H_
+#define FSTUN_TRANSPORTS_FS_PEER_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "transports/fs/announcement.h"
+#include "transports/fs/inbound_stream.h"
+#include "transports/fs/outbound_stream.h"
+
+namespace fstun::fs {
+
+struct Peer {
+  Peer(std::string peer_id, const OutboundConfig& out_config, const InboundConfig& in_config)
+      : id(peer_id), out(out_config, peer_id), in(in_config, peer_id) {}
+
+  const std::string id;
+  Announcement ann;
+  absl::Time beat_changed_at = absl::InfinitePast();  // our clock
+  bool live = true;
+  OutboundStream out;  // records me -> peer, in DIR/inbox/<peer>
+  InboundStream in;    // records peer -> me, in my inbox
+};
+
+}  // namespace fstun::fs
+
+#endif  // FSTUN_TRANSPORTS_FS_PEER_H_

@@ -1,0 +1,93 @@
+// PeerTable: who else is in the folder, and this peer's own announcement.
+//
+// Theory of operation: every heartbeat (1 s) Announce() rewrites
+// DIR/peers/<me>.peer (temp + rename) with a growing beat, and Scan()
+// lists DIR/peers (discovery; the listing may be stale on network shares),
+// re-reads every known announcement BY NAME (fresh where listings are
+// not), and reads the own inbox's doorbell, where a newcomer our listing
+// may not show yet wrote its id. Each announcement read moves a peer
+// through its life (docs/fs-transport.md section 5):
+//   new        -> its streams start at 1;
+//   restarted  -> (new session) what it did not read of the old stream is
+//                 deleted (`peer_restarted`), both streams restart at 1;
+//   gone       -> (beat unchanged for peer_timeout) its unread records are
+//                 deleted (`peer_gone`), no more frames go to it;
+//   left       -> (announcement removed) forgotten.
+// A live peer whose announcement does not list us yet gets our id in its
+// doorbell. FindRoute() picks a destination peer for an address (until
+// routing moves to the core).
+#ifndef FSTUN_TRANSPORTS_FS_PEER_TABLE_H_
+#define FSTUN_TRANSPORTS_FS_PEER_TABLE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/counters.h"
+#include "core/ip_address.h"
+#include "transports/fs/folder.h"
+#include "transports/fs/peer.h"
+
+namespace fstun::fs {
+
+// What this peer announces and how it judges others.
+struct PeerTableConfig {
+  std::string role;
+  std::vector<IpPrefix> addresses;
+  size_t mtu = 1500;
+  bool offload = false;  // we take vnet frames
+  absl::Duration peer_timeout = absl::Seconds(10);
+  bool list_peers = true;  // false: discover only by the doorbell
+};
+
+class PeerTable {
+ public:
+  PeerTable(const FsFolder& folder, PeerTableConfig config, const OutboundConfig& out_config,
+            const InboundConfig& in_config)
+      : folder_(folder), config_(std::move(config)), out_config_(out_config),
+        in_config_(in_config) {}
+
+  // Rewrites the own announcement.
+  void Announce(absl::Time now);
+
+  struct ScanResult {
+    bool restarted = false;  // a peer restarted: its old files want collecting
+  };
+  ScanResult Scan(absl::Time now, Counters& counters);
+  absl::Time last_scan() const { return last_scan_; }
+
+  Peer* Find(absl::string_view id);
+  // The live peer for destination `dst`: a peer announcing exactly it; else
+  // the only peer whose announced prefix contains it with the longest
+  // match; else, for a client, the peer announcing role=server; else the
+  // only live peer. nullptr: no route.
+  Peer* FindRoute(const std::optional<IpAddress>& dst);
+
+  const std::vector<std::unique_ptr<Peer>>& peers() const { return peers_; }
+  bool empty() const { return peers_.empty(); }
+
+  // Clean stop: deletes what we wrote that nobody read (uncounted).
+  void DropAllUnread(Counters& counters);
+
+ private:
+  bool IsLive(const Peer& p, absl::Time now) const;
+  void StartStreams(Peer& p);
+  void RingDoorbell(Peer& p);
+  // Removes our ring from a peer that went away without answering.
+  void SilenceDoorbell(Peer& p);
+
+  const FsFolder& folder_;
+  const PeerTableConfig config_;
+  const OutboundConfig& out_config_;
+  const InboundConfig& in_config_;
+  std::vector<std::unique_ptr<Peer>> peers_;
+  uint64_t beat_ = 0;
+  absl::Time last_scan_ = absl::InfinitePast();
+};
+
+}  // namespace fstun::fs
+
+#endif  // FSTUN_TRANSPORTS_FS_PEER_TABLE_H_

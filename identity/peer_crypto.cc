@@ -338,6 +338,7 @@ PeerCrypto::Opened PeerCrypto::OpenInitiation(FrameView m, absl::Time now) {
   outbox_.push_back(std::move(o));
   p.last_sent = now;
   Opened r;
+  r.authentic = true;
   r.peer = peer;
   return r;
 }
@@ -371,6 +372,7 @@ PeerCrypto::Opened PeerCrypto::OpenResponse(FrameView m, absl::Time now) {
     FlushQueue(peer, now);
   }
   Opened r;
+  r.authentic = true;
   r.peer = peer;
   return r;
 }
@@ -419,6 +421,7 @@ PeerCrypto::Opened PeerCrypto::OpenData(FrameView m, absl::Span<uint8_t> out, ab
     FlushQueue(peer, now);
   }
   Opened r;
+  r.authentic = true;
   r.peer = peer;
   if (plain == 0) return r;  // keepalive
   std::optional<IpAddress> src = FrameSource(FrameView(out.data(), plain));
@@ -436,6 +439,7 @@ PeerCrypto::Opened PeerCrypto::OpenData(FrameView m, absl::Span<uint8_t> out, ab
                    << ", outside its allowed prefixes" << HeldBackNote(held);
     }
     Opened d = Drop("source_not_allowed");
+    d.authentic = true;
     d.peer = peer;
     return d;
   }

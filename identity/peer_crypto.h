@@ -106,8 +106,9 @@ class PeerCrypto {
     // Empty: a frame to deliver (size bytes in out) or nothing to deliver
     // (a handshake message or keepalive); else the drop reason, counted.
     std::string drop;
-    size_t peer = 0;  // valid when the message authenticated
-    size_t size = 0;  // plaintext bytes in out
+    bool authentic = false;  // it authenticated as `peer`
+    size_t peer = 0;         // valid when authentic
+    size_t size = 0;         // plaintext bytes in out
     bool deliver = false;
   };
   Opened Open(FrameView message, absl::Span<uint8_t> out, absl::Time now);

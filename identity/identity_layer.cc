@@ -1,0 +1,171 @@
+// IdentityLayer (identity_layer.h). Theory of operation: Send seals each
+// frame for the named key and passes the sealed messages to the link peer
+// bound to that key; Receive pulls a batch of messages from one link peer,
+// opens them one by one straight into the caller's slots, and returns the
+// frames of one authenticated peer; a frame of another peer found in the
+// same inner batch is kept (opened once: the replay window has seen it) and
+// returned first by the next call. Handshake replies, keepalives and frames
+// released by a completed handshake leave through Flush after every call.
+#include "identity/identity_layer.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "glog/logging.h"
+#include "identity/messages.h"
+
+namespace fstun {
+namespace {
+
+bool Overlap(const IpPrefix& a, const IpPrefix& b) {
+  if (a.address.family != b.address.family) return false;
+  return a.length <= b.length ? a.Contains(b.address) : b.Contains(a.address);
+}
+
+}  // namespace
+
+IdentityLayer::IdentityLayer(std::unique_ptr<PeerCrypto> crypto, PeerLink* inner,
+                             std::function<absl::Time()> clock)
+    : crypto_(std::move(crypto)),
+      inner_(inner),
+      clock_(clock ? std::move(clock) : std::function<absl::Time()>([] { return absl::Now(); })),
+      bound_(crypto_->peer_count()),
+      sealed_(kMaxFrameSize + kDataOverhead) {
+  for (size_t i = 0; i < crypto_->peer_count(); ++i) {
+    by_id_[crypto_->peer_config(i).public_key.ToBase64()] = i;
+  }
+}
+
+std::vector<LinkPeer> IdentityLayer::peers() const {
+  std::vector<LinkPeer> out;
+  for (size_t i = 0; i < crypto_->peer_count(); ++i) {
+    const PeerConfig& c = crypto_->peer_config(i);
+    out.push_back({c.public_key.ToBase64(), c.allowed});
+  }
+  return out;
+}
+
+std::vector<std::string> IdentityLayer::LinkPeersFor(size_t peer) const {
+  if (!bound_[peer].empty()) return {bound_[peer]};
+  std::vector<LinkPeer> link = inner_->peers();
+  if (link.size() == 1) return {link[0].id};
+  std::vector<std::string> out;
+  for (const LinkPeer& l : link) {
+    bool match = false;
+    for (const IpPrefix& a : l.prefixes) {
+      for (const IpPrefix& b : crypto_->peer_config(peer).allowed) match = match || Overlap(a, b);
+    }
+    if (match) out.push_back(l.id);
+  }
+  if (!out.empty()) return out;
+  for (const LinkPeer& l : link) out.push_back(l.id);
+  return out;
+}
+
+absl::StatusOr<size_t> IdentityLayer::Send(const std::string& to,
+                                           absl::Span<const FrameView> frames) {
+  auto it = by_id_.find(to);
+  if (it == by_id_.end()) {
+    counters_.AddDrop("no_peer", frames.size());
+    return frames.size();
+  }
+  const size_t peer = it->second;
+  const absl::Time now = clock_();
+  std::vector<std::string> links;
+  for (FrameView f : frames) {
+    size_t n = crypto_->Seal(peer, f, absl::MakeSpan(sealed_), now);
+    if (n == 0) continue;  // queued for a handshake, or dropped and counted
+    if (links.empty()) links = LinkPeersFor(peer);
+    if (links.empty()) counters_.AddDrop("no_link");
+    FrameView m(sealed_.data(), n);
+    for (const std::string& l : links) {
+      absl::StatusOr<size_t> sent = inner_->Send(l, absl::MakeConstSpan(&m, 1));
+      if (!sent.ok()) return sent.status();
+      if (*sent == 0) counters_.AddDrop("link_full");
+    }
+  }
+  Flush();
+  return frames.size();
+}
+
+void IdentityLayer::Flush() {
+  for (PeerCrypto::Outgoing& o : crypto_->TakeOutgoing()) {
+    std::vector<std::string> links = LinkPeersFor(o.peer);
+    if (links.empty()) counters_.AddDrop("no_link");
+    FrameView m(o.bytes.data(), o.bytes.size());
+    for (const std::string& l : links) {
+      absl::StatusOr<size_t> sent = inner_->Send(l, absl::MakeConstSpan(&m, 1));
+      if (!sent.ok() || *sent == 0) counters_.AddDrop("link_full");
+    }
+  }
+}
+
+void IdentityLayer::Tick() {
+  crypto_->Tick(clock_());
+  Flush();
+}
+
+absl::StatusOr<PeerLink::Received> IdentityLayer::Receive(FrameBatch& batch) {
+  const absl::Time now = clock_();
+  crypto_->Tick(now);
+  Received out;
+  std::optional<size_t> group;
+  // A frame of another peer left over from the last call goes first.
+  if (has_opened_ && !batch.full()) {
+    absl::Span<uint8_t> slot = batch.NextSlot();
+    if (opened_.size() <= slot.size()) {
+      group = opened_peer_;
+      std::memcpy(slot.data(), opened_.data(), opened_.size());
+      batch.CommitNext(opened_.size());
+      ++out.frames;
+    } else {
+      counters_.AddDrop("oversize");
+    }
+    has_opened_ = false;
+  }
+  for (int round = 0; round < 16 && !batch.full() && !has_opened_; ++round) {
+    if (inbound_ == nullptr || inbound_next_ >= inbound_->size()) {
+      if (inbound_ == nullptr) {
+        inbound_ = std::make_unique<FrameBatch>(
+            batch.capacity(),
+            std::min(kMaxFrameSize + kDataOverhead, batch.frame_capacity() + kDataOverhead));
+      }
+      inbound_->Clear();
+      inbound_next_ = 0;
+      absl::StatusOr<Received> r = inner_->Receive(*inbound_);
+      if (!r.ok()) return r.status();
+      if (r->frames == 0) break;
+      inbound_from_ = r->from;
+    }
+    while (inbound_next_ < inbound_->size() && !batch.full()) {
+      FrameView m = (*inbound_)[inbound_next_++];
+      absl::Span<uint8_t> slot = batch.NextSlot();
+      PeerCrypto::Opened o = crypto_->Open(m, slot, now);
+      if (o.authentic) bound_[o.peer] = inbound_from_;
+      if (!o.deliver) continue;
+      if (group && *group != o.peer) {
+        // Another peer's frame: keep it for the next call.
+        opened_.assign(slot.begin(), slot.begin() + o.size);
+        opened_peer_ = o.peer;
+        has_opened_ = true;
+        break;
+      }
+      group = o.peer;
+      batch.CommitNext(o.size);
+      ++out.frames;
+    }
+    if (out.frames > 0) break;
+  }
+  Flush();
+  if (group) out.from = crypto_->peer_config(*group).public_key.ToBase64();
+  return out;
+}
+
+CounterSnapshot IdentityLayer::counters() const {
+  CounterSnapshot s = crypto_->counters();
+  CounterSnapshot mine = counters_.Snapshot();
+  for (const auto& [k, v] : mine.drops) s.drops[k] += v;
+  return s;
+}
+
+}  // namespace fstun

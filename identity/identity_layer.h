@@ -1,0 +1,86 @@
+// IdentityLayer: the per-peer sealing layer. It is a PeerLink whose peers
+// are the configured public keys (--peer=PUBKEY,PREFIX[,PREFIX]), on top of
+// a PeerLink whose peers are whatever the transport calls them (an fs peer
+// id, the far end of a stream):
+//
+//   core routing table  --Send(pubkey, frames)-->  IdentityLayer
+//                       <--{frames, from=pubkey}--      |  seals for that
+//                                                       |  key / opens
+//   transport (fs, memory, ...)  <--Send(link id, messages)--+
+//
+// Frames to peer K are sealed with K's session (PeerCrypto); a handshake
+// starts when there is none. Every message from below is opened, and the
+// frames are attributed to the peer whose session key authenticates them,
+// never to the link's `from` nor to anything the message claims; inner
+// sources outside that peer's prefixes are dropped ("source_not_allowed").
+//
+// Which link peer carries messages for key K: the link peer that last sent
+// a message authenticated as K; before that, the link peers whose announced
+// prefixes overlap K's, or the only link peer; with none of these a
+// handshake initiation goes to every link peer (its mac1 names K, so the
+// others drop it before any public-key work).
+//
+// Threads: one (the pump's), except counters()/Status().
+#ifndef FSTUN_IDENTITY_IDENTITY_LAYER_H_
+#define FSTUN_IDENTITY_IDENTITY_LAYER_H_
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "identity/peer_crypto.h"
+#include "identity/peer_link.h"
+
+namespace fstun {
+
+class IdentityLayer : public PeerLink {
+ public:
+  // `clock` (tests) defaults to absl::Now.
+  IdentityLayer(std::unique_ptr<PeerCrypto> crypto, PeerLink* inner,
+                std::function<absl::Time()> clock = nullptr);
+
+  // `to` is a public key in base64 (PublicKey::ToBase64).
+  absl::StatusOr<size_t> Send(const std::string& to, absl::Span<const FrameView> frames) override;
+  // Frames of one authenticated peer; `from` is its public key (base64).
+  absl::StatusOr<Received> Receive(FrameBatch& batch) override;
+  // The configured peers: id = public key, prefixes = allowed prefixes.
+  std::vector<LinkPeer> peers() const override;
+
+  // Timers and queued handshake messages; Receive calls it too.
+  void Tick();
+  // Drops counted by this layer (PeerCrypto's reasons, plus "no_peer" for
+  // a Send to an unknown key).
+  CounterSnapshot counters() const;
+  std::vector<PeerCrypto::PeerInfo> Status() const { return crypto_->Status(); }
+  PeerCrypto& crypto() { return *crypto_; }
+
+ private:
+  void Flush();
+  std::vector<std::string> LinkPeersFor(size_t peer) const;
+
+  const std::unique_ptr<PeerCrypto> crypto_;
+  PeerLink* const inner_;
+  const std::function<absl::Time()> clock_;
+  absl::flat_hash_map<std::string, size_t> by_id_;
+  std::vector<std::string> bound_;  // per peer: link id of its last message
+  std::vector<uint8_t> sealed_;     // one sealed frame
+  // An opened frame of another peer than the one Receive returned.
+  std::vector<uint8_t> opened_;
+  size_t opened_peer_ = 0;
+  bool has_opened_ = false;
+  // Messages from below not yet opened (Receive returns one peer at a
+  // time), and the link peer they came from.
+  std::unique_ptr<FrameBatch> inbound_;
+  size_t inbound_next_ = 0;
+  std::string inbound_from_;
+  Counters counters_;
+};
+
+}  // namespace fstun
+
+#endif  // FSTUN_IDENTITY_IDENTITY_LAYER_H_

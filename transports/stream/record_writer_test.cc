@@ -45,7 +45,8 @@ void Drain(int fd, RecordDecoder& d, std::vector<std::vector<uint8_t>>& out) {
     ssize_t n = read(fd, room.data(), room.size());
     if (n <= 0) break;
     d.Commit(n);
-    while (std::optional<Record> r = d.Next()) out.emplace_back(r->payload.begin(), r->payload.end());
+    while (std::optional<Record> r = d.Next())
+      out.emplace_back(r->payload.begin(), r->payload.end());
   }
 }
 

@@ -99,12 +99,12 @@ struct Record {
 
 // What the decoder threw away: everything it could not read as a record.
 struct DecoderStats {
-  uint64_t records = 0;         // good records returned
-  uint64_t garbage_bytes = 0;   // bytes skipped while looking for a header
-  uint64_t resyncs = 0;         // stretches of garbage (each ends at a good record)
-  uint64_t bad_headers = 0;     // magic found, header checksum or length wrong
-  uint64_t bad_payloads = 0;    // header good, payload checksum wrong
-  uint64_t unknown_types = 0;   // good record of a type this version does not know
+  uint64_t records = 0;        // good records returned
+  uint64_t garbage_bytes = 0;  // bytes skipped while looking for a header
+  uint64_t resyncs = 0;        // stretches of garbage (each ends at a good record)
+  uint64_t bad_headers = 0;    // magic found, header checksum or length wrong
+  uint64_t bad_payloads = 0;   // header good, payload checksum wrong
+  uint64_t unknown_types = 0;  // good record of a type this version does not know
 };
 
 // Finds records in a byte stream fed in pieces of any size. Owns one buffer

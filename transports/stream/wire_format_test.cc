@@ -14,7 +14,9 @@
 namespace fstun::stream {
 namespace {
 
-std::vector<uint8_t> Bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+std::vector<uint8_t> Bytes(const std::string& s) {
+  return std::vector<uint8_t>(s.begin(), s.end());
+}
 
 std::vector<uint8_t> EncodeRecord(RecordType type, const std::vector<uint8_t>& payload) {
   std::array<uint8_t, kHeaderSize> h;
@@ -38,7 +40,8 @@ std::vector<std::vector<uint8_t>> Decode(RecordDecoder& d, const std::vector<uin
   std::vector<std::vector<uint8_t>> out;
   size_t pos = 0;
   while (true) {
-    while (std::optional<Record> r = d.Next()) out.emplace_back(r->payload.begin(), r->payload.end());
+    while (std::optional<Record> r = d.Next())
+      out.emplace_back(r->payload.begin(), r->payload.end());
     if (pos == stream.size()) break;
     absl::Span<uint8_t> room = d.WritableTail();
     EXPECT_FALSE(room.empty());

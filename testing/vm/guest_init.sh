@@ -82,12 +82,12 @@ mount_share() {
     nfs4)
       net_up
       modprobe nfsv4 || die "modprobe nfsv4 failed"
-      mount -t nfs4 -o "addr=$SERVER,clientaddr=198.51.100.15" "$SERVER:/share" /mnt/share
+      mount -t nfs4 -o "vers=4.2,addr=$SERVER,clientaddr=198.51.100.15" "$SERVER:/share" /mnt/share
       ;;
     smb3)
       net_up
       for m in cifs ctr ghash_generic gcm ccm cmac sha512_generic ecb; do modprobe "$m"; done
-      mount -t cifs -o "ip=$SERVER,username=vmtest,password=vmtest" "//$SERVER/share" /mnt/share
+      mount -t cifs -o "ip=$SERVER,username=root,password=vmtest" "//$SERVER/share" /mnt/share
       ;;
     tmpfs)
       mount -t tmpfs -o size=64m tmpfs /mnt/share

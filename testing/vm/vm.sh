@@ -261,10 +261,12 @@ vm_start_ganesha() {
   local dir="$1" cdir="$2"
   mkdir -p "$cdir/ganesha/recovery"
   cat >"$cdir/ganesha.conf" <<EOF
+# No Bind_addr: its lookup fails in a namespace with only lo (AI_ADDRCONFIG);
+# the namespace is private anyway.
 NFS_Core_Param {
-  Bind_addr = 127.0.0.1;
   NFS_Port = 2049;
   MNT_Port = 20048;
+  Mount_Path_Pseudo = true;
   Enable_NLM = false;
   Enable_RQUOTA = false;
   Protocols = 3, 4;
@@ -339,7 +341,9 @@ vm_start_samba() {
 EOF
   printf 'vmtest\nvmtest\n' | vm_in smbpasswd -c "$cdir/smb.conf" -a -s root >"$cdir/smbpasswd.log" 2>&1 ||
     vm_die "smbpasswd failed: $(tail -n 1 "$cdir/smbpasswd.log")"
-  vm_in smbd -F --no-process-group -s "$cdir/smb.conf" --debug-stdout -d 1 >"$cdir/smbd.log" 2>&1 </dev/null &
+  # Not --no-process-group: smbd signals its whole process group when it
+  # stops, so it must have one of its own (-F makes it a session leader).
+  vm_in smbd -F -s "$cdir/smb.conf" --debug-stdout -d 1 >"$cdir/smbd.log" 2>&1 </dev/null &
   vm_wait_for "smbd (port 445)" 30 vm_port_open 445
 }
 

@@ -65,14 +65,13 @@ def main():
                         data = b""
                     if data:
                         relayed[i] += len(data)
-                        if pending[other] > 0 and len(data) > 1:
-                            # Noise in the middle of what was sent.
-                            cut = rng.randrange(1, len(data))
-                            noise = bytes(rng.getrandbits(8) for _ in range(burst))
-                            data = data[:cut] + noise + data[cut:]
-                            injected[other] += burst
-                            pending[other] -= 1
                         queues[other] += data
+            for i in range(2):
+                if pending[i] > 0:
+                    noise = bytes(rng.getrandbits(8) for _ in range(burst))
+                    queues[i] += noise
+                    injected[i] += burst
+                    pending[i] -= 1
             for i in range(2):
                 master = ends[i][0]
                 if master in w and queues[i]:

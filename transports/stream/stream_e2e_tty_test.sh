@@ -2,7 +2,7 @@
 # End to end over a serial line: two fstun --transport=stream processes on
 # the two ends of a pty pair joined back to back (pty_line.py, a stand-in
 # for a VM's serial port), tty: endpoints in raw mode. Ping both ways; then
-# during an 8 MiB transfer bursts of random garbage are injected into both
+# during a 32 MiB transfer bursts of random garbage are injected into both
 # directions mid-stream: the transfer still arrives with an equal sha256,
 # ping still passes afterwards, and both ends count the garbage they skipped.
 set -uo pipefail
@@ -31,17 +31,17 @@ echo "ping c->s p50/p99/replies: $(ste_ping_stats c 192.0.2.1 50)"
 
 # Garbage while the transfer runs: 10 bursts of 300 bytes each way.
 (
-  sleep 0.5
+  sleep 0.3
   for ((k = 0; k < 10; k++)); do
     kill -USR1 "$line_pid" 2>/dev/null
     sleep 0.2
   done
 ) &
 noise=$!
-if rate="$(ste_transfer c s 192.0.2.1 8)"; then
-  pass "8 MiB c->s arrived intact through injected garbage ($rate Mbit/s)"
+if rate="$(ste_transfer c s 192.0.2.1 32)"; then
+  pass "32 MiB c->s arrived intact through injected garbage ($rate Mbit/s)"
 else
-  fail "8 MiB c->s differs"
+  fail "32 MiB c->s differs"
 fi
 wait "$noise"
 check "ping still passes after the garbage" ste_wait_ping c 192.0.2.1

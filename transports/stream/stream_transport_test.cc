@@ -195,6 +195,39 @@ TEST(StreamTransportTest, UnixSocketListensConnectsAndReconnects) {
   EXPECT_EQ(server->counters().drops_for("not_connected"), 1u);
 }
 
+TEST(StreamTransportTest, TcpOnLoopbackCarriesFramesBothWays) {
+  signal(SIGPIPE, SIG_IGN);
+  EndpointOptions fast{.min_backoff = absl::Milliseconds(10),
+                       .max_backoff = absl::Milliseconds(40)};
+  // A port of our own: try a few from a pid-derived start.
+  absl::StatusOr<std::unique_ptr<Endpoint>> listener;
+  std::string port;
+  for (int i = 0; i < 20 && !listener.ok(); ++i) {
+    port = absl::StrCat(20000 + (getpid() * 7 + i * 131) % 40000);
+    listener = OpenEndpoint(*ParseStreamAddress("listen:tcp:127.0.0.1:" + port), fast);
+  }
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  auto server = *StreamTransport::Create(*std::move(listener), {.mtu = 1400});
+  auto client = *StreamTransport::Create(
+      *OpenEndpoint(*ParseStreamAddress("tcp:127.0.0.1:" + port), fast), {.mtu = 1400});
+  std::vector<std::vector<uint8_t>> got;
+  for (int i = 0; i < 100 && got.empty(); ++i) {
+    FrameBatch scratch(4, kMaxFrameSize);
+    ASSERT_TRUE(client->Receive(scratch).ok());
+    std::vector<uint8_t> f = Packet(i);
+    ASSERT_TRUE(client->Send({FrameView(f)}).ok());
+    got = ReceiveFrames(*server, 1, absl::Milliseconds(20));
+  }
+  ASSERT_EQ(got.size(), 1u);
+  std::vector<uint8_t> reply = Packet(99, 1400);
+  ASSERT_TRUE(server->Send({FrameView(reply)}).ok());
+  auto back = ReceiveFrames(*client, 1, absl::Seconds(5));
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0], reply);
+  ASSERT_EQ(server->peers().size(), 1u);
+  EXPECT_NE(server->peers()[0].id.find("127.0.0.1:"), std::string::npos) << server->peers()[0].id;
+}
+
 TEST(StreamTransportTest, ConnectingEndRetriesUntilTheServerAppears) {
   signal(SIGPIPE, SIG_IGN);
   std::string path = ShortSocketPath("late");

@@ -803,6 +803,27 @@ def row_fs_sshfs(scope, a, b, ctx):
     return {"note": "two sshfs mounts of one folder, sshd on loopback"}
 
 
+def row_stream_unix(scope, a, b, ctx):
+    """fstun's stream transport: records over one Unix socket between the
+    namespaces (the server listens, the client connects)."""
+    if not ctx.get("fstun"):
+        raise Skip("fstun not built (//cmd:fstun)")
+    if "stream" not in fstun_transports(ctx):
+        raise Skip("fstun has no 'stream' transport yet (--list_transports)")
+    sock = os.path.join(scope.tmpdir(base="/dev/shm", name="sock"), "s")
+    for ns, role, ip, ifname, addr in ((a, "server", TUN_A, "stA", f"listen:unix:{sock}"),
+                                       (b, "client", TUN_B, "stB", f"unix:{sock}")):
+        scope.spawn(ns, [ctx["fstun"], f"--role={role}", "--transport=stream",
+                         f"--ifname={ifname}", f"--ip={ip}/24", f"--mtu={TUNNEL_MTU}",
+                         f"--stream_address={addr}"] + ctx["fstun_flags"], f"fstun-{role}")
+        scope.expect_ready_line(f"fstun-{role}")
+        for _ in range(100):  # the client connects once the server listens
+            if os.path.exists(sock):
+                break
+            time.sleep(0.1)
+    return {"note": "one Unix socket"}
+
+
 def row_python_demo(scope, a, b, ctx):
     demo = ctx.get("python_demo")
     if not demo:
@@ -829,6 +850,7 @@ ROWS = [
     ("fstun-fs-disk", "fstun fs, project disk", row_fs_disk, {}),
     ("fstun-fs-bindfs", "fstun fs, bindfs views (polling)", row_fs_bindfs, {}),
     ("fstun-fs-sshfs", "fstun fs, 2 sshfs mounts", row_fs_sshfs, {"up_timeout": 30}),
+    ("fstun-stream-unix", "fstun stream, Unix socket", row_stream_unix, {}),
     ("python-demo", "python demo, tmpfs", row_python_demo, {"udp_rate": "2M", "up_timeout": 30}),
 ]
 

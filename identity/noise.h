@@ -72,8 +72,9 @@ class SymmetricState {
   void MixHash(absl::Span<const uint8_t> data);
   void MixKey(absl::Span<const uint8_t> ikm);
   void MixKeyAndHash(absl::Span<const uint8_t> ikm);
-  // Writes plain.size() + kTagLen bytes (a key is always set when fstun
-  // calls these).
+  // Writes plain.size() + kTagLen bytes (plain.size() before the first
+  // MixKey: Noise sends such payloads in clear; fstun's handshake never
+  // does, but the test vectors do).
   void EncryptAndHash(absl::Span<const uint8_t> plain, uint8_t* out);
   bool DecryptAndHash(absl::Span<const uint8_t> cipher, uint8_t* out);
   // Split(): the initiator's sending key first.

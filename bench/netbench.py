@@ -1158,7 +1158,7 @@ def write_report(results, out_dir, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="bench-results", help="output directory")
-    parser.add_argument("--quick", action="store_true", help="short runs (about 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="short runs (about 6 minutes)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="passes over all rows; the table shows medians (default 1)")
     parser.add_argument("--nice", type=int, default=0,

@@ -79,9 +79,10 @@ absl::StatusOr<std::pair<int, int>> TakeStdio() {
     return absl::FailedPreconditionError(
         "stream: there is no standard input (closed); give --stream_address");
   }
-  if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+  if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISCHR(st.st_mode)) {
     return absl::FailedPreconditionError(
-        "stream: standard input is a file, not a stream (a pipe, socket or tty is needed)");
+        "stream: standard input is a file or device (e.g. /dev/null), not a stream: run fstun "
+        "--transport=stream under ssh or socat, or give --stream_address");
   }
   int in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
   if (in < 0) return Errno("dup stdin");

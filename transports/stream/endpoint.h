@@ -14,7 +14,9 @@
 //
 // Kinds (stream_address.h): stdio and inherited fds are one connection for
 // the life of the process (losing it is final: the tunnel's peer is gone);
-// connecting sockets reconnect with back-off (100 ms doubling to 5 s); a
+// connecting sockets reconnect with back-off (100 ms doubling to 5 s; if
+// the seccomp filter forbids the socket, that is final too, with a message
+// saying so); a
 // listening socket takes one connection at a time and a new one replaces
 // the current one; a tty is opened in raw mode and reopened if it fails.
 #ifndef FSTUN_TRANSPORTS_STREAM_ENDPOINT_H_

@@ -110,8 +110,19 @@ class ConnectingEndpoint : public Endpoint {
       if (err != 0) return Failed(now, err);
       return Connected(now);
     }
+    if (!fatal_.empty()) return absl::UnavailableError(fatal_);
     if (now < backoff_.retry_at()) return false;
     fd_ = socket(sockaddr_.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd_ < 0 && errno == EPERM) {
+      // The seccomp filter (installed after set-up) does not allow this
+      // socket: retrying would never succeed, so say so and stop; a
+      // supervisor (systemd Restart=) starts a fresh fstun that connects
+      // during set-up.
+      fatal_ = absl::StrCat("stream: cannot reconnect to ", text_,
+                            ": creating a socket is not allowed after set-up (seccomp); "
+                            "restart fstun, or run it with --seccomp=false");
+      return absl::UnavailableError(fatal_);
+    }
     if (fd_ < 0) return Failed(now, errno);
     if (connect(fd_, reinterpret_cast<const sockaddr*>(&sockaddr_.storage), sockaddr_.len) == 0) {
       return Connected(now);
@@ -179,6 +190,7 @@ class ConnectingEndpoint : public Endpoint {
   State state_ = State::kIdle;
   int fd_ = -1;
   absl::Time connected_at_ = absl::InfinitePast();
+  std::string fatal_;  // set when reconnecting can never work
 };
 
 class ListeningEndpoint : public Endpoint {

@@ -3,8 +3,9 @@
 # namespaces joined by a Unix socket (server listen:unix:, client unix:),
 # once in trusted mode and once sealed (--key_file), both under the seccomp
 # filter. Each: ping both ways, a 64 MiB TCP transfer with equal sha256
-# (16 MiB sealed), the two ends' counters agree, no drops; then the client
-# is restarted and the server, still listening, carries traffic again.
+# (16 MiB sealed), the two ends' counters agree, nothing lost on the stream;
+# then the client is restarted and the server, still listening, carries
+# traffic again. Last the server restarts under a running client.
 set -uo pipefail
 RUNFILES="${TEST_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 [[ -d "$RUNFILES/fstun" ]] && RUNFILES="$RUNFILES/fstun"
@@ -60,6 +61,27 @@ for mode in trusted sealed; do
   done
   check "$mode: the listening socket is removed on exit" test ! -e "$sock"
 done
+
+# The server restarts under a running client. The client's reconnect needs
+# a new socket after set-up: where the seccomp filter allows it the client
+# reconnects; where it does not, the client must not retry forever but exit
+# with a message that says why (a supervisor restarts it).
+sock="$STE_SOCKETS/restart.sock"
+ste_start s3 s 192.0.2.1/24 --stream_address="listen:unix:$sock" || exit 1
+ste_start c3 c 192.0.2.2/24 --stream_address="unix:$sock" || exit 1
+check "restart: client pings server" ste_wait_ping c 192.0.2.1
+ste_stop s3
+ste_start s4 s 192.0.2.1/24 --stream_address="listen:unix:$sock" || exit 1
+if ste_wait_ping c 192.0.2.1 5; then
+  pass "restart: the client reconnected to the restarted server"
+elif ste_wait_exit "${STE_PID[c3]}" 10 && grep -q "fstun: stream: cannot reconnect to unix:$sock: .*seccomp" "$(ste_log c3)"; then
+  pass "restart: the client could not reconnect under the seccomp filter and exited saying so"
+else
+  fail "restart: the client neither reconnected nor exited with a reason"
+  tail -5 "$(ste_log c3)"
+fi
+ste_stop c3
+ste_stop s4
 
 echo "$ste_failures failure(s)"
 [[ "$ste_failures" == 0 ]]

@@ -47,6 +47,9 @@ UDP_DATAGRAM = 1400
 # in ssh, 5/s a page now and then, 50/s a busy interactive session. Bounded:
 # ~35 s of pings per row (--quick: half the counts).
 PING_RATES = ((1, 20), (5, 50), (50, 200))
+# Rates a row adds to those (its option "extra_ping_rates"): issue 11 sets
+# the sshfs targets at 1, 10 and 100 pings/s.
+SSHFS_EXTRA_PING_RATES = ((10, 50), (100, 200))
 # The line an fstun end logs once its interface, role, transport and control
 # socket are all up (ops/operations.cc); glog's time stamp is local time.
 READY_LINE = re.compile(r"^I(\d{8}) (\d\d:\d\d:\d\d)(\.\d+) .*\] ready: ", re.M)
@@ -849,7 +852,8 @@ ROWS = [
     ("fstun-fs-tmpfs-key", "fstun fs, tmpfs, with a key", row_fs_tmpfs_keyed, {}),
     ("fstun-fs-disk", "fstun fs, project disk", row_fs_disk, {}),
     ("fstun-fs-bindfs", "fstun fs, bindfs views (polling)", row_fs_bindfs, {}),
-    ("fstun-fs-sshfs", "fstun fs, 2 sshfs mounts", row_fs_sshfs, {"up_timeout": 30}),
+    ("fstun-fs-sshfs", "fstun fs, 2 sshfs mounts", row_fs_sshfs,
+     {"up_timeout": 30, "extra_ping_rates": SSHFS_EXTRA_PING_RATES}),
     ("fstun-stream-unix", "fstun stream, Unix socket", row_stream_unix, {}),
     ("python-demo", "python demo, tmpfs", row_python_demo, {"udp_rate": "2M", "up_timeout": 30}),
 ]
@@ -879,7 +883,10 @@ def run_row(name, label, setup, options, args, ctx, logdir):
             start_iperf3_server(scope, b)
             time.sleep(0.5)
             result.update(measure_idle(scope, args.idle_seconds))
-            result.update(measure_pings(scope, a, TUN_B, args.ping_rates))
+            extra = tuple((r, n // 2 if args.quick else n)
+                          for r, n in options.get("extra_ping_rates", ()))
+            result.update(measure_pings(scope, a, TUN_B, args.ping_rates + extra))
+            result["extra_ping_rates"] = [r for r, _ in extra]
             scope.check_alive()
             result.update(measure_tcp(scope, a, args.tcp_seconds, (a, b)))
             scope.check_alive()
@@ -1000,6 +1007,19 @@ def markdown_table(results):
     return "\n".join(lines)
 
 
+def extra_rates_table(results):
+    """The rates some rows add (extra_ping_rates), one line per row and rate."""
+    lines = []
+    for r in results:
+        if r.get("status") != "ok":
+            continue
+        for rate in r.get("extra_ping_rates") or ():
+            lines.append(f"| {r['label']} | {rate}/s | {p50_p99(r, rate)} |")
+    if not lines:
+        return ""
+    return "\n".join(["| row | rate | ping p50 / p99 ms |", "|---|---|---|"] + lines)
+
+
 def latency_ratio_table(results):
     """Latency against veth and wireguard-go from the same run: p50 (and
     p99) at each rate, and the first ping; above 1 is slower."""
@@ -1027,6 +1047,8 @@ CSV_KEYS = ["row", "label", "status", "reason", "tcp_gbps", "tcp_gbps_x_veth", "
             f"ping{rate}_{k}" for rate, _ in PING_RATES
             for k in ("p50_ms", "p50_ms_x_veth", "p50_ms_x_wg", "p99_ms", "p99_ms_x_veth",
                       "p99_ms_x_wg", "loss_pct", "duplicates")] + [
+            f"ping{rate}_{k}" for rate, _ in SSHFS_EXTRA_PING_RATES
+            for k in ("p50_ms", "p99_ms", "loss_pct")] + [
             "ping_loss_pct", "ping_duplicates", "first_ping_ms", "first_ping_ms_x_veth",
             "first_ping_ms_x_wg", "first_ping_started_ms", "first_ping_unanswered", "cpu_s_per_gb", "cpu_s_per_gb_x_wg",
             "cpu_pct", "peak_rss_mib", "idle_wakeups_per_s", "idle_cpu_pct", "note",
@@ -1149,6 +1171,9 @@ def write_report(results, out_dir, args):
           + ", ".join(f"{r['row']} {r.get('loadavg_before')}" for r in results) + ".\n\n"
           "Latency against veth and wireguard-go (same run; above 1 is slower):\n\n"
           f"{latency_ratio_table(results)}\n")
+    extra = extra_rates_table(results)
+    if extra:
+        md += f"\nPing at the rates some rows add:\n\n{extra}\n"
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(md)
     charts = write_chart(results, out_dir)

@@ -62,7 +62,8 @@ class ReportTest(unittest.TestCase):
              "udp_kpps": 25.0, "ping1_p50_ms": 0.25, "ping1_p99_ms": 0.5, "ping5_p50_ms": 0.2,
              "ping5_p99_ms": 0.4, "ping50_p50_ms": 0.15, "ping50_p99_ms": 0.3,
              "ping_loss_pct": 1.0, "ping_duplicates": 2, "cpu_s_per_gb": 5.0,
-             "first_ping_ms": 30.0, "idle_wakeups_per_s": 1.4, "idle_cpu_pct": 0.05},
+             "first_ping_ms": 30.0, "idle_wakeups_per_s": 1.4, "idle_cpu_pct": 0.05,
+             "extra_ping_rates": [100], "ping100_p50_ms": 0.12, "ping100_p99_ms": 0.25},
             {"row": "python-demo", "label": "demo", "status": "skipped",
              "reason": "no --python-demo PATH given"},
         ]
@@ -125,6 +126,7 @@ class ReportTest(unittest.TestCase):
                 md = f.read()
             self.assertIn("pings 20 at 1/s, 50 at 5/s, 200 at 50/s", md)
             self.assertIn("Latency against veth and wireguard-go", md)
+            self.assertIn("| fs | 100/s | 0.12 / 0.25 |", md)
 
 
 class GlogTimeTest(unittest.TestCase):

@@ -6,7 +6,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "netconfig/interface_name.h"
+#include "netconfig/key_value_line.h"
+#include "sys/log_escape.h"
 
 namespace fstun {
 
@@ -20,14 +22,14 @@ std::string HostRoute::ToText() const {
 }
 
 absl::StatusOr<HostRoute> HostRoute::FromText(absl::string_view text) {
-  std::map<std::string, std::string> fields;
-  for (absl::string_view token : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
-    std::pair<std::string, std::string> kv = absl::StrSplit(token, absl::MaxSplits('=', 1));
-    fields[kv.first] = kv.second;
-  }
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("bad route '", text, "': ", why));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad route '", EscapeForLog(text, 200), "': ", why));
   };
+  absl::StatusOr<std::map<std::string, std::string>> parsed =
+      ParseKeyValues(text, {"dst", "gateway", "dev", "metric", "table", "protocol"});
+  if (!parsed.ok()) return bad(parsed.status().message());
+  std::map<std::string, std::string>& fields = *parsed;
   HostRoute r;
   auto dst = IpPrefix::Parse(fields["dst"]);
   if (!dst.ok()) return bad("dst");
@@ -37,7 +39,10 @@ absl::StatusOr<HostRoute> HostRoute::FromText(absl::string_view text) {
     if (!gw.ok()) return bad("gateway");
     r.gateway = *gw;
   }
-  r.device = fields["dev"];
+  if (fields.count("dev")) {
+    if (!IsKernelInterfaceName(fields["dev"])) return bad("dev");
+    r.device = fields["dev"];
+  }
   if (!absl::SimpleAtoi(fields["metric"], &r.metric)) return bad("metric");
   if (!absl::SimpleAtoi(fields["table"], &r.table)) return bad("table");
   uint32_t protocol = 0;  // absent in files written before it was recorded

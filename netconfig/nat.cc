@@ -95,6 +95,8 @@ absl::StatusOr<bool> NftTableExists(const NftTableChange& table) {
 }
 
 absl::Status DeleteNftTable(const NftTableChange& table) {
+  // The names go into an nft script: only the tables fstun creates.
+  if (absl::Status valid = ValidateChange(table); !valid.ok()) return valid;
   // The same add-then-delete pair: succeeds whether or not the table exists.
   absl::StatusOr<std::string> out =
       RunNft(absl::StrCat("add table ", table.family, " ", table.name, "\ndelete table ",

@@ -3,13 +3,14 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "netconfig/forwarding.h"
+#include "netconfig/interface_name.h"
 #include "netconfig/nat.h"
 #include "netconfig/netlink_route_table.h"
 #include "netconfig/routes.h"
+#include "sys/log_escape.h"
 
 namespace fstun {
 namespace {
@@ -59,15 +60,13 @@ absl::Status UndoChanges(const std::vector<HostChange>& changes, const std::stri
 }
 
 absl::Status ValidIfname(const std::string& ifname) {
-  if (ifname.empty() || ifname.size() > 15) {
+  if (ifname.empty() || ifname.size() > kMaxInterfaceNameLength) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--ifname='", ifname, "': must be 1 to 15 characters"));
+        absl::StrCat("--ifname='", EscapeForLog(ifname, 64), "': must be 1 to 15 characters"));
   }
-  for (char c : ifname) {
-    if (!absl::ascii_isalnum(c) && c != '_' && c != '-' && c != '.') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--ifname='", ifname, "': use letters, digits, '_', '-' and '.' only"));
-    }
+  if (!IsFstunInterfaceName(ifname)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--ifname='", EscapeForLog(ifname, 64), "': use letters, digits, '_', '-' and '.' only"));
   }
   return absl::OkStatus();
 }
@@ -174,7 +173,8 @@ absl::StatusOr<std::unique_ptr<RoleSetup>> ApplyRole(const RoleConfig& config) {
 absl::Status CleanupFromStateFile(const std::string& path, const std::string& sysctl_root) {
   absl::StatusOr<HostState> state = StateFile::Read(path);
   if (absl::IsNotFound(state.status())) {
-    unlink(path.c_str());  // an empty file, if any
+    // An emptied file, if any: harmless if it stays (e.g. a read-only /run).
+    if (absl::Status s = StateFile::Delete(path); !s.ok()) VLOG(1) << s.message();
     return absl::OkStatus();
   }
   if (!state.ok()) return state.status();
@@ -188,10 +188,7 @@ absl::Status CleanupFromStateFile(const std::string& path, const std::string& sy
                << " change(s) from " << path;
   absl::Status s = UndoChanges(state->changes, sysctl_root);
   if (!s.ok()) return s;
-  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return absl::InternalError(absl::StrCat("cannot remove ", path));
-  }
-  return absl::OkStatus();
+  return StateFile::Delete(path);
 }
 
 }  // namespace fstun

@@ -14,6 +14,19 @@
 // Create() claims the path exclusively (link(2) of the first version), so
 // two instances for the same interface cannot both start.
 //
+// The file tells a root process which sysctls to write and which nftables
+// tables to delete, so it is trusted only as far as it deserves
+// (docs/security.md, "The state file"): its directory must be writable by
+// root only (every component from "/" down, sys/trusted_file.h), the file
+// must be a regular file (no symlink, FIFO, device) owned by root, not
+// writable by others, at most kMaxStateFileBytes; and every line is parsed
+// strictly: known kinds and fields only, sysctl paths from the short list
+// fstun writes (net/ipv4/ip_forward, net/ipv6/conf/all/forwarding,
+// net/ipv{4,6}/conf/<interface>/forwarding), nftables tables named
+// fstun_<letters, digits, _>. Anything else is refused with a one-line
+// error and nothing is restored. The same checks run before a change is
+// recorded, so fstun never writes a line it would refuse to read.
+//
 // The format is line-based text meant to be read by people too:
 //   fstun-state 1
 //   owner pid=1234 start_time=5678 ifname=tun0 role=server
@@ -36,6 +49,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "netconfig/host_route.h"
+#include "sys/unique_fd.h"
 
 namespace fstun {
 
@@ -59,6 +73,15 @@ using HostChange = std::variant<SysctlChange, NftTableChange, RouteChange>;
 
 // One line describing a change for logs and errors.
 std::string DescribeChange(const HostChange& change);
+
+// No state file fstun writes comes near this (a server with a thousand
+// interfaces writes ~120 KiB); a larger one is refused unread.
+inline constexpr size_t kMaxStateFileBytes = 1 << 20;
+
+// InvalidArgument unless `change` is one fstun makes: a sysctl path from the
+// allow-list with a numeric previous value, an nftables table "inet
+// fstun_<name>", a route whose device is a valid interface name.
+absl::Status ValidateChange(const HostChange& change);
 
 struct HostState {
   pid_t pid = 0;
@@ -92,8 +115,12 @@ class StateFile {
   // changes yet. AlreadyExists if a state file is there already.
   static absl::StatusOr<std::unique_ptr<StateFile>> Create(std::string path, HostState owner);
   // Reads a state file. NotFound if there is none or it is empty (see
-  // Remove).
+  // Remove); FailedPrecondition if it or its directory is not trustworthy
+  // (see above); DataLoss if a line does not parse.
   static absl::StatusOr<HostState> Read(const std::string& path);
+  // Removes the state file at `path` (after a successful clean-up, or an
+  // empty one), through its checked directory. OK if there is none.
+  static absl::Status Delete(const std::string& path);
 
   StateFile(const StateFile&) = delete;
   StateFile& operator=(const StateFile&) = delete;
@@ -115,7 +142,11 @@ class StateFile {
   StateFile(std::string path, HostState state) : path_(std::move(path)), state_(std::move(state)) {}
   absl::Status Write();  // and re-opens fd_ on the new file
 
-  int fd_ = -1;  // the current file, opened while we could, for Remove()
+  // The directory, opened and checked once while root: every later write,
+  // rename and unlink is relative to it.
+  UniqueFd dir_fd_;
+  std::string name_;  // of the file in dir_fd_
+  UniqueFd fd_;       // the current file, opened while we could, for Remove()
 
   std::string path_;
   HostState state_;

@@ -80,6 +80,55 @@ TEST(HostStateTest, RejectsOtherFilesAndDamagedLines) {
           .ok());
 }
 
+TEST(HostStateTest, ParsesStrictly) {
+  const std::string head = "fstun-state 1\nowner pid=1 start_time=2 ifname=t role=server\n";
+  for (const char* line : {
+           "sysctl path=net/ipv4/ip_forward previous=0 extra=1",     // unknown field
+           "sysctl path=net/ipv4/ip_forward  previous=0",            // double space
+           "sysctl path=net/ipv4/ip_forward previous=0 previous=1",  // twice
+           "sysctl path=net/ipv4/conf/../forwarding previous=0",     // traversal
+           "sysctl path=net/ipv4/conf/a/b/forwarding previous=0",    // not one name
+           "sysctl path=/proc/sys/net/ipv4/ip_forward previous=0",   // absolute
+           "sysctl path=net/ipv4/ip_forward previous=",              // empty value
+           "nft_table family=ip name=fstun_t",                       // not inet
+           "nft_table family=inet name=fstun_",                      // no interface
+           "nft_table family=inet name=fstun_0123456789abcdefX",     // too long
+           "route_added dst=0.0.0.0/0 dev=a/b metric=1 table=254",   // bad device
+           "route_added dst=0.0.0.0/0 metric=1 table=254 sneaky=1",  // unknown field
+           "owner pid=1 start_time=2 ifname=t role=server",          // second owner
+       }) {
+    EXPECT_FALSE(HostState::Parse(head + line + "\n").ok()) << line;
+  }
+  EXPECT_FALSE(HostState::Parse(head + "sysctl path=net/ipv4/ip_forward previous=0\r\n").ok());
+  EXPECT_FALSE(
+      HostState::Parse("fstun-state 1\nowner pid=1 start_time=2 ifname=a;b role=-\n").ok());
+  EXPECT_FALSE(HostState::Parse("fstun-state 1\nowner pid=1 start_time=2 ifname=t role=x\n").ok());
+  EXPECT_FALSE(HostState::Parse("fstun-state 1\nsysctl path=net/ipv4/ip_forward previous=0\n"
+                                "owner pid=1 start_time=2 ifname=t role=-\n")
+                   .ok());  // a change before its owner
+  // What fstun writes itself still parses.
+  for (const char* line : {
+           "sysctl path=net/ipv6/conf/all/forwarding previous=0",
+           "sysctl path=net/ipv4/conf/eth0.100/forwarding previous=1",
+           "sysctl path=net/ipv4/conf/veth-a_b/forwarding previous=2",
+           "nft_table family=inet name=fstun_tun_0",
+       }) {
+    EXPECT_TRUE(HostState::Parse(head + line + "\n").ok()) << line;
+  }
+}
+
+TEST(StateFileTest, RefusesToRecordWhatItWouldRefuseToRead) {
+  std::string path = TestDir() + "/refuse.state";
+  auto file = StateFile::Create(path, Sample());
+  ASSERT_TRUE(file.ok()) << file.status();
+  absl::Status s = (*file)->Record(SysctlChange{"kernel/core_pattern", "0"});
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_FALSE((*file)->Record(NftTableChange{"inet", "fstun_a;flush"}).ok());
+  EXPECT_TRUE((*file)->state().changes.empty());
+  EXPECT_TRUE(StateFile::Read(path)->changes.empty());
+  ASSERT_TRUE((*file)->Remove().ok());
+}
+
 TEST(StateFileTest, RecordsDurablyAndReadsBack) {
   std::string path = TestDir() + "/a/b/tun0.state";  // directories are created
   auto file = StateFile::Create(path, Sample());

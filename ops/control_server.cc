@@ -107,10 +107,9 @@ void ControlServer::Loop() {
     }
     if (fds[0].revents & POLLIN) return;
     if (n > 0 && (fds[1].revents & POLLIN)) {
-      int conn = accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (conn >= 0) {
-        ServeOne(conn);
-        close(conn);
+      UniqueFd conn(accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (conn.valid()) {
+        ServeOne(conn.get());
       } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
         // EMFILE, or EPERM from a seccomp list without accept4: say so once
         // in a while rather than spin.

@@ -10,15 +10,19 @@
 #include "absl/strings/str_join.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
-#include "ops/atomic_file.h"
 #include "ops/control_protocol.h"
 #include "ops/flags.h"
 #include "ops/metrics.h"
 #include "ops/status_format.h"
 #include "ops/systemd_notify.h"
+#include "sys/atomic_write.h"
 
 namespace fstun {
 namespace {
+
+// node_exporter's textfile collector reads the metrics file as another user;
+// metrics are not secret. The temporary name never ends in .prom.
+constexpr AtomicWriteOptions kMetricsFile = {.mode = 0644};
 
 // systemd's one-line STATUS=, shown by `systemctl status`.
 std::string StatusLine(const DaemonStatus& s) {
@@ -62,7 +66,8 @@ absl::StatusOr<std::unique_ptr<Operations>> Operations::Prepare(DaemonInfo info,
   ops->interval_ = absl::Seconds(FLAGS_metrics_interval_s);
   if (!ops->metrics_file_.empty()) {
     // Fail now, with the path named, rather than silently every 5 s.
-    if (absl::Status s = WriteFileAtomically(ops->metrics_file_, FormatMetrics(ops->Status()));
+    if (absl::Status s =
+            WriteFileAtomically(ops->metrics_file_, FormatMetrics(ops->Status()), kMetricsFile);
         !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("--metrics_file: ", s.message()));
     }
@@ -135,7 +140,7 @@ void Operations::Tick() {
 }
 
 void Operations::WriteMetricsFile(bool up) {
-  absl::Status s = WriteFileAtomically(metrics_file_, FormatMetrics(Status(), up));
+  absl::Status s = WriteFileAtomically(metrics_file_, FormatMetrics(Status(), up), kMetricsFile);
   if (!s.ok() && !metrics_failed_) {
     LOG(WARNING) << "metrics file: " << s.message() << " (further failures are not logged)";
   }

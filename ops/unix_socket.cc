@@ -59,18 +59,6 @@ absl::Status WaitFor(int fd, short events, absl::Time deadline, int cancel_fd) {
 
 }  // namespace
 
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = o.release();
-  }
-  return *this;
-}
-
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) close(fd_);
-}
-
 absl::StatusOr<UniqueFd> ConnectUnix(const std::string& path) {
   sockaddr_un addr;
   UniqueFd dir_fd;

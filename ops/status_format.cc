@@ -7,32 +7,27 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
 
 namespace fstun {
 namespace {
 
-std::string Unix(absl::Time t) {
-  return absl::StrFormat("%.3f", absl::ToDoubleSeconds(t - absl::UnixEpoch()));
-}
+using Json = nlohmann::ordered_json;  // keeps the documented field order
 
-std::string Seconds(absl::Duration d) { return absl::StrFormat("%.3f", absl::ToDoubleSeconds(d)); }
+// Seconds as a JSON number with millisecond precision (as the schema has
+// always given them); null for "never".
+Json Seconds(double seconds) { return std::round(seconds * 1000) / 1000; }
+Json Unix(absl::Time t) { return Seconds(absl::ToDoubleSeconds(t - absl::UnixEpoch())); }
+Json Seconds(absl::Duration d) { return Seconds(absl::ToDoubleSeconds(d)); }
 
-std::string JsonCounters(const CounterSnapshot& c) {
-  std::string drops = absl::StrJoin(c.drops, ",", [](std::string* out, const auto& kv) {
-    absl::StrAppend(out, JsonString(kv.first), ":", kv.second);
-  });
-  return absl::StrCat("{\"tx_frames\":", c.tx_frames, ",\"tx_bytes\":", c.tx_bytes,
-                      ",\"rx_frames\":", c.rx_frames, ",\"rx_bytes\":", c.rx_bytes, ",\"drops\":{",
-                      drops, "}}");
-}
-
-std::string JsonStringList(const std::vector<std::string>& list) {
-  return absl::StrCat("[",
-                      absl::StrJoin(list, ",",
-                                    [](std::string* out, const std::string& s) {
-                                      absl::StrAppend(out, JsonString(s));
-                                    }),
-                      "]");
+Json CountersJson(const CounterSnapshot& c) {
+  Json drops = Json::object();
+  for (const auto& [reason, n] : c.drops) drops[reason] = n;
+  return Json{{"tx_frames", c.tx_frames},
+              {"tx_bytes", c.tx_bytes},
+              {"rx_frames", c.rx_frames},
+              {"rx_bytes", c.rx_bytes},
+              {"drops", std::move(drops)}};
 }
 
 std::string PrintableList(const std::vector<std::string>& list) {
@@ -68,34 +63,6 @@ std::string Ago(absl::Time then, absl::Time now) {
 }
 
 }  // namespace
-
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c >= 0x7f) {
-          absl::StrAppendFormat(&out, "\\u%04x", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += "\"";
-  return out;
-}
 
 std::string PrintableText(absl::string_view s) {
   std::string out(s);
@@ -174,42 +141,52 @@ std::string FormatStatusText(const DaemonStatus& st) {
 
 std::string FormatStatusJson(const DaemonStatus& st) {
   const DaemonInfo& i = st.info;
-  std::string out = "{";
-  absl::StrAppend(&out, "\"schema\":", kStatusJsonSchema);
-  absl::StrAppend(&out, ",\"version\":", JsonString(i.version));
-  absl::StrAppend(&out, ",\"pid\":", i.pid);
-  absl::StrAppend(&out, ",\"interface\":", JsonString(i.ifname));
-  absl::StrAppend(&out, ",\"role\":", JsonString(i.role));
-  absl::StrAppend(&out, ",\"transport\":", JsonString(i.transport));
-  absl::StrAppend(&out, ",\"addresses\":", JsonStringList(i.addresses));
-  absl::StrAppend(&out, ",\"mtu\":", i.mtu);
-  absl::StrAppend(&out, ",\"now_unix\":", Unix(st.now));
-  absl::StrAppend(&out, ",\"started_unix\":", Unix(i.started));
-  absl::StrAppend(&out, ",\"uptime_seconds\":", Seconds(st.uptime()));
-  absl::StrAppend(&out, ",\"totals\":{\"tx_frames\":", st.transport.tx_frames,
-                  ",\"tx_bytes\":", st.transport.tx_bytes,
-                  ",\"rx_frames\":", st.transport.rx_frames,
-                  ",\"rx_bytes\":", st.transport.rx_bytes, ",\"drops\":", st.total_drops(), "}");
-  absl::StrAppend(&out, ",\"counters\":{\"device\":", JsonCounters(st.device),
-                  ",\"transport\":", JsonCounters(st.transport),
-                  ",\"pump\":", JsonCounters(st.pump), "}");
-  absl::StrAppend(&out, ",\"peers\":[");
-  for (size_t n = 0; n < st.peers.size(); ++n) {
-    const PeerStatus& p = st.peers[n];
+  Json peers = Json::array();
+  for (const PeerStatus& p : st.peers) {
     bool seen = p.last_seen != absl::InfinitePast();
     bool polls =
         p.poll_interval > absl::ZeroDuration() && p.poll_interval != absl::InfiniteDuration();
-    absl::StrAppend(
-        &out, n == 0 ? "" : ",", "{\"id\":", JsonString(p.id),
-        ",\"addresses\":", JsonStringList(p.addresses), ",\"session\":", JsonString(p.session),
-        ",\"last_seen_unix\":", seen ? Unix(p.last_seen) : "null", ",\"last_seen_seconds_ago\":",
-        seen ? Seconds(std::max(absl::ZeroDuration(), st.now - p.last_seen)) : "null",
-        ",\"wakeup\":", JsonString(p.wakeup_path),
-        ",\"poll_interval_seconds\":", polls ? Seconds(p.poll_interval) : "null",
-        ",\"backlog_bytes\":", p.backlog_bytes, ",\"counters\":", JsonCounters(p.counters), "}");
+    peers.push_back(Json{
+        {"id", p.id},
+        {"addresses", p.addresses},
+        {"session", p.session},
+        {"last_seen_unix", seen ? Unix(p.last_seen) : Json(nullptr)},
+        {"last_seen_seconds_ago",
+         seen ? Seconds(std::max(absl::ZeroDuration(), st.now - p.last_seen)) : Json(nullptr)},
+        {"wakeup", p.wakeup_path},
+        {"poll_interval_seconds", polls ? Seconds(p.poll_interval) : Json(nullptr)},
+        {"backlog_bytes", p.backlog_bytes},
+        {"counters", CountersJson(p.counters)},
+    });
   }
-  absl::StrAppend(&out, "]}\n");
-  return out;
+  Json status = {
+      {"schema", kStatusJsonSchema},
+      {"version", i.version},
+      {"pid", i.pid},
+      {"interface", i.ifname},
+      {"role", i.role},
+      {"transport", i.transport},
+      {"addresses", i.addresses},
+      {"mtu", i.mtu},
+      {"now_unix", Unix(st.now)},
+      {"started_unix", Unix(i.started)},
+      {"uptime_seconds", Seconds(st.uptime())},
+      {"totals",
+       {{"tx_frames", st.transport.tx_frames},
+        {"tx_bytes", st.transport.tx_bytes},
+        {"rx_frames", st.transport.rx_frames},
+        {"rx_bytes", st.transport.rx_bytes},
+        {"drops", st.total_drops()}}},
+      {"counters",
+       {{"device", CountersJson(st.device)},
+        {"transport", CountersJson(st.transport)},
+        {"pump", CountersJson(st.pump)}}},
+      {"peers", std::move(peers)},
+  };
+  // Compact, UTF-8 as is (ensure_ascii = false), control characters escaped
+  // by the library; bytes that are not valid UTF-8 (a hostile peer id)
+  // become U+FFFD instead of making the output invalid JSON.
+  return status.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace fstun

@@ -5,8 +5,10 @@
 //
 // Strings that come from peers (ids, addresses, sessions) are untrusted: the
 // text form replaces non-printable bytes with '?', so a hostile peer id cannot
-// send escape sequences to an operator's terminal; the JSON form escapes every
-// byte outside printable ASCII as \u00XX, so the output is always valid JSON.
+// send escape sequences to an operator's terminal. The JSON form is written
+// by nlohmann-json: valid UTF-8 stays as it is, control characters are
+// escaped (\u001b), and bytes that are not valid UTF-8 become U+FFFD, so the
+// output is always valid JSON.
 #ifndef FSTUN_OPS_STATUS_FORMAT_H_
 #define FSTUN_OPS_STATUS_FORMAT_H_
 
@@ -25,7 +27,6 @@ std::string FormatStatusText(const DaemonStatus& status);
 std::string FormatStatusJson(const DaemonStatus& status);
 
 // Helpers shared with the metrics output; exposed for tests.
-std::string JsonString(absl::string_view s);     // quoted and escaped
 std::string PrintableText(absl::string_view s);  // non-printables -> '?'
 std::string HumanBytes(uint64_t bytes);          // "1.50 KiB"
 std::string HumanDuration(absl::Duration d);     // "1 day, 2 h 3 min 4 s"

@@ -83,19 +83,26 @@ TEST(StatusJsonTest, SchemaFields) {
   EXPECT_THAT(json,
               HasSubstr("{\"schema\":1,\"version\":\"0.1.0\",\"pid\":42,\"interface\":\"tun0\""));
   EXPECT_THAT(json, HasSubstr("\"addresses\":[\"192.0.2.1/24\",\"2001:db8::1/64\"]"));
-  EXPECT_THAT(json, HasSubstr("\"uptime_seconds\":3725.000"));
+  EXPECT_THAT(json, HasSubstr("\"uptime_seconds\":3725.0,"));
   EXPECT_THAT(json, HasSubstr("\"totals\":{\"tx_frames\":10,\"tx_bytes\":1536,\"rx_frames\":12,"
                               "\"rx_bytes\":2048,\"drops\":4}"));
   EXPECT_THAT(json,
               HasSubstr("\"device\":{\"tx_frames\":0,\"tx_bytes\":0,\"rx_frames\":0,\"rx_bytes\":0,"
                         "\"drops\":{\"tun_full\":3}}"));
-  EXPECT_THAT(json, HasSubstr("\"last_seen_seconds_ago\":2.000"));
-  EXPECT_THAT(json, HasSubstr("\"poll_interval_seconds\":0.200"));
+  EXPECT_THAT(json, HasSubstr("\"last_seen_seconds_ago\":2.0,"));
+  EXPECT_THAT(json, HasSubstr("\"poll_interval_seconds\":0.2,"));
   EXPECT_THAT(json, HasSubstr("\"backlog_bytes\":4096"));
 }
 
-TEST(StatusJsonTest, EscapesEverythingOutsidePrintableAscii) {
-  EXPECT_EQ(JsonString("a\"b\\c\n\x01\xff"), "\"a\\\"b\\\\c\\n\\u0001\\u00ff\"");
+TEST(StatusJsonTest, KeepsUtf8AndEscapesControlsAndBrokenBytes) {
+  DaemonStatus u = Example();
+  u.peers[0].id = "caf\xc3\xa9-\xe2\x82\xac";  // café-€ : UTF-8 stays as is (was \u00c3\u00a9)
+  EXPECT_THAT(FormatStatusJson(u), HasSubstr("\"id\":\"caf\xc3\xa9-\xe2\x82\xac\""));
+  u.peers[0].id = "a\"b\\c\n\x01\x1b[2J";
+  EXPECT_THAT(FormatStatusJson(u), HasSubstr("\"id\":\"a\\\"b\\\\c\\n\\u0001\\u001b[2J\""));
+  u.peers[0].id = "bad\xff\xc3";  // not UTF-8: replaced, the output stays valid JSON
+  EXPECT_THAT(FormatStatusJson(u), HasSubstr("\"id\":\"bad\xef\xbf\xbd\xef\xbf\xbd\""));
+
   DaemonStatus s = Example();
   s.peers[0].last_seen = absl::InfinitePast();
   std::string json = FormatStatusJson(s);

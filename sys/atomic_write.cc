@@ -6,11 +6,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -40,13 +44,29 @@ absl::Status ErrnoError(int err, absl::string_view what) {
   return absl::InternalError(msg);
 }
 
-absl::Status WriteAll(int fd, absl::string_view contents) {
-  while (!contents.empty()) {
-    ssize_t n = write(fd, contents.data(), contents.size());
+// writev until everything is written (FUSE and signals may cut it short).
+absl::Status WriteAll(int fd, absl::Span<const iovec> data) {
+  std::vector<iovec> rest(data.begin(), data.end());
+  size_t i = 0;
+  while (i < rest.size()) {
+    if (rest[i].iov_len == 0) {
+      ++i;
+      continue;
+    }
+    ssize_t n =
+        writev(fd, rest.data() + i, static_cast<int>(std::min<size_t>(rest.size() - i, IOV_MAX)));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return ErrnoError(errno, "write");
     if (n == 0) return ErrnoError(EIO, "write");
-    contents.remove_prefix(static_cast<size_t>(n));
+    size_t done = static_cast<size_t>(n);
+    while (i < rest.size() && done >= rest[i].iov_len) {
+      done -= rest[i].iov_len;
+      ++i;
+    }
+    if (i < rest.size()) {
+      rest[i].iov_base = static_cast<char*>(rest[i].iov_base) + done;
+      rest[i].iov_len -= done;
+    }
   }
   return absl::OkStatus();
 }
@@ -54,6 +74,12 @@ absl::Status WriteAll(int fd, absl::string_view contents) {
 }  // namespace
 
 absl::Status WriteFileAtomically(int dir_fd, absl::string_view name, absl::string_view contents,
+                                 const AtomicWriteOptions& options) {
+  iovec one = {const_cast<char*>(contents.data()), contents.size()};
+  return WriteFileAtomically(dir_fd, name, absl::Span<const iovec>(&one, 1), options);
+}
+
+absl::Status WriteFileAtomically(int dir_fd, absl::string_view name, absl::Span<const iovec> data,
                                  const AtomicWriteOptions& options) {
   const std::string final_name(name);
   if (final_name.empty() || final_name.find('/') != std::string::npos || final_name == "." ||
@@ -71,8 +97,13 @@ absl::Status WriteFileAtomically(int dir_fd, absl::string_view name, absl::strin
   if (!fd.valid()) return ErrnoError(EEXIST, absl::StrCat("create ", temp));
 
   absl::Status s;
-  if (fchmod(fd.get(), options.mode) != 0) s = ErrnoError(errno, absl::StrCat("chmod ", temp));
-  if (s.ok()) s = WriteAll(fd.get(), contents);
+  if (options.group && fchown(fd.get(), static_cast<uid_t>(-1), *options.group) != 0) {
+    s = ErrnoError(errno, absl::StrCat("give ", temp, " to group ", *options.group));
+  }
+  if (s.ok() && fchmod(fd.get(), options.mode) != 0) {
+    s = ErrnoError(errno, absl::StrCat("chmod ", temp));
+  }
+  if (s.ok()) s = WriteAll(fd.get(), data);
   if (s.ok() && options.durable && fsync(fd.get()) != 0) s = ErrnoError(errno, "fsync");
   // close() reports delayed write errors on network filesystems.
   if (close(fd.release()) != 0 && s.ok()) s = ErrnoError(errno, "close");

@@ -15,17 +15,20 @@
 // predict it. It never ends in the final name's suffix (".prom" collectors
 // skip it). On any failure the temporary file is removed.
 //
-// Syscalls: getrandom, openat, fchmod, write, fsync (durable), close,
+// Syscalls: getrandom, openat, fchmod, fchown (group), writev, fsync (durable), close,
 // renameat or linkat+unlinkat, and for the path form open of the directory.
 #ifndef FSTUN_SYS_ATOMIC_WRITE_H_
 #define FSTUN_SYS_ATOMIC_WRITE_H_
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace fstun {
 
@@ -36,10 +39,16 @@ struct AtomicWriteOptions {
   // fsync the file before it gets its name and the directory after: the
   // new contents survive a power loss once this returns.
   bool durable = false;
+  // Give the file to this group (fchown before it gets its name), e.g. a
+  // folder shared through a group.
+  std::optional<gid_t> group;
 };
 
 // `name` is one path component inside the directory `dir_fd`.
 absl::Status WriteFileAtomically(int dir_fd, absl::string_view name, absl::string_view contents,
+                                 const AtomicWriteOptions& options = {});
+// The same for data in pieces (one writev, no copy; short writes resumed).
+absl::Status WriteFileAtomically(int dir_fd, absl::string_view name, absl::Span<const iovec> data,
                                  const AtomicWriteOptions& options = {});
 // The same for a path (its directory is opened first).
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -78,6 +79,22 @@ TEST(AtomicWriteTest, APlantedSymlinkIsReplacedNotFollowed) {
   struct stat st = {};
   ASSERT_EQ(lstat((dir + "/out").c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
+}
+
+TEST(AtomicWriteTest, WritesPiecesAndGivesTheGroup) {
+  std::string dir = FreshDir("pieces");
+  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dfd, 0);
+  std::string big(100000, 'b');
+  char a[] = "aa", c[] = "c";
+  iovec parts[] = {{a, 2}, {big.data(), big.size()}, {c, 0}, {c, 1}};
+  ASSERT_TRUE(WriteFileAtomically(dfd, "f", parts, {.mode = 0660, .group = 12345}).ok());
+  EXPECT_EQ(Contents(dir + "/f"), "aa" + big + "c");
+  struct stat st = {};
+  ASSERT_EQ(stat((dir + "/f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, 12345u);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  close(dfd);
 }
 
 TEST(AtomicWriteTest, RefusesNamesWithSlashes) {

@@ -21,6 +21,13 @@ def _system_libs_impl(ctx):
             ctx.file("missing_%s.cc" % name, '#error "missing system library %s (%s): run tools/bootstrap"\n' % (name, err.replace('"', "'").replace("\n", " ")))
             continue
         build.append('cc_library(name = "%s", linkopts = %s)' % (name, repr(flags)))
+    for name, header in ctx.attr.header_only.items():
+        # Header-only: nothing to link; fail clearly if the header is missing.
+        if ctx.path("/usr/include/" + header).exists:
+            build.append('cc_library(name = "%s")' % name)
+        else:
+            build.append('cc_library(name = "%s", srcs = ["missing_%s.cc"])' % (name, name))
+            ctx.file("missing_%s.cc" % name, '#error "missing system header /usr/include/%s: run tools/bootstrap"\n' % header)
     for name, flags in ctx.attr.extra_linkopts.items():
         build.append('cc_library(name = "%s", linkopts = %s)' % (name, repr(flags.split(" "))))
     ctx.file("BUILD", "\n".join(build) + "\n")
@@ -30,6 +37,8 @@ system_libs = repository_rule(
     attrs = {
         "libs": attr.string_dict(),
         "extra_linkopts": attr.string_dict(),
+        # name -> a header under /usr/include that must exist (header-only libraries)
+        "header_only": attr.string_dict(),
     },
     local = True,
     environ = ["PKG_CONFIG_PATH"],

@@ -299,6 +299,9 @@ PeerCrypto::Opened PeerCrypto::Open(FrameView m, absl::Span<uint8_t> out, absl::
 PeerCrypto::Opened PeerCrypto::OpenInitiation(FrameView m, absl::Time now) {
   ReceivedInitiation in;
   HandshakeError err = ConsumeInitiation(me_, m, &in);
+  // mac1 names another receiver: an initiation sent to several link peers
+  // because the layer did not know which one holds the key (identity_layer.h).
+  if (err == HandshakeError::kBadMac1) return Drop("not_for_us");
   if (err != HandshakeError::kOk) return Drop("handshake_invalid");
   auto it = by_key_.find(in.initiator);
   if (it == by_key_.end()) {

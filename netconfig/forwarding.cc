@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "sys/unique_fd.h"
 
 namespace fstun {
 namespace {
@@ -27,27 +28,24 @@ absl::Status ErrnoStatus(int err, absl::string_view what) {
 
 absl::StatusOr<std::string> Sysctl::Read(absl::string_view path) const {
   std::string full = absl::StrCat(root_, "/", path);
-  int fd = open(full.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("cannot read ", full));
+  UniqueFd fd(open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("cannot read ", full));
   char buf[256];
-  ssize_t n = read(fd, buf, sizeof(buf));
-  int err = errno;
-  close(fd);
-  if (n < 0) return ErrnoStatus(err, absl::StrCat("cannot read ", full));
+  ssize_t n = read(fd.get(), buf, sizeof(buf));
+  if (n < 0) return ErrnoStatus(errno, absl::StrCat("cannot read ", full));
   return std::string(absl::StripAsciiWhitespace(absl::string_view(buf, static_cast<size_t>(n))));
 }
 
 absl::Status Sysctl::Write(absl::string_view path, absl::string_view value) const {
   std::string full = absl::StrCat(root_, "/", path);
   // O_TRUNC lets the fake tree of plain files behave like /proc/sys.
-  int fd = open(full.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("cannot write ", full));
+  UniqueFd fd(open(full.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("cannot write ", full));
   std::string line = absl::StrCat(value, "\n");
-  ssize_t n = write(fd, line.data(), line.size());
-  int err = errno;
-  close(fd);
-  if (n != static_cast<ssize_t>(line.size()))
-    return ErrnoStatus(err, absl::StrCat("cannot write ", full));
+  ssize_t n = write(fd.get(), line.data(), line.size());
+  if (n != static_cast<ssize_t>(line.size())) {
+    return ErrnoStatus(n < 0 ? errno : EIO, absl::StrCat("cannot write ", full));
+  }
   return absl::OkStatus();
 }
 

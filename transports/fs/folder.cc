@@ -70,9 +70,9 @@ absl::StatusOr<std::unique_ptr<FsFolder>> FsFolder::Open(
       struct stat st;
       if (fstat(fd, &st) != 0 || (st.st_uid != 0 && st.st_uid != owner->uid)) continue;
       if (fchown(fd, owner->uid, owner->gid) != 0) {
-        return fail(absl::PermissionDeniedError(
-            absl::StrCat("fs: cannot give folders in '", dirpath, "' to uid ", owner->uid,
-                         " for --user: ", strerror(errno))));
+        return fail(absl::PermissionDeniedError(absl::StrCat("fs: cannot give folders in '",
+                                                             dirpath, "' to uid ", owner->uid,
+                                                             " for --user: ", strerror(errno))));
       }
     }
   }
@@ -85,8 +85,8 @@ absl::StatusOr<std::unique_ptr<FsFolder>> FsFolder::Open(
       new FsFolder(dirpath, peer_id, access, NewSessionId(), root, *peers, *inbox_root, *inbox));
 }
 
-FsFolder::FsFolder(std::string dirpath, std::string peer_id, FolderAccess access,
-                   uint64_t session, int root_fd, int peers_fd, int inbox_root_fd, int inbox_fd)
+FsFolder::FsFolder(std::string dirpath, std::string peer_id, FolderAccess access, uint64_t session,
+                   int root_fd, int peers_fd, int inbox_root_fd, int inbox_fd)
     : dirpath_(std::move(dirpath)),
       peer_id_(std::move(peer_id)),
       access_(std::move(access)),

@@ -1,5 +1,8 @@
 #include "transports/fs/fs_transport.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -62,8 +65,10 @@ OutboundConfig MakeOutboundConfig(const FsTransportOptions& o, const FsFolder& f
   return c;
 }
 
-InboundConfig MakeInboundConfig(const FsTransportOptions& o, const FsFolder& folder) {
+InboundConfig MakeInboundConfig(const FsTransportOptions& o, const FsFolder& folder,
+                                const FolderProfile& profile) {
   InboundConfig c;
+  c.profile = &profile;
   c.inbox_fd = folder.inbox_fd();
   c.my_session = folder.session();
   c.mtu = o.mtu;
@@ -89,13 +94,24 @@ PeerTableConfig MakePeerTableConfig(const FsTransportOptions& o) {
 
 absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOptions options) {
   if (absl::Status s = CheckOptions(options); !s.ok()) return s;
+  // Before anything is created: a mount that cannot work is refused with
+  // the remount advice, never run with silent 100% loss.
+  {
+    int fd = open(options.dirpath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    FolderProfile probe = DetectFolderProfile(options.dirpath, fd);
+    if (fd >= 0) close(fd);
+    if (!probe.refusal.empty()) return absl::FailedPreconditionError(probe.refusal);
+  }
   absl::StatusOr<std::unique_ptr<FsFolder>> folder =
       FsFolder::Open(options.dirpath, options.peer_id, options.access, options.file_owner);
   if (!folder.ok()) return folder.status();
-  std::unique_ptr<FsTransport> t(new FsTransport(std::move(options), *std::move(folder)));
+  FolderProfile profile = DetectFolderProfile(options.dirpath, (*folder)->inbox_fd());
+  std::unique_ptr<FsTransport> t(
+      new FsTransport(std::move(options), *std::move(folder), std::move(profile)));
   LOG(INFO) << "fs: peer " << t->options_.peer_id << " session " << Hex16(t->session()) << " in "
-            << t->options_.dirpath << " (" << FilesystemType(t->folder_->inbox_fd())
-            << "), inotify " << (t->watch_->has_inotify() ? "watching" : "unavailable");
+            << t->options_.dirpath << ", inotify "
+            << (t->watch_->has_inotify() ? "watching" : "unavailable");
+  LOG(INFO) << "fs: " << t->options_.dirpath << " is " << t->profile_.Describe();
   {
     absl::MutexLock lock(&t->mu_);
     t->Housekeeping(absl::Now());
@@ -103,17 +119,18 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
   return t;
 }
 
-FsTransport::FsTransport(FsTransportOptions options, std::unique_ptr<FsFolder> folder)
+FsTransport::FsTransport(FsTransportOptions options, std::unique_ptr<FsFolder> folder,
+                         FolderProfile profile)
     : options_(std::move(options)),
       folder_(std::move(folder)),
+      profile_(std::move(profile)),
       out_config_(MakeOutboundConfig(options_, *folder_)),
-      in_config_(MakeInboundConfig(options_, *folder_)),
+      in_config_(MakeInboundConfig(options_, *folder_, profile_)),
       watch_(std::make_unique<FolderWatch>(folder_->inbox_path(), options_.use_inotify)),
       peers_(*folder_, MakePeerTableConfig(options_), out_config_, in_config_),
       collector_(*folder_, options_.mtu),
       adapter_(options_.mtu),
-      pacer_(options_.pacer,
-             absl::StrCat(options_.dirpath, " (", FilesystemType(folder_->inbox_fd()), ")"),
+      pacer_(options_.pacer, absl::StrCat(options_.dirpath, " (", profile_.type, ")"),
              watch_->has_inotify()) {
   interval_ns_.store(absl::ToInt64Nanoseconds(pacer_.interval()));
 }
@@ -259,8 +276,9 @@ absl::StatusOr<size_t> FsTransport::Receive(FrameBatch& batch) {
   const auto& peers = peers_.peers();
   const size_t n = peers.size();
   for (size_t k = 0; k < n && !batch.full(); ++k) {
-    InboundStream::Progress progress =
-        peers[(next_reader_ + k) % n]->in.Read(batch, now, counters_);
+    Peer& p = *peers[(next_reader_ + k) % n];
+    InboundStream::Progress progress = p.in.Read(batch, now, counters_);
+    if (progress.records > 0) p.traffic_at = now;
     for (size_t r = 0; r < progress.records; ++r) pacer_.OnFileFound();
     more_ready_ |= progress.more;
   }
@@ -282,7 +300,9 @@ void FsTransport::Housekeeping(absl::Time now) {
   }
   if (now >= next_scan_) ScanPeers(now);
   if (now >= next_reclaim_) {
-    for (const auto& p : peers_.peers()) p->out.Reclaim();
+    for (const auto& p : peers_.peers()) {
+      if (p->out.Reclaim() > 0) p->traffic_at = now;  // it reads: it lives
+    }
     next_reclaim_ = now + kReclaimInterval;
   }
   if (now >= next_gc_) {

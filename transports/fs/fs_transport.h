@@ -15,6 +15,7 @@
 //
 // FsTransport itself only orchestrates; each job has its own file:
 //   folder.h           set-up of DIR/peers, DIR/inbox/<me>; the session id
+//   folder_profile.h   what the folder's filesystem needs to show new files
 //   peer_table.h       announcements, discovery, doorbells, liveness, routes
 //   outbound_stream.h  records me -> one peer, and the backlog they form
 //   inbound_stream.h   records one peer -> me: order, gaps, invalid files
@@ -52,6 +53,7 @@
 #include "core/registry.h"
 #include "core/transport.h"
 #include "transports/fs/folder.h"
+#include "transports/fs/folder_profile.h"
 #include "transports/fs/fs_io.h"
 #include "transports/fs/inbox_collector.h"
 #include "transports/fs/offload_adapter.h"
@@ -129,7 +131,7 @@ class FsTransport : public Transport {
   std::string wakeup_path() const;
 
  private:
-  FsTransport(FsTransportOptions options, std::unique_ptr<FsFolder> folder);
+  FsTransport(FsTransportOptions options, std::unique_ptr<FsFolder> folder, FolderProfile profile);
 
   absl::Status SendImpl(absl::Span<const FrameView> frames,
                         const absl::Span<const std::optional<IpAddress>>* destinations);
@@ -142,6 +144,7 @@ class FsTransport : public Transport {
 
   const FsTransportOptions options_;
   const std::unique_ptr<FsFolder> folder_;
+  const FolderProfile profile_;
   const OutboundConfig out_config_;
   const InboundConfig in_config_;
   std::unique_ptr<FolderWatch> watch_;

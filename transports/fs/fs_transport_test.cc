@@ -266,6 +266,34 @@ TEST(FsTransportTest, FrameLargerThanTheCallersSlotIsCountedNotCopied) {
   EXPECT_EQ(a->counters().rx_frames + c->counters().rx_frames, 0u);
 }
 
+// Issue 10: on SMB a deferred close served a stale announcement (its beat
+// never changed) while the peer's records kept arriving; judged by the
+// announcement alone the peer "stopped beating" and every frame to it was
+// dropped. Records moving prove life too.
+TEST(FsTransportTest, PeerWhoseAnnouncementLooksStaleStaysLiveWhileItsRecordsArrive) {
+  TempFolder folder;
+  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
+  ao.peer_timeout = absl::Milliseconds(300);
+  auto a = MakePeer(ao);
+  auto b = MakePeer(TestOptions(folder.path(), "192.0.2.1/24"));
+  RunFor({a.get(), b.get()}, absl::Milliseconds(120));
+  // b never runs its Receive (no heartbeat: its announcement stays the
+  // same), but it sends, and a reads what it sends.
+  FrameBatch batch(64, kMaxFrameSize);
+  size_t got = 0;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(b->Send({FrameView(Frame("192.0.2.1", "192.0.2.2", i))}).ok());
+    absl::SleepFor(absl::Milliseconds(50));
+    batch.Clear();
+    got += *a->Receive(batch);
+  }
+  EXPECT_EQ(got, 20u);
+  ASSERT_TRUE(a->Send({FrameView(Frame("192.0.2.2", "192.0.2.1", 99))}).ok());
+  EXPECT_EQ(a->counters().drops_for("no_route"), 0u);
+  EXPECT_EQ(a->counters().drops_for("peer_gone"), 0u);
+  EXPECT_EQ(Tags(ReceiveN(*b, 1, kTimeout)), std::vector<int64_t>{99});
+}
+
 TEST(FsTransportTest, SendRoutedRoutesOpaqueFramesByTheGivenDestination) {
   TempFolder folder;
   auto server = MakePeer(TestOptions(folder.path(), "192.0.2.1/24", "server"));

@@ -19,8 +19,8 @@ constexpr absl::Duration kBadRetryInterval = absl::Milliseconds(10);
 void InboundStream::Start(uint64_t peer_session, bool peer_offload) {
   peer_session_ = peer_session;
   peer_offload_ = peer_offload;
-  name_ = std::make_unique<SeqName>(
-      "", StreamPrefix(peer_id_, peer_session, config_.my_session), kRecordSuffix);
+  name_ = std::make_unique<SeqName>("", StreamPrefix(peer_id_, peer_session, config_.my_session),
+                                    kRecordSuffix);
   seq_ = 1;
   record_.frames.clear();
   record_pos_ = 0;
@@ -29,8 +29,7 @@ void InboundStream::Start(uint64_t peer_session, bool peer_offload) {
   next_gap_probe_ = absl::InfinitePast();
 }
 
-InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now,
-                                            Counters& counters) {
+InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, Counters& counters) {
   Progress progress;
   if (name_ == nullptr) return progress;
   // Decided by what the sender announced, not by the record (which must
@@ -53,7 +52,7 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now,
     }
     if (bad_seq_ == seq_ && now < bad_retry_at_) break;
     const char* name = name_->For(seq_);
-    ReadResult r = ReadRegularFile(config_.inbox_fd, name, kMaxRecordBytes, buffer_);
+    ReadResult r = ReadNamed(name);
     if (r.outcome == ReadOutcome::kMissing) {
       OnMissing(now, counters, progress);
       break;
@@ -94,6 +93,15 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now,
   return progress;
 }
 
+ReadResult InboundStream::ReadNamed(const char* name) {
+  ReadResult r = ReadRegularFile(config_.inbox_fd, name, kMaxRecordBytes, buffer_);
+  if (r.outcome == ReadOutcome::kMissing && config_.profile != nullptr &&
+      RevalidateName(*config_.profile, config_.inbox_fd, name)) {
+    r = ReadRegularFile(config_.inbox_fd, name, kMaxRecordBytes, buffer_);
+  }
+  return r;
+}
+
 const char* InboundStream::CheckHeader(uint64_t seq) const {
   const RecordHeader& h = record_.header;
   if (h.sender_id != peer_id_ || h.session != peer_session_ || h.seq != seq) {
@@ -121,10 +129,12 @@ void InboundStream::NoteLaterRecord(uint64_t seq, absl::Time now) {
 void InboundStream::OnMissing(absl::Time now, Counters& counters, Progress& progress) {
   if (gap_next_ > seq_) {
     if (now - gap_seen_at_ < config_.gap_wait) return;
-    // Skip only to a valid record of this stream: a file planted under a
-    // far-ahead number must not make us discard the real ones.
+    // Never skip a record that a fresh look shows (Read's look just now
+    // was one), and skip only to a valid record of this stream: a file
+    // planted under a far-ahead number must not make us discard the real
+    // ones.
     const char* later = name_->For(gap_next_);
-    ReadResult r = ReadRegularFile(config_.inbox_fd, later, kMaxRecordBytes, buffer_);
+    ReadResult r = ReadNamed(later);
     RecordError e = r.outcome == ReadOutcome::kOk
                         ? ParseRecord(buffer_.span(), config_.mtu, record_)
                         : RecordError::kBadHeader;
@@ -169,8 +179,8 @@ void InboundStream::OnBadFile(const char* reason, absl::Time now, Counters& coun
     // otherwise the gap handling skips the number.
     RemoveEntry(config_.inbox_fd, name_->For(seq_));
     counters.AddDrop(reason);
-    LOG(WARNING) << "fs: removed invalid record " << seq_ << " from " << peer_id_ << " ("
-                 << reason << ")";
+    LOG(WARNING) << "fs: removed invalid record " << seq_ << " from " << peer_id_ << " (" << reason
+                 << ")";
     bad_seq_ = 0;
     next_gap_probe_ = now;
     return;

@@ -8,10 +8,12 @@
 // or the next record is not there yet:
 //   * valid: its frames move to the batch (the file image stays in the
 //     stream's buffer until delivered), the file is deleted, seq + 1;
-//   * missing: normal. If a later record is known to exist (probed by name
-//     every gap_wait/4, or reported by the inbox collector) and the missing
-//     one does not appear within gap_wait, skip to the later one if it is
-//     valid, counting the skipped numbers as `gap`;
+//   * missing: normal. Where the filesystem caches failed lookups (NFS,
+//     SMB: FolderProfile) the name is looked up again in a way that
+//     defeats that cache before it counts as missing. If a later record is known to exist (probed
+//     by name every gap_wait/4, or reported by the inbox collector) and the missing one does not
+//     appear within gap_wait, skip to the later one if it is valid, counting the skipped numbers as
+//     `gap`;
 //   * invalid (checksum, truncated, ...): some shares show a renamed file,
 //     or its new size, before its data. Re-read every 10 ms; still bad
 //     after bad_file_wait: delete it and count the reason; the gap rule
@@ -27,6 +29,7 @@
 #include "absl/time/time.h"
 #include "core/counters.h"
 #include "core/frame.h"
+#include "transports/fs/folder_profile.h"
 #include "transports/fs/fs_io.h"
 #include "transports/fs/names.h"
 #include "transports/fs/record.h"
@@ -42,6 +45,9 @@ struct InboundConfig {
   bool opaque_frames = false;     // frames are not ours to adapt
   absl::Duration gap_wait = absl::Seconds(1);
   absl::Duration bad_file_wait = absl::Seconds(1);
+  // What the folder's filesystem needs before a missing name is believed
+  // missing (NFS and SMB cache failed lookups); nullptr: nothing.
+  const FolderProfile* profile = nullptr;
 };
 
 class InboundStream {
@@ -72,6 +78,8 @@ class InboundStream {
   // Why `record_` (just parsed from the file for `seq`) is not this
   // stream's record, or nullptr.
   const char* CheckHeader(uint64_t seq) const;
+  // Reads `name` into buffer_; a miss is re-checked as the profile says.
+  ReadResult ReadNamed(const char* name);
   void OnMissing(absl::Time now, Counters& counters, Progress& progress);
   void OnBadFile(const char* reason, absl::Time now, Counters& counters);
 

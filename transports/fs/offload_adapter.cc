@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "transports/fs/record.h"
 #include "tun/gso.h"
 #include "tun/offload.h"
-#include "transports/fs/record.h"
 
 namespace fstun::fs {
 

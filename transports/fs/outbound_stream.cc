@@ -26,8 +26,7 @@ void OutboundStream::SetInbox(int inbox_fd) {
   inbox_fd_ = inbox_fd;
 }
 
-void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags,
-                           Counters& counters) {
+void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags, Counters& counters) {
   if (inbox_fd_ < 0 || name_ == nullptr) {
     counters.AddDrop("no_route", frames.size());
     return;
@@ -64,8 +63,8 @@ void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags,
   }
 }
 
-bool OutboundStream::WriteRecord(absl::Span<const FrameView> frames, size_t payload,
-                                 uint32_t flags, Counters& counters) {
+bool OutboundStream::WriteRecord(absl::Span<const FrameView> frames, size_t payload, uint32_t flags,
+                                 Counters& counters) {
   const uint64_t seq = seq_;
   absl::Span<const iovec> iov =
       encoder_.Encode(config_.my_id, config_.my_session, seq, frames, flags);
@@ -93,13 +92,16 @@ bool OutboundStream::WriteRecord(absl::Span<const FrameView> frames, size_t payl
   return true;
 }
 
-void OutboundStream::Reclaim() {
+size_t OutboundStream::Reclaim() {
+  size_t consumed = 0;
   while (!outstanding_.empty() && inbox_fd_ >= 0) {
     const Outstanding& o = outstanding_.front();
     if (Exists(inbox_fd_, name_->For(o.seq))) break;
     backlog_bytes_ -= o.bytes;
     outstanding_.pop_front();
+    ++consumed;
   }
+  return consumed;
 }
 
 void OutboundStream::DropUnread(const char* reason, Counters& counters) {

@@ -59,8 +59,8 @@ class OutboundStream {
   // Writes `frames` in order as records with `flags`. Every frame is either
   // written (counted as tx) or dropped and counted in `counters`.
   void Write(absl::Span<const FrameView> frames, uint32_t flags, Counters& counters);
-  // Forgets records the peer has consumed.
-  void Reclaim();
+  // Forgets records the peer has consumed; returns how many.
+  size_t Reclaim();
   // Deletes the records the peer has not read; counts their frames as
   // dropped for `reason` (nullptr: not counted, e.g. on a clean stop).
   void DropUnread(const char* reason, Counters& counters);

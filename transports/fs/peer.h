@@ -20,6 +20,9 @@ struct Peer {
   const std::string id;
   Announcement ann;
   absl::Time beat_changed_at = absl::InfinitePast();  // our clock
+  // Last time its records arrived or it consumed ours (our clock): proof of
+  // life that a cached, stale announcement cannot hide.
+  absl::Time traffic_at = absl::InfinitePast();
   bool live = true;
   OutboundStream out;  // records me -> peer, in DIR/inbox/<peer>
   InboundStream in;    // records peer -> me, in my inbox

@@ -41,8 +41,8 @@ void PeerTable::Announce(absl::Time now) {
   iovec iov{text.data(), text.size()};
   std::string temp = absl::StrCat(".", a.id, kPeerSuffix, kTempSuffix);
   std::string final = absl::StrCat(a.id, kPeerSuffix);
-  absl::Status s = WriteFileAtomically(folder_.peers_fd(), temp.c_str(), final.c_str(),
-                                       {&iov, 1}, nullptr, folder_.access());
+  absl::Status s = WriteFileAtomically(folder_.peers_fd(), temp.c_str(), final.c_str(), {&iov, 1},
+                                       nullptr, folder_.access());
   if (!s.ok()) {
     LOG_EVERY_T(WARNING, 1) << "fs: cannot write announcement: " << s;
   }
@@ -56,7 +56,7 @@ Peer* PeerTable::Find(absl::string_view id) {
 }
 
 bool PeerTable::IsLive(const Peer& p, absl::Time now) const {
-  return now - p.beat_changed_at < config_.peer_timeout;
+  return now - std::max(p.beat_changed_at, p.traffic_at) < config_.peer_timeout;
 }
 
 void PeerTable::StartStreams(Peer& p) {
@@ -118,8 +118,8 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
       p->live = IsLive(*p, now);
       StartStreams(*p);
       peers_.push_back(std::move(fresh));
-      LOG(INFO) << "fs: peer " << id << " session " << Hex16(ann->session) << " role '"
-                << ann->role << "' mtu " << ann->mtu << (p->live ? "" : " (not beating)");
+      LOG(INFO) << "fs: peer " << id << " session " << Hex16(ann->session) << " role '" << ann->role
+                << "' mtu " << ann->mtu << (p->live ? "" : " (not beating)");
       continue;
     }
     if (ann->session != p->ann.session) {
@@ -136,7 +136,8 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
     }
     bool live = IsLive(*p, now);
     if (live != p->live) {
-      LOG(INFO) << "fs: peer " << id << (live ? " is beating again" : " stopped beating");
+      LOG(INFO) << "fs: peer " << id
+                << (live ? " is live again" : " stopped beating and moved no records");
       if (!live) {
         p->out.DropUnread("peer_gone", counters);
         SilenceDoorbell(*p);

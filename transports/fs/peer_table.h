@@ -47,7 +47,9 @@ class PeerTable {
  public:
   PeerTable(const FsFolder& folder, PeerTableConfig config, const OutboundConfig& out_config,
             const InboundConfig& in_config)
-      : folder_(folder), config_(std::move(config)), out_config_(out_config),
+      : folder_(folder),
+        config_(std::move(config)),
+        out_config_(out_config),
         in_config_(in_config) {}
 
   // Rewrites the own announcement.

@@ -1,0 +1,80 @@
+// What the fs transport decides per filesystem from /proc/self/mountinfo.
+#include "transports/fs/folder_profile.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fstun::fs {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Line(const std::string& mount_point, const std::string& type,
+                 const std::string& super_options) {
+  return "36 25 0:42 / " + mount_point + " rw,relatime shared:1 - " + type + " src " +
+         super_options + "\n";
+}
+
+FolderProfile Detect(const std::string& mountinfo, const std::string& path = "/share/fs") {
+  return DetectFolderProfile(path, -1, &mountinfo);
+}
+
+TEST(FolderProfileTest, NfsWithDefaultLookupCacheRevalidatesTheInbox) {
+  const std::string info = Line("/", "ext4", "rw") +
+                           Line("/share", "nfs4", "rw,vers=4.2,acdirmin=30,addr=198.51.100.2");
+  FolderProfile p = Detect(info);
+  EXPECT_EQ(p.type, "nfs4");
+  EXPECT_EQ(p.mount_point, "/share");
+  EXPECT_TRUE(p.refresh_dir_attributes);
+  EXPECT_TRUE(p.revalidates());
+  EXPECT_TRUE(p.refusal.empty());
+  EXPECT_THAT(p.Describe(), HasSubstr("lookupcache=positive"));
+}
+
+TEST(FolderProfileTest, NfsWithoutNegativeCachingNeedsNothing) {
+  FolderProfile p = Detect(Line("/share", "nfs", "rw,vers=3,lookupcache=positive"));
+  EXPECT_EQ(p.type, "nfs");
+  EXPECT_FALSE(p.revalidates());
+}
+
+TEST(FolderProfileTest, SmbLooksUpWithoutOpenIntent) {
+  FolderProfile p = Detect(Line("/share", "cifs", "rw,vers=3.1.1,actimeo=1,closetimeo=5"));
+  EXPECT_TRUE(p.lookup_without_intent);
+  EXPECT_FALSE(p.refresh_dir_attributes);
+}
+
+TEST(FolderProfileTest, NinePLooseIsRefusedWithRemountAdvice) {
+  for (const std::string cache : {"cache=loose", "cache=fscache", "cache=0xf"}) {
+    FolderProfile p = Detect(Line("/share", "9p", "rw,trans=virtio," + cache));
+    EXPECT_THAT(p.refusal, HasSubstr("cache=mmap")) << cache;
+    EXPECT_THAT(p.refusal, HasSubstr("mount -t 9p")) << cache;
+  }
+  for (const std::string cache : {"cache=mmap", "cache=none", "trans=virtio"}) {
+    FolderProfile p = Detect(Line("/share", "9p", "rw," + cache));
+    EXPECT_TRUE(p.refusal.empty()) << cache;
+    EXPECT_FALSE(p.revalidates()) << cache;
+  }
+}
+
+TEST(FolderProfileTest, LongestContainingMountPointWinsAndEscapesAreDecoded) {
+  const std::string info = Line("/", "ext4", "rw") + Line("/mnt/my\\040share", "cifs", "rw") +
+                           Line("/mnt/my", "tmpfs", "rw");
+  FolderProfile p = Detect(info, "/mnt/my share/fs");
+  EXPECT_EQ(p.mount_point, "/mnt/my share");
+  EXPECT_EQ(p.type, "cifs");
+  // "/mnt/my" is not a containing mount of "/mnt/myother".
+  EXPECT_EQ(Detect(info, "/mnt/myother").type, "ext4");
+}
+
+TEST(FolderProfileTest, LocalAndFuseFoldersNeedNothing) {
+  for (const std::string type : {"tmpfs", "ext4", "virtiofs", "fuse.sshfs", "fuse.bindfs"}) {
+    FolderProfile p = Detect(Line("/share", type, "rw"));
+    EXPECT_FALSE(p.revalidates()) << type;
+    EXPECT_TRUE(p.refusal.empty()) << type;
+  }
+}
+
+}  // namespace
+}  // namespace fstun::fs

@@ -32,8 +32,8 @@
 namespace fstun::fs {
 
 struct FolderProfile {
-  std::string type;        // mountinfo type ("nfs4", "cifs", "9p", "fuse.sshfs", ...)
-  std::string options;     // mount + super options, as mountinfo shows them
+  std::string type;     // mountinfo type ("nfs4", "cifs", "9p", "fuse.sshfs", ...)
+  std::string options;  // mount + super options, as mountinfo shows them
   std::string mount_point;
   // Before looking for a record again (and before skipping one as lost):
   bool refresh_dir_attributes = false;  // statx(dir, FORCE_SYNC)

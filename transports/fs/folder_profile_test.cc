@@ -22,8 +22,8 @@ FolderProfile Detect(const std::string& mountinfo, const std::string& path = "/s
 }
 
 TEST(FolderProfileTest, NfsWithDefaultLookupCacheRevalidatesTheInbox) {
-  const std::string info = Line("/", "ext4", "rw") +
-                           Line("/share", "nfs4", "rw,vers=4.2,acdirmin=30,addr=198.51.100.2");
+  const std::string info =
+      Line("/", "ext4", "rw") + Line("/share", "nfs4", "rw,vers=4.2,acdirmin=30,addr=198.51.100.2");
   FolderProfile p = Detect(info);
   EXPECT_EQ(p.type, "nfs4");
   EXPECT_EQ(p.mount_point, "/share");

@@ -484,6 +484,27 @@ TEST(FsTransportTest, RestartedSenderIsNotReplayedAndItsFilesAreCollected) {
   EXPECT_EQ(b->counters().drops_for("stale_file"), 6u);
 }
 
+// Issue 11 (continuity): after a kill -9 and restart of the sender, the
+// receiver's garbage collector met the new session's first records before
+// its next scan had read the new announcement, removed them as stale, and
+// the stream lost them (or waited out a gap).
+TEST(FsTransportTest, RestartedSendersFirstRecordsAreNotCollectedAsStale) {
+  TempFolder folder;
+  FsTransportOptions bo = TestOptions(folder.path(), "192.0.2.1/24");
+  bo.heartbeat = absl::Seconds(3);  // b's scans are rare; its GC is not
+  bo.gc_interval = absl::Milliseconds(50);
+  auto b = MakePeer(bo);
+  SendFromDoomedProcess(folder.path(), 0, 3);
+  // b learns of the (now dead) sender by sending to it, and reads its records.
+  ASSERT_TRUE(b->Send({FrameView(Frame("192.0.2.1", "192.0.2.2", 50))}).ok());
+  ASSERT_EQ(Tags(ReceiveN(*b, 3, kTimeout)), Range(0, 3));
+  // The sender comes back with a new session and sends at once.
+  auto a = MakePeer(TestOptions(folder.path(), "192.0.2.2/24"));
+  SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 100, 3), /*batch=*/false);
+  EXPECT_EQ(Tags(ReceiveN(*b, 3, absl::Milliseconds(1500))), Range(100, 3));
+  EXPECT_EQ(b->counters().drops_for("gap"), 0u);
+}
+
 TEST(FsTransportTest, RestartedReceiverGetsOnlyNewTraffic) {
   TempFolder folder;
   auto a = MakePeer(TestOptions(folder.path(), "192.0.2.2/24"));

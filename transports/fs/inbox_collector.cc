@@ -22,6 +22,7 @@ constexpr uint64_t kFarAhead = 4096;
 
 void InboxCollector::Collect(PeerTable& peers, absl::Time now, Counters& counters) {
   const int inbox = folder_.inbox_fd();
+  bool rescanned = false;
   for (const std::string& name : ListDir(inbox)) {
     if (name == kDoorbell || absl::StartsWith(name, kDoorbellTempPrefix)) continue;
     std::optional<InboxName> n = ParseInboxName(name);
@@ -36,6 +37,17 @@ void InboxCollector::Collect(PeerTable& peers, absl::Time now, Counters& counter
       RemoveEntry(inbox, name.c_str());
       counters.AddDrop("unknown_sender");
       continue;
+    }
+    if (n->sender_session != p->ann.session && n->receiver_session == folder_.session() &&
+        !rescanned) {
+      // Written to this session of ours by another session of the sender:
+      // maybe it restarted and we have not read its new announcement yet.
+      // Its new stream's first records must not go as stale (the reader
+      // would then wait out a gap for record 1): look now, once per pass.
+      rescanned = true;
+      peers.Scan(now, counters);
+      p = peers.Find(n->sender);
+      if (p == nullptr) continue;  // left: the next pass removes its files
     }
     if (n->sender_session != p->ann.session || n->receiver_session != folder_.session()) {
       RemoveEntry(inbox, name.c_str());

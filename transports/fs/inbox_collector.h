@@ -8,6 +8,9 @@
 // after a skip), and junk under not-yet-reached record names (non-regular
 // files, oversized files, and records far ahead that fail validation). A
 // valid later record of a stream is reported to that stream's gap rule.
+// A file from a sender session we do not know is only stale once a fresh
+// scan of the announcements says so: it may be the first record of a
+// restarted peer whose new announcement we have not read yet.
 // Names outside the scheme are never opened: counted and logged once
 // (`ignored_name`). A listing may be stale; nothing here is needed for
 // traffic to flow, only for the folder to stay clean.

@@ -61,7 +61,12 @@ class FolderWatch {
 
 struct PacerOptions {
   absl::Duration poll_min = absl::Microseconds(100);
-  absl::Duration poll_max = absl::Milliseconds(200);
+  // THE knob that trades idle cost for latency on the polling path: an
+  // idle tunnel looks for records this often (one open of the next record
+  // name per peer), so the first packet after a pause waits poll_max/2 on
+  // average. 5 ms: ~200 looks/s, ~2% of a core on a FUSE folder
+  // (docs/fs-transport.md section 7 has the measurements).
+  absl::Duration poll_max = absl::Milliseconds(5);
   absl::Duration hot_window = absl::Milliseconds(20);
   // Once inotify is known to deliver, a poll only guards against a lost
   // event; it comes at the liveness cadence (the heartbeat wakes us anyway),

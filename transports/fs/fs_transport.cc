@@ -21,6 +21,10 @@ namespace {
 // How often records we wrote are checked for having been consumed (the
 // backlog shown by peers(); a write near the cap also checks at once).
 constexpr absl::Duration kReclaimInterval = absl::Milliseconds(50);
+// How often the own doorbell is looked at between scans: a newcomer (or a
+// peer just restarted) is read within this, not at the next heartbeat, so
+// its first packets are not held up to a second.
+constexpr absl::Duration kDoorbellInterval = absl::Milliseconds(50);
 
 absl::Status CheckOptions(FsTransportOptions& options) {
   if (options.dirpath.empty()) {
@@ -297,6 +301,10 @@ void FsTransport::Housekeeping(absl::Time now) {
   if (now >= next_beat_) {
     peers_.Announce(now);
     next_beat_ = now + options_.heartbeat;
+  }
+  if (now >= next_doorbell_) {
+    next_doorbell_ = now + kDoorbellInterval;
+    if (now < next_scan_ && peers_.DoorbellRung()) ScanPeers(now);
   }
   if (now >= next_scan_) ScanPeers(now);
   if (now >= next_reclaim_) {

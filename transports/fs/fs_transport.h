@@ -164,6 +164,7 @@ class FsTransport : public Transport {
   absl::Time next_beat_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_reclaim_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time next_doorbell_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_gc_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 

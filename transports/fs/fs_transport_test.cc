@@ -505,6 +505,21 @@ TEST(FsTransportTest, RestartedSendersFirstRecordsAreNotCollectedAsStale) {
   EXPECT_EQ(b->counters().drops_for("gap"), 0u);
 }
 
+// Start-up (issue 11): a newcomer's first packets were held until the
+// receiver's next scan (up to a heartbeat). The newcomer rings the
+// doorbell, which the receiver looks at every 50 ms.
+TEST(FsTransportTest, NewcomersFirstFramesDoNotWaitForTheNextHeartbeat) {
+  TempFolder folder;
+  FsTransportOptions bo = TestOptions(folder.path(), "192.0.2.1/24");
+  bo.heartbeat = absl::Seconds(20);
+  bo.use_inotify = false;  // the polling path, as between two machines
+  auto b = MakePeer(bo);
+  RunFor({b.get()}, absl::Milliseconds(100));
+  auto a = MakePeer(TestOptions(folder.path(), "192.0.2.2/24"));
+  SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 7, 1));
+  EXPECT_EQ(Tags(ReceiveN(*b, 1, absl::Seconds(3))), std::vector<int64_t>{7});
+}
+
 TEST(FsTransportTest, RestartedReceiverGetsOnlyNewTraffic) {
   TempFolder folder;
   auto a = MakePeer(TestOptions(folder.path(), "192.0.2.2/24"));

@@ -48,6 +48,8 @@ void PeerTable::Announce(absl::Time now) {
   }
 }
 
+bool PeerTable::DoorbellRung() const { return Exists(folder_.inbox_fd(), kDoorbell); }
+
 Peer* PeerTable::Find(absl::string_view id) {
   for (const auto& p : peers_) {
     if (p->id == id) return p.get();
@@ -83,8 +85,10 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
   ByteBuffer buffer;
   // A newcomer our listing may not show yet rang the doorbell.
   std::string doorbell_id;
-  if (ReadRegularFile(folder_.inbox_fd(), kDoorbell, 2 + kMaxPeerIdLength, buffer).outcome ==
-      ReadOutcome::kOk) {
+  const bool rung =
+      ReadRegularFile(folder_.inbox_fd(), kDoorbell, 2 + kMaxPeerIdLength, buffer).outcome ==
+      ReadOutcome::kOk;
+  if (rung) {
     std::string id(AsText(buffer));
     while (!id.empty() && id.back() == '\n') id.pop_back();
     if (IsValidPeerId(id) && id != me) {
@@ -117,6 +121,9 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
           now - ann->time > config_.peer_timeout + absl::Minutes(1) ? absl::InfinitePast() : now;
       p->live = IsLive(*p, now);
       StartStreams(*p);
+      // Ring once even if its announcement lists our id: that may be an
+      // earlier session of ours (we restarted), which it learns of at once.
+      if (p->live) RingDoorbell(*p);
       peers_.push_back(std::move(fresh));
       LOG(INFO) << "fs: peer " << id << " session " << Hex16(ann->session) << " role '" << ann->role
                 << "' mtu " << ann->mtu << (p->live ? "" : " (not beating)");
@@ -145,10 +152,11 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
       p->live = live;
     }
   }
-  // Answered: the next announcement lists the ringer.
-  if (!doorbell_id.empty() && Find(doorbell_id) != nullptr) {
-    unlinkat(folder_.inbox_fd(), kDoorbell, 0);
-  }
+  // Answered (the next announcement lists the ringer), or junk, or a
+  // ringer whose announcement we cannot read yet: it rings again at its
+  // next scan. Never left in place, so DoorbellRung() does not keep
+  // triggering scans.
+  if (rung) unlinkat(folder_.inbox_fd(), kDoorbell, 0);
   for (const auto& p : peers_) {
     if (p->live && !Lists(p->ann, me)) RingDoorbell(*p);
   }

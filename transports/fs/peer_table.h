@@ -13,9 +13,10 @@
 //   gone       -> (beat unchanged for peer_timeout) its unread records are
 //                 deleted (`peer_gone`), no more frames go to it;
 //   left       -> (announcement removed) forgotten.
-// A live peer whose announcement does not list us yet gets our id in its
-// doorbell. FindRoute() picks a destination peer for an address (until
-// routing moves to the core).
+// A live peer whose announcement does not list us yet, or that we have just
+// found, gets our id in its doorbell; the own doorbell is looked at every
+// 50 ms (FsTransport), so a newcomer or a restarted peer is read at once. FindRoute() picks a
+// destination peer for an address (until routing moves to the core).
 #ifndef FSTUN_TRANSPORTS_FS_PEER_TABLE_H_
 #define FSTUN_TRANSPORTS_FS_PEER_TABLE_H_
 
@@ -60,6 +61,8 @@ class PeerTable {
   };
   ScanResult Scan(absl::Time now, Counters& counters);
   absl::Time last_scan() const { return last_scan_; }
+  // Someone wrote our doorbell since the last scan (one open, by name).
+  bool DoorbellRung() const;
 
   Peer* Find(absl::string_view id);
   // The live peer for destination `dst`: a peer announcing exactly it; else

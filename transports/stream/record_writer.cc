@@ -27,8 +27,8 @@ absl::Status WriteError(int e) {
 
 }  // namespace
 
-RecordWriter::RecordWriter(size_t buffer_bytes)
-    : capacity_(std::max(buffer_bytes, 2 * (kHeaderSize + kMaxRecordPayload))),
+RecordWriter::RecordWriter(size_t buffer_bytes, size_t max_payload)
+    : capacity_(std::max(buffer_bytes, 2 * (kHeaderSize + max_payload))),
       buffer_(new uint8_t[capacity_]),
       headers_(kRecordsPerWritev) {}
 
@@ -112,7 +112,7 @@ RecordWriter::Result RecordWriter::Write(int fd, absl::Span<const OutRecord> rec
     if (k == count) continue;
     if (static_cast<size_t>(n) == total) continue;
     // A record the fd took only part of: the rest is buffered (it fits: the
-    // buffer is empty and holds a record of the largest payload).
+    // buffer is empty and holds two records of the largest payload).
     if (written > 0) {
       const OutRecord& r = records[i];
       if (written < kHeaderSize) {

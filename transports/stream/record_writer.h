@@ -39,9 +39,10 @@ struct OutRecord {
 
 class RecordWriter {
  public:
-  // `buffer_bytes` is raised to hold at least one record of the largest
-  // payload (the rest of a partly written record must always fit).
-  explicit RecordWriter(size_t buffer_bytes);
+  // `buffer_bytes` is raised to hold two records of `max_payload` bytes
+  // (the rest of a partly written record must always fit); records with
+  // larger payloads must not be written.
+  explicit RecordWriter(size_t buffer_bytes, size_t max_payload = kMaxRecordPayload);
 
   struct Result {
     size_t accepted = 0;  // records taken, in order from the first

@@ -116,3 +116,15 @@ TEST(RecordWriterTest, ClosedPeerIsAnError) {
 
 }  // namespace
 }  // namespace fstun::stream
+
+namespace fstun::stream {
+namespace {
+
+TEST(RecordWriterTest, BufferFloorIsTwoRecordsOfTheLargestPayload) {
+  EXPECT_EQ(RecordWriter(0, 1400).capacity(), 2 * (kHeaderSize + 1400));
+  EXPECT_EQ(RecordWriter(0).capacity(), 2 * (kHeaderSize + kMaxRecordPayload));
+  EXPECT_EQ(RecordWriter(1 << 20, 1400).capacity(), 1u << 20);
+}
+
+}  // namespace
+}  // namespace fstun::stream

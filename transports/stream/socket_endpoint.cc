@@ -61,6 +61,13 @@ void TuneConnection(int fd, int family) {
   if (family == AF_INET || family == AF_INET6) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));  // frames are latency-bound
+    // A peer host that vanished (power loss, a cut cable) sends no reset;
+    // keepalives find out within about 40 s so the connection is replaced.
+    int idle = 20, interval = 5, count = 4;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
   }
 }
 

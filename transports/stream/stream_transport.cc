@@ -67,7 +67,10 @@ StreamTransport::StreamTransport(std::unique_ptr<Endpoint> endpoint,
       endpoint_(std::move(endpoint)),
       epoll_fd_(epoll_fd),
       decoder_(kMaxRecordPayload, options.receive_buffer_bytes),
-      writer_(options.send_buffer_bytes),
+      // Without offloads no frame exceeds the MTU: a slow line need not
+      // buffer 64 KiB records.
+      writer_(options.send_buffer_bytes,
+              options.vnet_frames ? kMaxRecordPayload : std::max<size_t>(options.mtu, 64)),
       session_(NewSession()) {
   out_.reserve(64);
   absl::MutexLock lock(&status_mu_);

@@ -77,7 +77,7 @@ struct StreamTransportOptions {
   // Frames are sealed: carried unchanged, never adapted.
   bool opaque_frames = false;
   // Bound of the bytes waiting for the stream to become writable (raised
-  // to hold two of the largest records).
+  // to hold two of the largest records: MTU-sized, or 64 KiB with offloads).
   size_t send_buffer_bytes = 1 << 20;
   // Read-ahead of the decoder.
   size_t receive_buffer_bytes = 256 << 10;

@@ -262,7 +262,7 @@ TEST(StreamTransportTest, OfferTakesWhatTheStreamTakesAndNeverBlocks) {
   ASSERT_TRUE(taken.ok());
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
   EXPECT_GT(*taken, 0u);
-  EXPECT_LT(*taken, frames.size()) << "2.8 MB cannot fit the socket plus a 131 KB buffer";
+  EXPECT_LT(*taken, frames.size()) << "2.8 MB cannot fit the socket plus a 2.8 KB buffer";
   EXPECT_EQ(p.a->counters().total_drops(), 0u) << "Offer keeps the rest with the caller";
   // The stream wants to be told when it is writable again.
   bool waits_for_pollout = false;

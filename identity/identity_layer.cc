@@ -29,8 +29,7 @@ IdentityLayer::IdentityLayer(std::unique_ptr<PeerCrypto> crypto, PeerLink* inner
     : crypto_(std::move(crypto)),
       inner_(inner),
       clock_(clock ? std::move(clock) : std::function<absl::Time()>([] { return absl::Now(); })),
-      bound_(crypto_->peer_count()),
-      sealed_(kMaxFrameSize + kDataOverhead) {
+      bound_(crypto_->peer_count()) {
   for (size_t i = 0; i < crypto_->peer_count(); ++i) {
     by_id_[crypto_->peer_config(i).public_key.ToBase64()] = i;
   }
@@ -71,19 +70,30 @@ absl::StatusOr<size_t> IdentityLayer::Send(const std::string& to,
   }
   const size_t peer = it->second;
   const absl::Time now = clock_();
-  std::vector<std::string> links;
-  for (FrameView f : frames) {
-    size_t n = crypto_->Seal(peer, f, absl::MakeSpan(sealed_), now);
-    if (n == 0) continue;  // queued for a handshake, or dropped and counted
-    if (links.empty()) links = LinkPeersFor(peer);
-    if (links.empty()) counters_.AddDrop("no_link");
-    FrameView m(sealed_.data(), n);
-    for (const std::string& l : links) {
-      absl::StatusOr<size_t> sent = inner_->Send(l, absl::MakeConstSpan(&m, 1));
-      if (!sent.ok()) return sent.status();
-      if (*sent == 0) counters_.AddDrop("link_full");
-    }
+  if (outbound_ == nullptr) {
+    outbound_ = std::make_unique<FrameBatch>(64, kMaxFrameSize + kDataOverhead);
   }
+  // Seal into one batch, then hand the batch to the link peer(s) at once.
+  auto send_batch = [&]() -> absl::Status {
+    if (outbound_->empty()) return absl::OkStatus();
+    std::vector<std::string> links = LinkPeersFor(peer);
+    if (links.empty()) counters_.AddDrop("no_link", outbound_->size());
+    for (const std::string& l : links) {
+      absl::StatusOr<size_t> sent = inner_->Send(l, outbound_->frames());
+      if (!sent.ok()) return sent.status();
+      if (*sent < outbound_->size()) counters_.AddDrop("link_full", outbound_->size() - *sent);
+    }
+    outbound_->Clear();
+    return absl::OkStatus();
+  };
+  for (FrameView f : frames) {
+    if (outbound_->full()) {
+      if (absl::Status s = send_batch(); !s.ok()) return s;
+    }
+    size_t n = crypto_->Seal(peer, f, outbound_->NextSlot(), now);
+    if (n > 0) outbound_->CommitNext(n);  // else queued for a handshake, or dropped and counted
+  }
+  if (absl::Status s = send_batch(); !s.ok()) return s;
   Flush();
   return frames.size();
 }

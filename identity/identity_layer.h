@@ -67,8 +67,8 @@ class IdentityLayer : public PeerLink {
   PeerLink* const inner_;
   const std::function<absl::Time()> clock_;
   absl::flat_hash_map<std::string, size_t> by_id_;
-  std::vector<std::string> bound_;  // per peer: link id of its last message
-  std::vector<uint8_t> sealed_;     // one sealed frame
+  std::vector<std::string> bound_;        // per peer: link id of its last message
+  std::unique_ptr<FrameBatch> outbound_;  // sealed frames of one Send
   // An opened frame of another peer than the one Receive returned.
   std::vector<uint8_t> opened_;
   size_t opened_peer_ = 0;

@@ -12,8 +12,8 @@
 //      then the same message with one byte flipped: data path, replay
 //      window, AllowedIPs check on fuzzer-chosen plaintext
 //
-// Nothing persists between inputs except the two fixed key pairs. Build and
-// run: see docs/security.md ("Tests") and hardening's tools/fuzz.
+// Nothing persists between inputs except the two fixed key pairs. Run:
+// tools/fuzz //identity:handshake_fuzzer 60 (docs/fuzzing.md).
 #include <sodium.h>
 
 #include <cstddef>

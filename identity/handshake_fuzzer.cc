@@ -13,7 +13,7 @@
 //      window, AllowedIPs check on fuzzer-chosen plaintext
 //
 // Nothing persists between inputs except the two fixed key pairs. Run:
-// tools/fuzz //identity:handshake_fuzzer 60 (docs/fuzzing.md).
+// tools/fuzz --time=60 //identity:handshake_fuzzer (docs/fuzzing.md).
 #include <sodium.h>
 
 #include <cstddef>

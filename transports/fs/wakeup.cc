@@ -147,10 +147,14 @@ void WakeupPacer::Update(absl::Time now) {
     interval_ = std::max(options_.poll_max, options_.inotify_safety_net);
     return;
   }
-  if (now - last_activity_ <= options_.hot_window) {
+  const absl::Duration quiet = now - last_activity_;
+  if (quiet <= options_.hot_window) {
     interval_ = options_.poll_min;
   } else {
-    interval_ = std::min(options_.poll_max, interval_ * 2);
+    const absl::Duration cap = quiet >= options_.deep_idle_after
+                                   ? options_.poll_max * options_.deep_idle_factor
+                                   : options_.poll_max;
+    interval_ = std::min(cap, interval_ * 2);
   }
 }
 

@@ -17,7 +17,8 @@
 //   * "polling":   of each 8 records read, at least 3/4 announced ->
 //                  inotify. Poll every poll_min while traffic flows
 //                  (hot_window after the last frame), then back off
-//                  geometrically to poll_max.
+//                  geometrically to poll_max, and after deep_idle_after
+//                  without traffic to deep_idle_factor * poll_max.
 // A record counts as announced if an event is in credit when it is read:
 // events are read in lumps, and a fast poll may find a renamed file a
 // moment before the kernel queues its event, which then comes later.
@@ -67,6 +68,11 @@ struct PacerOptions {
   // average. 5 ms: ~200 looks/s, ~2% of a core on a FUSE folder
   // (docs/fs-transport.md section 7 has the measurements).
   absl::Duration poll_max = absl::Milliseconds(5);
+  // After this long without traffic the tunnel is "long idle" and looks
+  // only every deep_idle_factor * poll_max: interactive use (a packet every
+  // second or so) keeps poll_max; a tunnel nobody uses costs a quarter.
+  absl::Duration deep_idle_after = absl::Seconds(3);
+  int deep_idle_factor = 4;
   absl::Duration hot_window = absl::Milliseconds(20);
   // Once inotify is known to deliver, a poll only guards against a lost
   // event; it comes at the liveness cadence (the heartbeat wakes us anyway),

@@ -83,5 +83,19 @@ TEST(WakeupPacer, PollsFastWhileHotThenBacksOffToTheMaximum) {
   EXPECT_EQ(p.interval(), absl::Microseconds(100));
 }
 
+TEST(WakeupPacer, LongIdleBacksOffFurtherAndTrafficBringsItBack) {
+  PacerOptions o;  // the defaults: poll_max 5 ms, x4 after 3 s
+  WakeupPacer p(o, "test", false);
+  absl::Time t = absl::Now();
+  p.OnActivity(t);
+  for (int i = 1; i <= 40; ++i) p.Update(t + absl::Milliseconds(50 * i));  // 2 s
+  EXPECT_EQ(p.interval(), o.poll_max) << "a packet a second or so keeps poll_max";
+  for (int i = 1; i <= 10; ++i) p.Update(t + absl::Seconds(3) + absl::Milliseconds(50 * i));
+  EXPECT_EQ(p.interval(), o.poll_max * o.deep_idle_factor);
+  p.OnActivity(t + absl::Seconds(4));
+  p.Update(t + absl::Seconds(4));
+  EXPECT_EQ(p.interval(), o.poll_min);
+}
+
 }  // namespace
 }  // namespace fstun::fs

@@ -18,7 +18,8 @@
 // * Counters are AEAD nonces; the replay window (seal/replay_window.h)
 //   refuses repeats and frames too far behind.
 // * Timers (Tick): an initiation unanswered for rekey_timeout is retried
-//   with a new ephemeral key, until rekey_attempt_time, then the frames
+//   with a new ephemeral key (the response to the one it replaces is still
+//   accepted until the next retry), until rekey_attempt_time, then the frames
 //   waiting for it are dropped ("handshake_timeout"). A session older than
 //   rekey_after_time (initiator side) or past rekey_after_messages starts a
 //   new handshake on the next send; past reject_after_time or
@@ -165,7 +166,8 @@ bool PeerCrypto::Usable(const Session& s, absl::Time now) const {
 
 void PeerCrypto::Initiate(size_t peer, absl::Time now) {
   Peer& p = *peers_[peer];
-  if (p.handshake != nullptr) index_.erase(p.handshake->local_index);
+  if (p.previous_handshake != nullptr) index_.erase(p.previous_handshake->local_index);
+  p.previous_handshake = std::move(p.handshake);
   p.handshake = std::make_unique<InitiatorHandshake>();
   uint32_t index = NewIndex();
   index_[index] = IndexEntry{peer, true};
@@ -351,19 +353,25 @@ PeerCrypto::Opened PeerCrypto::OpenResponse(FrameView m, absl::Time now) {
   if (it == index_.end() || !it->second.handshake) return Drop("unknown_session");
   size_t peer = it->second.peer;
   Peer& p = *peers_[peer];
-  if (p.handshake == nullptr) return Drop("unknown_session");
+  InitiatorHandshake* hs = nullptr;
+  for (InitiatorHandshake* h : {p.handshake.get(), p.previous_handshake.get()}) {
+    if (h != nullptr && h->local_index == it->first) hs = h;
+  }
+  if (hs == nullptr) return Drop("unknown_session");
   auto s = std::make_unique<Session>();
-  if (ConsumeResponse(me_, p.config.public_key, psk_, p.handshake.get(), m, &s->keys) !=
-      HandshakeError::kOk) {
+  if (ConsumeResponse(me_, p.config.public_key, psk_, hs, m, &s->keys) != HandshakeError::kOk) {
     p.counters.AddDrop("handshake_invalid");
     return Drop("handshake_invalid");
   }
-  s->local_index = p.handshake->local_index;
+  s->local_index = hs->local_index;
   s->remote_index = LoadLe32(m.data() + msg::kRespSender);
   s->created = now;
   s->initiator = true;
   it->second.handshake = false;  // the index now names the session
-  p.handshake.reset();
+  for (std::unique_ptr<InitiatorHandshake>* h : {&p.handshake, &p.previous_handshake}) {
+    if (*h != nullptr && (*h)->local_index != s->local_index) index_.erase((*h)->local_index);
+    h->reset();
+  }
   p.handshake_first_sent = absl::InfinitePast();
   p.awaiting_reply_since = absl::InfiniteFuture();
   p.last_received_ns.store(absl::ToUnixNanos(now), std::memory_order_relaxed);
@@ -461,6 +469,10 @@ void PeerCrypto::Tick(absl::Time now) {
       if (now - p.handshake_first_sent >= timing_.rekey_attempt_time) {
         index_.erase(p.handshake->local_index);
         p.handshake.reset();
+        if (p.previous_handshake != nullptr) {
+          index_.erase(p.previous_handshake->local_index);
+          p.previous_handshake.reset();
+        }
         p.handshake_first_sent = absl::InfinitePast();
         if (!p.queue.empty()) {
           counters_.AddDrop("handshake_timeout", p.queue.size());

@@ -155,6 +155,9 @@ class PeerCrypto {
     PeerConfig config;
     std::unique_ptr<Session> current, previous, next;
     std::unique_ptr<InitiatorHandshake> handshake;
+    // The initiation a retry replaced: its response is still accepted for
+    // one more retry interval (a round trip may exceed rekey_timeout).
+    std::unique_ptr<InitiatorHandshake> previous_handshake;
     absl::Time handshake_sent = absl::InfinitePast();
     absl::Time handshake_first_sent = absl::InfinitePast();
     absl::Time last_timestamp_sent = absl::InfinitePast();

@@ -373,6 +373,35 @@ TEST(PeerCryptoTest, HandshakeRetriesThenGivesUpAndDropsQueuedFrames) {
   EXPECT_THAT(net.delivered[0], ::testing::ElementsAre(3));
 }
 
+TEST(PeerCryptoTest, ResponseToTheInitiationARetryReplacedStillCompletes) {
+  Net net(1);
+  net.Send(1, 0, 1);
+  Wire first = net.in_flight[0];
+  net.in_flight.clear();
+  net.now += absl::Seconds(5);
+  net.Tick();  // retry: a second initiation
+  Wire second = net.in_flight[0];
+  net.in_flight.clear();
+  net.Deliver(first);  // the slow medium delivers the first one only now
+  net.Run();
+  EXPECT_THAT(net.delivered[0], ::testing::ElementsAre(1));
+  // An initiation two retries old is no longer answered usefully.
+  Net net2(1);
+  net2.Send(1, 0, 1);
+  Wire old = net2.in_flight[0];
+  net2.in_flight.clear();
+  for (int i = 0; i < 2; ++i) {
+    net2.now += absl::Seconds(5);
+    net2.Tick();
+    net2.in_flight.clear();
+  }
+  net2.Deliver(old);
+  ASSERT_EQ(net2.in_flight.size(), 1u);  // the server answers...
+  net2.Run();
+  EXPECT_EQ(net2.drops[1]["unknown_session"], 1);  // ...the client forgot it
+  EXPECT_TRUE(net2.delivered[0].empty());
+}
+
 TEST(PeerCryptoTest, RekeysAfterTimeAndKeepsDelivering) {
   Net net(1);
   net.Send(1, 0, 1);

@@ -27,7 +27,9 @@ shad() {
   [[ -n "$want" && "$(get "$1" down_sha)" == "$want" ]] && printf '✓' || printf '✗'
 }
 
-echo "| share | first reply guest / host | ping 1/s p50 / p99 | ping 20/s p50 / p99 | after 30 s idle | $(($(get tmpfs up_bytes || echo 4194304) / 1048576)) MiB up / down (sha256) | kill -9 + restart: first reply, replayed | drops guest / host | result |"
+mib="$(get tmpfs up_bytes)"
+mib=$((${mib:-4194304} / 1048576))
+echo "| share | first reply guest / host | ping 1/s p50 / p99 | ping 20/s p50 / p99 | after 30 s idle | $mib MiB up / down (sha256) | kill -9 + restart: tun0 up, then first reply; replayed | drops guest / host | result |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for s in "$@"; do
   f="$dir/$s"
@@ -52,7 +54,7 @@ for s in "$@"; do
   [[ -s "$(dirname "$dir")/$s/failures" ]] && result="FAIL: $(paste -sd ';' "$(dirname "$dir")/$s/failures")"
   label="$s"
   [[ "$s" == tmpfs ]] && label="tmpfs in the guest (baseline)"
-  printf '| %s | %s / %s ms | %s%s / %s ms%s | %s / %s ms%s | %s ms | %s%s / %s%s %s%s | %s ms, %s | %s / %s | %s |\n' \
+  printf '| %s | %s / %s ms | %s%s / %s ms%s | %s / %s ms%s | %s ms | %s%s / %s%s %s%s | %s + %s ms; %s | %s / %s | %s |\n' \
     "$label" \
     "$(ms "$(get "$s" first_guest_ms)")" "$(ms "$host_first")" \
     "$(ms "$p1")" "$([[ "$s" != tmpfs ]] && times "$p1" "$(get tmpfs ping1_p50_ms)")" "$(ms "$(get "$s" ping1_p99_ms)")" "$(loss "$(get "$s" ping1_sent)" "$(get "$s" ping1_recv)")" \
@@ -61,7 +63,7 @@ for s in "$@"; do
     "$(secs "$up")" "$([[ "$s" != tmpfs ]] && times "$up" "$(get tmpfs up_ms)")" \
     "$(secs "$down")" "$([[ "$s" != tmpfs ]] && times "$down" "$(get tmpfs down_ms)")" \
     "$(shas "$s")" "$(shad "$s")" \
-    "$(ms "$(get "$s" restart_first_ms)")" "$replay" \
+    "$(ms "$(get "$s" restart_up_ms)")" "$(ms "$(get "$s" restart_first_ms)")" "$replay" \
     "$(get "$s" guest_drops)" "$drops_host" \
     "$result"
 done

@@ -442,7 +442,7 @@ vm_judge() {
     [[ "$(vm_get "$r" ping20_recv)" == "$(vm_get "$r" ping20_sent)" ]] || bad+=("ping 20/s lost $(($(vm_get "$r" ping20_sent) - $(vm_get "$r" ping20_recv)))")
     [[ -n "$(vm_get "$r" idle_ms)" ]] || bad+=("no reply after 30 s idle")
     [[ "$(vm_get "$r" restart_first_ms)" =~ ^[0-9]+$ && "$(vm_get "$r" restart_first_ms)" -le 3000 ]] ||
-      bad+=("after kill -9 + restart: first reply $(vm_get "$r" restart_first_ms) ms (limit 3000)")
+      bad+=("after kill -9 + restart: first reply $(vm_get "$r" restart_first_ms) ms after tun0 was up (limit 3000)")
     [[ "$(vm_get "$r" restart_replies)" == "$(vm_get "$r" restart_tun_written)" ]] ||
       bad+=("after restart: tun0 got $(vm_get "$r" restart_tun_written) packets for $(vm_get "$r" restart_replies) replies (replayed?)")
   fi

@@ -20,16 +20,28 @@ loss() { # SENT RECV
   [[ "$1" =~ ^[0-9]+$ && "$2" =~ ^[0-9]+$ ]] || return 0
   (($1 > $2)) && printf ', **%d/%d lost**' $(($1 - $2)) "$1"
 }
-shas() { [[ -n "$(get "$1" up_sha)" && "$(get "$1" up_sha)" == "$(get "$1" up_peer_sha)" ]] && printf '✓' || printf '✗'; }
-shad() {
-  local want
-  want="$(get "$1" host_down_sha)$(get "$1" peer_down_sha)"
-  [[ -n "$want" && "$(get "$1" down_sha)" == "$want" ]] && printf '✓' || printf '✗'
+# xfer SHARE up|down: "T s (N× base) ✓", or "✗ after T s" when the
+# receiver's sha256 differs or never came.
+xfer() {
+  local t want got
+  t="$(get "$1" "$2_ms")"
+  if [[ "$2" == up ]]; then
+    want="$(get "$1" up_sha)" got="$(get "$1" up_peer_sha)"
+  else
+    want="$(get "$1" host_down_sha)$(get "$1" peer_down_sha)" got="$(get "$1" down_sha)"
+  fi
+  if [[ -n "$want" && "$want" == "$got" ]]; then
+    printf '%s%s ✓' "$(secs "$t")" "$([[ "$1" != tmpfs ]] && times "$t" "$(get tmpfs "$2_ms")")"
+  elif [[ -n "$t" ]]; then
+    printf '**✗ after %s**' "$(secs "$t")"
+  else
+    printf '–'
+  fi
 }
 
 mib="$(get tmpfs up_bytes)"
 mib=$((${mib:-4194304} / 1048576))
-echo "| share | first reply guest / host | ping 1/s p50 / p99 | ping 20/s p50 / p99 | after 30 s idle | $mib MiB up / down (sha256) | kill -9 + restart: tun0 up, then first reply; replayed | drops guest / host | result |"
+echo "| share | first reply guest / host | ping 1/s p50 / p99 | ping 20/s p50 / p99 | after 30 s idle | $mib MiB up / down (✓ sha256 equal) | kill -9 + restart: tun0 up, then first reply; replayed | drops guest / host | result |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for s in "$@"; do
   f="$dir/$s"
@@ -39,30 +51,32 @@ for s in "$@"; do
   fi
   host_first="$(get "$s" first_host_ms)$(get "$s" first_peer_ms)"
   p1="$(get "$s" ping1_p50_ms)"
-  up="$(get "$s" up_ms)"
-  down="$(get "$s" down_ms)"
   replay="–"
-  if [[ -n "$(get "$s" restart_replies)" ]]; then
-    if [[ "$(get "$s" restart_replies)" == "$(get "$s" restart_tun_written)" ]]; then
+  if [[ -n "$(get "$s" restart_big_packets)" ]]; then
+    if [[ "$(get "$s" restart_big_packets)" == 0 ]]; then
       replay=no
+    elif [[ "$(get "$s" restart_big_packets)" =~ ^[0-9]+$ ]]; then
+      replay="**$(get "$s" restart_big_packets) replayed**"
     else
-      replay="**$(get "$s" restart_tun_written) packets for $(get "$s" restart_replies) replies**"
+      replay="?"
     fi
+  elif [[ -n "$(get "$s" restart_replies)" ]]; then
+    # Results from before the size-based check.
+    [[ "$(get "$s" restart_replies)" == "$(get "$s" restart_tun_written)" ]] && replay=no ||
+      replay="$(get "$s" restart_tun_written) packets for $(get "$s" restart_replies) replies"
   fi
   drops_host="$(get "$s" host_drops)$(get "$s" peer_drops)"
   result=PASS
-  [[ -s "$(dirname "$dir")/$s/failures" ]] && result="FAIL: $(paste -sd ';' "$(dirname "$dir")/$s/failures")"
+  [[ -s "$(dirname "$dir")/$s/failures" ]] && result="FAIL: $(head -n 3 "$(dirname "$dir")/$s/failures" | paste -sd ';')"
   label="$s"
   [[ "$s" == tmpfs ]] && label="tmpfs in the guest (baseline)"
-  printf '| %s | %s / %s ms | %s%s / %s ms%s | %s / %s ms%s | %s ms | %s%s / %s%s %s%s | %s + %s ms; %s | %s / %s | %s |\n' \
+  printf '| %s | %s / %s ms | %s%s / %s ms%s | %s / %s ms%s | %s ms | %s / %s | %s + %s ms; %s | %s / %s | %s |\n' \
     "$label" \
     "$(ms "$(get "$s" first_guest_ms)")" "$(ms "$host_first")" \
     "$(ms "$p1")" "$([[ "$s" != tmpfs ]] && times "$p1" "$(get tmpfs ping1_p50_ms)")" "$(ms "$(get "$s" ping1_p99_ms)")" "$(loss "$(get "$s" ping1_sent)" "$(get "$s" ping1_recv)")" \
     "$(ms "$(get "$s" ping20_p50_ms)")" "$(ms "$(get "$s" ping20_p99_ms)")" "$(loss "$(get "$s" ping20_sent)" "$(get "$s" ping20_recv)")" \
     "$(ms "$(get "$s" idle_ms)")" \
-    "$(secs "$up")" "$([[ "$s" != tmpfs ]] && times "$up" "$(get tmpfs up_ms)")" \
-    "$(secs "$down")" "$([[ "$s" != tmpfs ]] && times "$down" "$(get tmpfs down_ms)")" \
-    "$(shas "$s")" "$(shad "$s")" \
+    "$(xfer "$s" up)" "$(xfer "$s" down)" \
     "$(ms "$(get "$s" restart_up_ms)")" "$(ms "$(get "$s" restart_first_ms)")" "$replay" \
     "$(get "$s" guest_drops)" "$drops_host" \
     "$result"

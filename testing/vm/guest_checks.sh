@@ -24,9 +24,11 @@ start_fstun() {
   FSTUN_PID=$!
 }
 
-# Waits (at most 30 s) until tun0 carries its address; fails otherwise.
+# Waits (at most 30 s) until tun0 carries its address; fails otherwise, or
+# as soon as this end's fstun has exited.
 wait_tun() { # [nsenter args...]
   for _ in $(seq 300); do
+    [ $# -eq 0 ] && ! kill -0 "$FSTUN_PID" 2>/dev/null && return 1
     "$@" ip -4 addr show dev "${TUN_NAME:-tun0}" 2>/dev/null | grep -q "inet " && return 0
     sleep 0.1
   done
@@ -128,7 +130,19 @@ run_checks() {
   if [ "$SHARE" = tmpfs ]; then start_guest_peer; fi
   start_fstun
   say fstun_started uptime_ms="$t0"
-  wait_tun || die "fstun did not bring tun0 up within 30 s (log: $(tail -n 3 $FSTUN_LOG | tr '\n' ' '))"
+  if ! wait_tun; then
+    if ! kill -0 "$FSTUN_PID" 2>/dev/null; then
+      # fstun refused to start (e.g. a mount it cannot work on): its last
+      # log line is the user's advice.
+      wait "$FSTUN_PID"
+      say "refused_exit=$?"
+      echo "VMLOG refused: $(tail -n 1 "$FSTUN_LOG")"
+      say done uptime_ms="$(now_ms)"
+      sync
+      poweroff -f
+    fi
+    die "fstun did not bring tun0 up within 30 s (log: $(tail -n 3 $FSTUN_LOG | tr '\n' ' '))"
+  fi
   TARGET=$PEER first_reply first_guest "$t0"
   _first=$?
   if [ "$SHARE" = tmpfs ]; then

@@ -49,6 +49,10 @@ for s in "$@"; do
     echo "| $s | not run | | | | | | | |"
     continue
   fi
+  if [[ -n "$(get "$s" refused_exit)" ]]; then
+    echo "| $s | fstun refused to start (exit $(get "$s" refused_exit)) with remount advice | | | | | | | $([[ -s "$(dirname "$dir")/$s/failures" ]] && echo FAIL || echo PASS) |"
+    continue
+  fi
   host_first="$(get "$s" first_host_ms)$(get "$s" first_peer_ms)"
   p1="$(get "$s" ping1_p50_ms)"
   replay="–"

@@ -8,6 +8,10 @@
 
 namespace fstun {
 
+const char* FrameFormatName(FrameFormat format) {
+  return format == FrameFormat::kVnet ? "vnet" : "ip";
+}
+
 FrameBatch::FrameBatch(size_t max_frames, size_t frame_capacity)
     : max_frames_(max_frames),
       slot_size_((frame_capacity + 63) & ~size_t{63}),

@@ -1,8 +1,8 @@
 // Frames and batches of frames: the unit the data path moves.
 //
-// A frame is one IP packet (or, with offloads, one virtio_net_hdr-prefixed
-// super-packet). Devices and transports move frames in batches, as
-// wireguard-go's tun.Device and conn.Bind do, so one system call or one file
+// A frame is one IP packet (FrameFormat::kIp) or, with offloads, one
+// virtio_net_hdr-prefixed super-packet (kVnet); a batch records which. Devices and transports move
+// frames in batches, as wireguard-go's tun.Device and conn.Bind do, so one system call or one file
 // carries many packets.
 //
 // A FrameBatch owns one contiguous allocation made at construction, divided
@@ -36,9 +36,14 @@ using FrameView = absl::Span<const uint8_t>;
 // bytes plus room for a 12-byte virtio_net_hdr and alignment.
 inline constexpr size_t kMaxFrameSize = 65535 + 64;
 
-// With TUN offloads every frame starts with a struct virtio_net_hdr of this
-// size (tun/offload.h says what is in it).
-inline constexpr size_t kVirtioNetHdrSize = 10;
+// What the bytes of a frame are. The Device sets it on every batch it reads
+// (FrameBatch::set_format); nobody guesses it from the bytes.
+enum class FrameFormat : uint8_t {
+  kIp,    // one IPv4 or IPv6 packet
+  kVnet,  // a struct virtio_net_hdr, then an IP packet that may be a GSO
+          // super-packet of up to 64 KiB (vnet/header.h owns this format)
+};
+const char* FrameFormatName(FrameFormat format);
 
 class FrameBatch {
  public:
@@ -54,7 +59,11 @@ class FrameBatch {
   bool empty() const { return count_ == 0; }
   bool full() const { return count_ == max_frames_; }
 
-  // Forgets all frames; the memory stays allocated.
+  // The format of every frame in the batch (kIp unless set).
+  FrameFormat format() const { return format_; }
+  void set_format(FrameFormat format) { format_ = format; }
+
+  // Forgets all frames; the memory stays allocated. The format stays.
   void Clear() { count_ = 0; }
 
   // The writable buffer of the next free slot (full slot capacity). Only
@@ -78,6 +87,7 @@ class FrameBatch {
   size_t max_frames_;
   size_t slot_size_;
   size_t count_ = 0;
+  FrameFormat format_ = FrameFormat::kIp;
   std::unique_ptr<uint8_t[]> storage_;
   std::vector<uint8_t*> slots_;
   std::vector<FrameView> views_;

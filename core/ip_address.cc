@@ -109,12 +109,4 @@ std::optional<IpAddress> PacketAddress(FrameView p, bool destination) {
 std::optional<IpAddress> PacketDestination(FrameView packet) { return PacketAddress(packet, true); }
 std::optional<IpAddress> PacketSource(FrameView packet) { return PacketAddress(packet, false); }
 
-std::optional<IpAddress> FrameDestination(FrameView frame) {
-  if (frame.empty()) return std::nullopt;
-  int version = frame[0] >> 4;
-  if (version == 4 || version == 6) return PacketDestination(frame);
-  if (frame.size() <= kVirtioNetHdrSize) return std::nullopt;
-  return PacketDestination(frame.subspan(kVirtioNetHdrSize));
-}
-
 }  // namespace fstun

@@ -54,12 +54,6 @@ absl::StatusOr<std::vector<IpPrefix>> ParsePrefixList(absl::string_view text);
 std::optional<IpAddress> PacketDestination(FrameView packet);
 std::optional<IpAddress> PacketSource(FrameView packet);
 
-// The destination of a frame as the data path carries it: a plain IP packet,
-// or one behind a 10-byte virtio_net_hdr (TUN offloads, tun/offload.h). The
-// two cannot be confused: a virtio header's first byte (flags: 0, 1, 2 or 4)
-// is never an IP version nibble of 4 or 6.
-std::optional<IpAddress> FrameDestination(FrameView frame);
-
 }  // namespace fstun
 
 #endif  // FSTUN_CORE_IP_ADDRESS_H_

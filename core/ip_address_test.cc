@@ -62,20 +62,5 @@ TEST(PacketAddressTest, ReadsIpv4AndIpv6Headers) {
   EXPECT_FALSE(PacketDestination({}).has_value());
 }
 
-TEST(PacketAddressTest, FrameDestinationSeesThroughAVirtioHeader) {
-  std::vector<uint8_t> v4(20, 0);
-  v4[0] = 0x45;
-  v4[16] = 198, v4[17] = 51, v4[18] = 100, v4[19] = 7;
-  EXPECT_EQ(FrameDestination(v4)->ToString(), "198.51.100.7");
-  for (uint8_t flags : {0, 1, 2}) {
-    std::vector<uint8_t> vnet(10, 0);
-    vnet[0] = flags;
-    vnet.insert(vnet.end(), v4.begin(), v4.end());
-    EXPECT_EQ(FrameDestination(vnet)->ToString(), "198.51.100.7") << int(flags);
-  }
-  std::vector<uint8_t> header_only(10, 0);
-  EXPECT_FALSE(FrameDestination(header_only).has_value());
-}
-
 }  // namespace
 }  // namespace fstun

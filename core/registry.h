@@ -42,7 +42,7 @@ struct TransportConfig {
   size_t mtu = 1500;                // link MTU of the TUN
   std::vector<IpPrefix> addresses;  // this end's tunnel addresses
   // The TUN can hand over frames that start with a virtio_net_hdr and may be
-  // GSO super-packets of up to 64 KiB (tun/offload.h). A transport that can
+  // GSO super-packets of up to 64 KiB (vnet/header.h). A transport that can
   // carry such frames says so in capabilities().carries_gso_frames; the
   // daemon then turns the TUN's offloads on. Otherwise frames are plain IP.
   bool offload_frames = false;

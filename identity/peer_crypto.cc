@@ -40,6 +40,7 @@
 #include "glog/logging.h"
 #include "identity/messages.h"
 #include "seal/key.h"
+#include "vnet/header.h"
 
 namespace fstun {
 

@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "core/send_checks.h"
 #include "glog/logging.h"
+#include "vnet/header.h"
 
 namespace fstun {
 namespace {
@@ -71,6 +72,7 @@ SealedTransport::SealedTransport(std::unique_ptr<Transport> inner, std::unique_p
       mtu_(options.mtu),
       max_plain_(inner_->capabilities().carries_gso_frames ? kMaxFrameSize - kSealOverhead
                                                            : options.mtu),
+      format_(inner_->capabilities().carries_gso_frames ? FrameFormat::kVnet : FrameFormat::kIp),
       sealer_(*key_, options.sender_id, session),
       opener_(*key_, session),
       outbound_(kOutboundFrames, max_plain_ + kSealOverhead),
@@ -131,7 +133,7 @@ absl::Status SealedTransport::Send(absl::Span<const FrameView> frames) {
       counters_.AddDrop("sequence_exhausted");
       continue;
     }
-    outbound_destinations_[outbound_.size()] = FrameDestination(frame);
+    outbound_destinations_[outbound_.size()] = PacketDestination(IpPacket(frame, format_));
     outbound_.CommitNext(sealed);
   }
   absl::Status s = FlushOutbound();

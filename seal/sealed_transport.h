@@ -108,7 +108,8 @@ class SealedTransport : public Transport {
   // Heap-held so the sealer's and opener's references stay valid.
   const std::unique_ptr<Key> key_;
   const size_t mtu_;
-  const size_t max_plain_;  // mtu_, or kMaxFrameSize - overhead for GSO
+  const size_t max_plain_;    // mtu_, or kMaxFrameSize - overhead for GSO
+  const FrameFormat format_;  // of the plaintext frames
   FrameSealer sealer_;
   FrameOpener opener_;
   FrameBatch outbound_;  // sealed frames waiting for inner_->SendRouted

@@ -22,6 +22,7 @@
 #include "testing/netns.h"
 #include "testing/packet_builder.h"
 #include "tun/tun_device.h"
+#include "vnet/header.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -156,26 +157,6 @@ TEST_F(TunOffloadTest, ReadNeedsSlotsForAFullSuperPacket) {
   FrameBatch mtu_sized(4, 2048);
   absl::StatusOr<size_t> n = tun_->Read(mtu_sized);
   EXPECT_TRUE(absl::IsInvalidArgument(n.status())) << n.status();
-}
-
-TEST(VirtioNetHeaderTest, ParsesFieldsAndRefusesShortFrames) {
-  std::vector<uint8_t> frame = WithEmptyVnetHeader(std::vector<uint8_t>{0x45, 0x00});
-  ASSERT_EQ(frame.size(), kVirtioNetHdrSize + 2);
-  frame[0] = kNeedsChecksum;
-  frame[1] = kVirtioGsoUdpL4;
-  uint16_t gso_size = 1200;
-  std::memcpy(&frame[4], &gso_size, 2);  // native byte order, as the kernel writes it
-  std::optional<VirtioNetHeader> h = ParseVirtioNetHeader(frame);
-  ASSERT_TRUE(h.has_value());
-  EXPECT_EQ(h->flags, kNeedsChecksum);
-  EXPECT_EQ(h->gso_type, kVirtioGsoUdpL4);
-  EXPECT_EQ(h->gso_size, 1200);
-  EXPECT_EQ(VnetPayload(frame).size(), 2u);
-  EXPECT_EQ(VnetPayload(frame)[0], 0x45);
-
-  std::vector<uint8_t> short_frame(kVirtioNetHdrSize - 1);
-  EXPECT_FALSE(ParseVirtioNetHeader(short_frame).has_value());
-  EXPECT_TRUE(VnetPayload(short_frame).empty());
 }
 
 }  // namespace

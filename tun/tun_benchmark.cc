@@ -5,7 +5,7 @@
 //   bazel run -c opt //tun:tun_benchmark
 //
 // items_per_second counts round trips (one packet written + one read).
-// BM_SegmentTcpSuperPacket needs no root: it measures tun/gso.h alone.
+// BM_SegmentTcpSuperPacket needs no root: it measures vnet/gso.h alone.
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -17,9 +17,10 @@
 #include "glog/logging.h"
 #include "testing/netns.h"
 #include "testing/packet_builder.h"
-#include "tun/gso.h"
 #include "tun/offload.h"
 #include "tun/tun_device.h"
+#include "vnet/gso.h"
+#include "vnet/header.h"
 
 namespace fstun {
 namespace {
@@ -87,7 +88,7 @@ BENCHMARK(BM_EchoRoundTrip)
     ->UseRealTime();
 
 // Cutting one 64 KiB TCP super-packet into 1448-byte segments in userspace
-// (tun/gso.h), as a forwarder from an offloading TUN to a plain peer must.
+// (vnet/gso.h), as a forwarder from an offloading TUN to a plain peer must.
 // bytes_per_second counts the super-packet's bytes.
 void BM_SegmentTcpSuperPacket(benchmark::State& state) {
   std::vector<uint8_t> data(64000, 0x5a);

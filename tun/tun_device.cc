@@ -15,6 +15,7 @@
 #include "core/send_checks.h"
 #include "netlink/rtnetlink.h"
 #include "tun/offload.h"
+#include "vnet/header.h"
 
 namespace fstun {
 namespace {
@@ -227,6 +228,7 @@ absl::StatusOr<size_t> TunDevice::Read(FrameBatch& batch) {
   }
   size_t count = 0;
   uint64_t bytes = 0;
+  batch.set_format(vnet_hdr_ ? FrameFormat::kVnet : FrameFormat::kIp);
   while (!batch.full()) {
     absl::Span<uint8_t> slot = batch.NextSlot();
     ssize_t n = read(fd_, slot.data(), slot.size());

@@ -19,7 +19,7 @@
 // NIC would; only a dead fd (the interface was deleted) is an error. Neither
 // allocates nor logs per packet.
 //
-// With TunOptions::vnet_hdr (offloads, tun/offload.h) every frame read or
+// With TunOptions::vnet_hdr (offloads, vnet/header.h) every frame read or
 // written starts with a struct virtio_net_hdr, and frames may be GSO
 // super-packets of up to 64 KiB: the batch's slots must hold
 // kMaxFrameSize bytes.
@@ -63,7 +63,7 @@ struct TunOptions {
   // queue absorbs bursts while the reader is busy, at the cost of latency.
   uint32_t tx_queue_length = 0;
   // Offloads: IFF_VNET_HDR plus TUNSETOFFLOAD (checksum, TSO, USO). See
-  // tun/offload.h for what the frames look like then.
+  // vnet/header.h for what the frames look like then.
   bool vnet_hdr = false;
   // The TUN clone device (tests point it elsewhere).
   std::string clone_device = "/dev/net/tun";

@@ -13,7 +13,7 @@
 #include "glog/logging.h"
 #include "transports/fs/names.h"
 #include "transports/fs/record.h"
-#include "tun/offload.h"
+#include "vnet/header.h"
 
 namespace fstun::fs {
 namespace {

@@ -70,7 +70,7 @@ struct FsTransportOptions {
   size_t mtu = 1500;
   // Frames start with a virtio_net_hdr and may be GSO super-packets
   // (TransportConfig::offload_frames): carried unchanged to peers that
-  // announce the same, segmented (tun/gso.h) for peers that do not.
+  // announce the same, segmented (vnet/gso.h) for peers that do not.
   bool carry_gso_frames = false;
   // Frames are opaque to us (a sealing layer above): carry them unchanged,
   // never strip, add or cut virtio_net_hdrs.

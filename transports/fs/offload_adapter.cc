@@ -7,8 +7,8 @@
 
 #include "absl/container/inlined_vector.h"
 #include "transports/fs/record.h"
-#include "tun/gso.h"
-#include "tun/offload.h"
+#include "vnet/gso.h"
+#include "vnet/header.h"
 
 namespace fstun::fs {
 

@@ -4,7 +4,7 @@
 // Theory of operation: what travels in a record is decided per stream by
 // both ends' announcements: vnet frames (record flag bit 0) only when the
 // sender carries them and the receiver announced offload=1. Outbound,
-// ToPeer() completes checksums and cuts super-packets (tun/gso.h) for a
+// ToPeer() completes checksums and cuts super-packets (vnet/gso.h) for a
 // peer without offloads, as the kernel would have without them, into a
 // work buffer the adapter owns and reuses; it hands the adapted frames to
 // a callback in runs, each valid only during the call. Inbound,

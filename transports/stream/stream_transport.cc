@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "core/send_checks.h"
+#include "vnet/header.h"
 #include "glog/logging.h"
 
 namespace fstun::stream {

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/event_fd.h"
+#include "vnet/header.h"
 #include "gtest/gtest.h"
 #include "testing/packet_builder.h"
 #include "testing/transport_conformance.h"

@@ -1,4 +1,4 @@
-#include "tun/gso.h"
+#include "vnet/gso.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -6,16 +6,16 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "tun/offload.h"
+#include "vnet/header.h"
 
 namespace fstun {
 namespace {
 
-constexpr uint8_t kNeedsChecksum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
-constexpr uint8_t kGsoNone = 0;
-constexpr uint8_t kGsoTcpV4 = 1;
-constexpr uint8_t kGsoTcpV6 = 4;
-constexpr uint8_t kGsoEcn = 0x80;
+constexpr uint8_t kNeedsChecksum = kVirtioNeedsChecksum;
+constexpr uint8_t kGsoNone = kVirtioGsoNone;
+constexpr uint8_t kGsoTcpV4 = kVirtioGsoTcpV4;
+constexpr uint8_t kGsoTcpV6 = kVirtioGsoTcpV6;
+constexpr uint8_t kGsoEcn = kVirtioGsoEcn;
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
 constexpr uint8_t kTcpFin = 0x01;

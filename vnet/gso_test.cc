@@ -1,4 +1,4 @@
-#include "tun/gso.h"
+#include "vnet/gso.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,8 +21,8 @@
 #include "gtest/gtest.h"
 #include "testing/netns.h"
 #include "testing/packet_builder.h"
-#include "tun/offload.h"
 #include "tun/tun_device.h"
+#include "vnet/header.h"
 
 namespace fstun {
 namespace {

@@ -1,5 +1,5 @@
 // Userspace segmentation of TUN offload frames: turns one vnet-header frame
-// read from an offloading TUN (tun/offload.h) into the plain IP packets the
+// read from an offloading TUN (vnet/header.h) into the plain IP packets the
 // kernel would have produced without offloads, so a super-packet can go to
 // a peer that takes only MTU-sized packets without vnet headers.
 //
@@ -20,8 +20,8 @@
 // does not hand them to a TUN that did not ask for UFO).
 //
 // It copies every byte once; no allocation.
-#ifndef FSTUN_TUN_GSO_H_
-#define FSTUN_TUN_GSO_H_
+#ifndef FSTUN_VNET_GSO_H_
+#define FSTUN_VNET_GSO_H_
 
 #include <cstddef>
 
@@ -38,4 +38,4 @@ absl::StatusOr<size_t> SegmentVnetFrame(FrameView frame, FrameBatch& out);
 
 }  // namespace fstun
 
-#endif  // FSTUN_TUN_GSO_H_
+#endif  // FSTUN_VNET_GSO_H_

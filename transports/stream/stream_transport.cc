@@ -15,8 +15,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "core/send_checks.h"
-#include "vnet/header.h"
 #include "glog/logging.h"
+#include "vnet/header.h"
 
 namespace fstun::stream {
 namespace {

@@ -13,12 +13,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/event_fd.h"
-#include "vnet/header.h"
 #include "gtest/gtest.h"
 #include "testing/packet_builder.h"
 #include "testing/transport_conformance.h"
 #include "transports/stream/endpoint.h"
 #include "transports/stream/wire_format.h"
+#include "vnet/header.h"
 
 // This file uses the suite's ReceiveFrames helper, not the suite itself.
 namespace fstun::testing {

@@ -1,6 +1,8 @@
 #include "cmd/daemon.h"
 
+#include <linux/netlink.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +16,7 @@
 #include "cmd/version.h"
 #include "core/pump.h"
 #include "core/registry.h"
+#include "core/syscalls.h"
 #include "glog/logging.h"
 #include "netconfig/role.h"
 #include "netconfig/role_flags.h"
@@ -43,6 +46,22 @@ void InstallStopHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
   // A reader of our output going away must not kill us mid-teardown.
   signal(SIGPIPE, SIG_IGN);
+}
+
+// What the daemon's own parts call after set-up, besides the core, the
+// device and the transport: the control socket (ops/control_server.cc:
+// accept4 and the replies), sd_notify (ops/systemd_notify.cc: a unix datagram
+// socket), and the teardown (netlink/ and netconfig/: rtnetlink for routes
+// and addresses, nftables over NETLINK_NETFILTER for the NAT rules).
+SyscallNeeds DaemonSyscalls() {
+  SyscallNeeds n;
+  n.syscalls = {"accept",      "accept4",    "listen",     "shutdown", "getpeername",
+                "getsockname", "getsockopt", "setsockopt", "bind",     "connect",
+                "sendto",      "sendmsg",    "recvfrom",   "recvmsg"};
+  n.sockets = {{AF_NETLINK, -1, NETLINK_ROUTE},
+               {AF_NETLINK, -1, NETLINK_NETFILTER},
+               {AF_UNIX, SOCK_DGRAM, -1}};
+  return n;
 }
 
 std::string AddressList(const std::vector<IpPrefix>& addresses) {
@@ -102,8 +121,12 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   absl::StatusOr<std::unique_ptr<RoleSetup>> role = ApplyRole(*role_config);
   if (!role.ok()) return role.status();
 
-  // 3. Pump until a signal.
-  Pump pump(**tun, **transport);
+  // 3. Pump until a signal. The pump's routing table learns the peers from
+  //    the transport; a client sends what matches no peer to its server.
+  PumpOptions pump_options;
+  pump_options.device_format = (*tun)->vnet_hdr() ? FrameFormat::kVnet : FrameFormat::kIp;
+  pump_options.client = config.role == "client";
+  Pump pump(**tun, **transport, pump_options);
   g_pump.store(&pump);
   absl::Cleanup forget_pump = [] { g_pump.store(nullptr); };
   if (g_stop_requested.load()) pump.Stop();
@@ -134,7 +157,9 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   //     seccomp allow-list.
   //     On failure the role's destructor restores the host, as on any early
   //     return.
-  if (absl::Status s = HardenAfterSetup(); !s.ok()) {
+  SyscallNeeds needs = CoreSyscalls();
+  needs.Add((*tun)->syscalls()).Add((*transport)->syscalls()).Add(DaemonSyscalls());
+  if (absl::Status s = HardenAfterSetup(needs); !s.ok()) {
     ops->reset();
     return s;
   }

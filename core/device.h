@@ -14,6 +14,7 @@
 #include "absl/types/span.h"
 #include "core/counters.h"
 #include "core/frame.h"
+#include "core/syscalls.h"
 
 namespace fstun {
 
@@ -32,6 +33,9 @@ class Device {
   virtual const std::string& name() const = 0;
   virtual size_t mtu() const = 0;
   virtual CounterSnapshot counters() const = 0;
+  // The system calls Read and Write make (core/syscalls.h), for the
+  // seccomp filter. A fake in memory makes none.
+  virtual SyscallNeeds syscalls() const { return {}; }
 };
 
 }  // namespace fstun

@@ -24,10 +24,10 @@ class FrameChannel {
   FrameChannel(size_t max_frames, size_t max_bytes) : queue_(max_frames, max_bytes) {}
 
   // Queues the acceptable frames (core/send_checks.h) and wakes the
-  // receiver; a full queue drops and counts ("queue_full"). Returns the
-  // Transport::Send status: InvalidArgument if any frame was refused.
-  absl::Status Send(absl::Span<const FrameView> frames, size_t mtu, bool carries_gso,
-                    Counters& counters);
+  // receiver; refused frames and those a full queue cannot take are dropped
+  // and counted ("oversize", "queue_full"). Takes every frame: returns
+  // frames.size(), as Transport::Send does.
+  size_t Send(absl::Span<const FrameView> frames, size_t mtu, bool carries_gso, Counters& counters);
   // Moves ready frames into `batch`; never blocks. Returns how many.
   size_t Receive(FrameBatch& batch, Counters& counters);
 

@@ -1,13 +1,19 @@
 // Pump: moves frames between a Device (the TUN) and a Transport until
-// stopped.
+// stopped, routing each frame to a peer on the way (core/router.h).
 //
 // Data path, in the order frames flow (one thread, one poll loop):
-//   1. ppoll() on the stop eventfd, the device fd and the transport's
-//      readiness fd, with the transport's poll_interval() as the timeout.
-//   2. Device readable: Read a batch (up to batch_size packets), Send it to
-//      the transport; repeat a few rounds while packets keep coming.
-//   3. Always after a wake-up: Receive a batch from the transport, Write it
-//      to the device; repeat while frames keep coming.
+//   1. ppoll() on the stop eventfd, the device fd (unless frames are still
+//      waiting for the transport) and the transport's wait_fds(), with the
+//      transport's poll_interval() as the timeout.
+//   2. Frames still pending from a partial Send are offered again first.
+//   3. Device readable: Read a batch (up to batch_size packets), route it:
+//      per frame the RoutingTable picks the peer from the plaintext
+//      destination, the frame is adapted to the peer's format, and runs of
+//      frames go to Transport::Send(peer, ...). Repeat a few rounds while
+//      packets keep coming and the transport keeps taking them.
+//   4. Always after a wake-up: Receive a batch (all from one peer), drop
+//      frames with a source that peer may not use, adapt them to the
+//      device's format, Write them to the device; repeat while frames come.
 // One thread fits the 2-core machines we target: the kernel's work in TUN
 // writes runs on the pump's thread, and a second pump thread did not pay
 // (docs/architecture.md). There is no sleep anywhere in the loop.
@@ -26,6 +32,8 @@
 #include "core/device.h"
 #include "core/event_fd.h"
 #include "core/frame.h"
+#include "core/router.h"
+#include "core/routing_table.h"
 #include "core/transport.h"
 
 namespace fstun {
@@ -39,10 +47,16 @@ struct PumpOptions {
   // Batches moved per direction per wake-up before the other direction gets
   // its turn, so one busy direction cannot starve the other.
   int rounds_per_wakeup = 8;
+  // The device's frames (a TUN with vnet headers: kVnet).
+  FrameFormat device_format = FrameFormat::kIp;
+  // Routing (core/routing_table.h): this end is a client, so what matches
+  // no peer's prefix goes to the server.
+  bool client = false;
 };
 
 class Pump {
  public:
+  // Gives the transport the routing table as its PeerObserver.
   Pump(Device& device, Transport& transport, PumpOptions options = {});
   Pump(const Pump&) = delete;
   Pump& operator=(const Pump&) = delete;
@@ -53,9 +67,13 @@ class Pump {
   // Makes Run() return soon. Async-signal-safe; callable before Run().
   void Stop() { stop_.Signal(); }
 
-  // tx: frames the pump read from the device and handed to the transport;
-  // rx: frames it received from the transport and wrote to the device;
-  // drops: frames the transport refused ("transport_refused").
+  // The peers the transport reported; configure peers here before Run.
+  RoutingTable& routing_table() { return table_; }
+  const RoutingTable& routing_table() const { return table_; }
+
+  // tx: frames the pump read from the device and routed; rx: frames it
+  // received from the transport and wrote to the device; drops: the routing
+  // stage's (no_route, peer_mtu, bad_offload_frame, source_not_allowed).
   CounterSnapshot counters() const { return counters_.Snapshot(); }
   // One line for the exit log.
   std::string Summary() const;
@@ -71,9 +89,10 @@ class Pump {
   FrameBatch inbound_;
   EventFd stop_;
   Counters counters_;
+  RoutingTable table_;
+  Router router_;
   absl::Time started_ = absl::InfinitePast();
   absl::Time stopped_ = absl::InfinitePast();
-  uint64_t refused_logged_ = 0;
 };
 
 }  // namespace fstun

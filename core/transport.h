@@ -1,24 +1,30 @@
 // Transport: the plugin interface that carries frames to and from peers.
 //
 // The pump owns one Device (the TUN) and one Transport and moves frames
-// between them on one thread. A transport is therefore driven, never
-// threaded by the core: Send and Receive are non-blocking, and the pump
-// learns when to call Receive from two readiness hints:
+// between them on one thread; above the transport, the core's routing table
+// (core/routing_table.h) picks each frame's peer from its plaintext IP
+// destination, as wireguard-go's allowedips does above conn.Bind. A
+// transport therefore never parses IP: it carries frames for an explicit
+// peer, reports the peers it learns of, and says when it wants to be called.
 //
-//   * readiness_fd(): a file descriptor (always valid, never -1) that
-//     becomes readable when Receive may return frames (an eventfd, an
-//     inotify fd, a socket);
-//   * poll_interval(): the longest the pump may wait before calling
-//     Receive anyway. Transports that must poll (a shared folder whose
-//     writes raise no event here) return a finite, adaptive interval.
+//   Send(to, frames)    frames for ONE peer, in order; returns how many it
+//                       took (the rest: backpressure, offered again later)
+//   Receive(batch)      frames ready now, all from one peer (`from`)
+//   SetPeerObserver(o)  the transport tells o about peers coming and going
+//   wait_fds()          fds and events (readable and/or writable) after
+//                       which Send or Receive may make progress
+//   poll_interval()     the longest the pump may wait before calling
+//                       Receive anyway (transports that must poll)
+//   syscalls()          what Send/Receive/Close ask of the kernel, for the
+//                       seccomp filter (core/syscalls.h)
 //
-// Close() makes readiness_fd() readable, so a thread blocked in poll() on it
-// wakes up; afterwards Send and Receive return FailedPrecondition. Close is
-// idempotent.
+// Close() makes one of wait_fds() readable, so a thread blocked in poll() on
+// it wakes up; afterwards Send and Receive return FailedPrecondition. Close
+// is idempotent.
 //
-// Threads: the pump calls Send, Receive and the readiness hints from one
-// thread. counters(), peers() and Close() may be called from any thread (the
-// status socket and signal paths do).
+// Threads: the pump calls Send, Receive, SetPeerObserver and the readiness
+// hints from one thread. counters(), peers() and Close() may be called from
+// any thread (the status socket and signal paths do).
 //
 // A transport never drops silently: every frame it refuses or loses is
 // counted in counters().drops under a reason.
@@ -26,62 +32,74 @@
 #define FSTUN_CORE_TRANSPORT_H_
 
 #include <cstddef>
-#include <optional>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "core/counters.h"
 #include "core/frame.h"
-#include "core/ip_address.h"
+#include "core/peer.h"
 #include "core/peer_status.h"
+#include "core/syscalls.h"
 
 namespace fstun {
 
 struct TransportCapabilities {
-  // Frames may exceed the link MTU (GSO super-packets with a virtio header).
+  // Frames may exceed the link MTU: kVnet super-packets of up to
+  // kMaxFrameSize (the daemon turns the TUN's offloads on only then).
   bool carries_gso_frames = false;
-  // Frames are routed to one of several peers by destination address.
-  bool multi_peer = false;
+};
+
+// One fd the pump polls for the transport; events: POLLIN and/or POLLOUT.
+struct WaitFd {
+  int fd = -1;
+  short events = 0;
 };
 
 class Transport {
  public:
+  struct Received {
+    size_t frames = 0;  // appended to the batch by this call
+    PeerId from;        // who sent all of them (empty when frames == 0)
+  };
+
   virtual ~Transport() = default;
 
-  // Sends a batch in order. Frames larger than mtu() are refused: each is
-  // counted as an "oversize" drop and the call returns InvalidArgument once
-  // the other frames are sent. When the far side cannot take more (queue or
-  // backlog full) frames are dropped and counted and the call returns OK, as
-  // a full NIC queue would. After Close(): FailedPrecondition.
-  virtual absl::Status Send(absl::Span<const FrameView> frames) = 0;
+  // Sends `frames` to peer `to`, in order; never blocks. Returns how many of
+  // the first frames it took: sent, or dropped and counted (larger than
+  // mtu(): "oversize"; the peer is unknown or gone: "no_route"; its queue or
+  // backlog is full: "queue_full"/"backlog_full", as a full NIC queue
+  // would). Fewer than frames.size() means "no room right now": the caller
+  // keeps the rest and offers them again after one of wait_fds() fired (a
+  // transport that returns less should then ask for POLLOUT) or after
+  // poll_interval(). An error only if the transport is broken; after
+  // Close(): FailedPrecondition.
+  virtual absl::StatusOr<size_t> Send(const PeerId& to, absl::Span<const FrameView> frames) = 0;
 
-  // Send for a decorator that changes frames so that their bytes no longer
-  // show where they go (sealing encrypts the IP header): destinations[i] is
-  // frames[i]'s routing destination, taken from the plaintext. Multi-peer
-  // transports route by it; the default ignores it.
-  virtual absl::Status SendRouted(absl::Span<const FrameView> frames,
-                                  absl::Span<const std::optional<IpAddress>> destinations) {
-    (void)destinations;
-    return Send(frames);
-  }
+  // Appends frames that are ready now to `batch`, in order, all from one
+  // peer, until the batch is full; never blocks. Frames of other peers wait
+  // for the next call. Transports do their periodic housekeeping here.
+  // After Close(): FailedPrecondition.
+  virtual absl::StatusOr<Received> Receive(FrameBatch& batch) = 0;
 
-  // Appends the frames that are ready now to `batch`, in order, until it is
-  // full; never blocks. Returns how many were appended (0: nothing ready).
-  // Transports do their periodic housekeeping here. After Close():
-  // FailedPrecondition.
-  virtual absl::StatusOr<size_t> Receive(FrameBatch& batch) = 0;
+  // Called once, before the first Send or Receive. The transport reports the
+  // peers it knows at once, and later changes from inside Send or Receive.
+  // A point-to-point transport reports its one peer (no prefixes: the table
+  // routes everything to the only peer).
+  virtual void SetPeerObserver(PeerObserver* observer) = 0;
 
-  // See the comment at the top of this file.
-  virtual int readiness_fd() const = 0;
+  // See the comment at the top of this file. Called before every poll.
+  virtual absl::InlinedVector<WaitFd, 2> wait_fds() const = 0;
   virtual absl::Duration poll_interval() const { return absl::InfiniteDuration(); }
 
-  // Largest frame Send accepts (without a GSO header).
+  // Largest frame Send accepts (without a vnet header).
   virtual size_t mtu() const = 0;
   virtual TransportCapabilities capabilities() const { return {}; }
+  // The system calls the data path of this transport makes after set-up.
+  virtual SyscallNeeds syscalls() const = 0;
   virtual CounterSnapshot counters() const = 0;
   // One entry per remote peer the transport knows of (may be empty).
   virtual std::vector<PeerStatus> peers() const { return {}; }

@@ -29,20 +29,18 @@ class StarLink : public PeerLink {
   absl::StatusOr<size_t> Send(const std::string& to, absl::Span<const FrameView> frames) override {
     for (auto& e : ends_) {
       if (e.id != to) continue;
-      absl::Status s = e.transport->Send(frames);
-      if (!s.ok()) return s;
-      return frames.size();
+      return e.transport->Send(MemoryTransport::kPeer, frames);
     }
     return frames.size();
   }
   absl::StatusOr<Received> Receive(FrameBatch& batch) override {
     for (size_t k = 0; k < ends_.size(); ++k) {
       End& e = ends_[(next_ + k) % ends_.size()];
-      absl::StatusOr<size_t> n = e.transport->Receive(batch);
+      absl::StatusOr<Transport::Received> n = e.transport->Receive(batch);
       if (!n.ok()) return n.status();
-      if (*n > 0) {
+      if (n->frames > 0) {
         next_ = (next_ + k + 1) % ends_.size();
-        return Received{*n, e.id};
+        return Received{n->frames, e.id};
       }
     }
     return Received{};

@@ -408,11 +408,9 @@ PeerCrypto::Opened PeerCrypto::OpenData(FrameView m, absl::Span<uint8_t> out, ab
   if (!noise::AeadDecrypt(s->keys.receive, counter, m.subspan(kDataHeaderSize),
                           m.subspan(0, kDataHeaderSize), out.data())) {
     p.counters.AddDrop("auth_failed");
-    if (uint64_t held; auth_log_.AllowAt(now, &held)) {
-      LOG(WARNING) << "peer " << p.config.public_key.ShortString()
-                   << ": a data message failed authentication (forged or corrupted)"
-                   << HeldBackNote(held);
-    }
+    LOG_EVERY_T(WARNING, 60) << "peer " << p.config.public_key.ShortString()
+                             << ": a data message failed authentication (forged or corrupted;"
+                                " counted as auth_failed, this line at most once a minute)";
     return Drop("auth_failed");
   }
   switch (s->window.Accept(counter)) {
@@ -445,11 +443,11 @@ PeerCrypto::Opened PeerCrypto::OpenData(FrameView m, absl::Span<uint8_t> out, ab
   }
   if (!allowed) {
     p.counters.AddDrop("source_not_allowed");
-    if (uint64_t held; handshake_log_.AllowAt(now, &held)) {
-      LOG(WARNING) << "peer " << p.config.public_key.ShortString() << ": dropped a frame from "
-                   << (src ? src->ToString() : std::string("a non-IP source"))
-                   << ", outside its allowed prefixes" << HeldBackNote(held);
-    }
+    LOG_EVERY_T(WARNING, 10) << "peer " << p.config.public_key.ShortString()
+                             << ": dropped a frame from "
+                             << (src ? src->ToString() : std::string("a non-IP source"))
+                             << ", outside its allowed prefixes (counted as source_not_allowed, "
+                                "this line at most every 10 s)";
     Opened d = Drop("source_not_allowed");
     d.authentic = true;
     d.peer = peer;
@@ -480,11 +478,10 @@ void PeerCrypto::Tick(absl::Time now) {
           p.counters.AddDrop("handshake_timeout", p.queue.size());
           p.queue.clear();
         }
-        if (uint64_t held; handshake_log_.AllowAt(now, &held)) {
-          LOG(WARNING) << "peer " << p.config.public_key.ShortString() << ": no handshake after "
-                       << absl::FormatDuration(timing_.rekey_attempt_time)
-                       << "; giving up until there is traffic for it" << HeldBackNote(held);
-        }
+        LOG_EVERY_T(WARNING, 10) << "peer " << p.config.public_key.ShortString()
+                                 << ": no handshake after "
+                                 << absl::FormatDuration(timing_.rekey_attempt_time)
+                                 << "; giving up until there is traffic for it";
       } else {
         Initiate(i, now);
       }

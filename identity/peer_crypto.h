@@ -41,7 +41,6 @@
 #include "core/counters.h"
 #include "core/frame.h"
 #include "core/ip_address.h"
-#include "core/rate_limited_log.h"
 #include "identity/handshake.h"
 #include "identity/keys.h"
 #include "seal/replay_window.h"
@@ -203,8 +202,6 @@ class PeerCrypto {
   std::vector<Outgoing> outbox_;
   Counters counters_;
   absl::flat_hash_set<PublicKey> unknown_logged_;
-  LogRateLimiter auth_log_{1, absl::Minutes(5)};
-  LogRateLimiter handshake_log_{5, absl::Minutes(1)};
 };
 
 // The inner source address of a frame (plain IP, or behind a virtio header).

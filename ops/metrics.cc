@@ -150,19 +150,17 @@ std::string FormatMetrics(const DaemonStatus& st, bool up) {
   for (const PeerStatus& p : st.peers) {
     w.Sample("fstun_peer_backlog_bytes", {Label("peer", p.id)}, p.backlog_bytes);
   }
-  w.Family("fstun_peer_poll_interval_seconds", "gauge",
-           "current poll interval for this peer (0: woken by events only)");
+  w.Family("fstun_peer_info", "gauge", "always 1; the labels name the peer's session");
   for (const PeerStatus& p : st.peers) {
-    bool polls =
-        p.poll_interval > absl::ZeroDuration() && p.poll_interval != absl::InfiniteDuration();
-    w.Sample("fstun_peer_poll_interval_seconds", {Label("peer", p.id)},
-             Float(polls ? absl::ToDoubleSeconds(p.poll_interval) : 0));
+    w.Sample("fstun_peer_info", {Label("peer", p.id), Label("session", p.session)}, 1);
   }
-  w.Family("fstun_peer_info", "gauge",
-           "always 1; the labels describe the peer's session and wake-up path");
+  w.Family("fstun_peer_detail", "gauge",
+           "always 1; a transport-specific fact about the peer (key, value)");
   for (const PeerStatus& p : st.peers) {
-    w.Sample("fstun_peer_info",
-             {Label("peer", p.id), Label("session", p.session), Label("wakeup", p.wakeup_path)}, 1);
+    for (const auto& [key, value] : p.details) {
+      w.Sample("fstun_peer_detail", {Label("peer", p.id), Label("key", key), Label("value", value)},
+               1);
+    }
   }
   return w.Take();
 }

@@ -36,7 +36,7 @@ std::string StatusLine(const DaemonStatus& s) {
 std::string ReadyLine(const DaemonStatus& s) {
   std::set<std::string> paths;
   for (const PeerStatus& p : s.peers) {
-    if (!p.wakeup_path.empty()) paths.insert(p.wakeup_path);
+    if (std::string w = p.Detail("wakeup"); !w.empty()) paths.insert(w);
   }
   std::string key = "n/a";  // a binary without the seal layer
   if (std::string file; gflags::GetCommandLineOption("key_file", &file)) {

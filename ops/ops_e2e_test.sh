@@ -143,7 +143,7 @@ in_ns a ping -c 20 -i 0.05 -W 2 192.0.2.2 >"$WORK/ping.log" 2>&1 &&
   pass "ping through the tunnel" || { fail "ping failed"; cat "$WORK/ping.log"; }
 sleep 0.3
 status_of a opsa status --json >"$WORK/after.json"
-python3 "$CHECK" schema <"$WORK/after.json" && pass "status --json matches schema 1" ||
+python3 "$CHECK" schema <"$WORK/after.json" && pass "status --json matches schema 2" ||
   { fail "schema"; cat "$WORK/after.json"; }
 grew=$(python3 - "$WORK/before.json" "$WORK/after.json" <<'PY'
 import json, sys
@@ -159,12 +159,12 @@ PY
 )
 [[ "$grew" == yes ]] && pass "counters grew by the 20 pings each way" ||
   { fail "counters did not grow as expected"; cat "$WORK/before.json" "$WORK/after.json"; }
-fields=$(jq_py '"|".join(str(x) for x in [d["interface"], d["role"], d["transport"], d["mtu"], d["addresses"][0], d["peers"][0]["id"], d["peers"][0]["addresses"][0], d["peers"][0]["wakeup"] in ("inotify", "polling"), d["peers"][0]["session"] != "", d["peers"][0]["last_seen_seconds_ago"] < 15])' <"$WORK/after.json")
+fields=$(jq_py '"|".join(str(x) for x in [d["interface"], d["role"], d["transport"], d["mtu"], d["addresses"][0], d["peers"][0]["id"], d["peers"][0]["addresses"][0], d["peers"][0]["details"]["wakeup"] in ("inotify", "polling"), d["peers"][0]["session"] != "", d["peers"][0]["last_seen_seconds_ago"] < 15])' <"$WORK/after.json")
 [[ "$fields" == "opsa|none|fs|1400|192.0.2.1/24|beta|192.0.2.2/24|True|True|True" ]] &&
   pass "JSON names interface, role, transport, MTU, addresses and the peer" || fail "JSON fields: $fields"
 text=$(status_of a opsa status)
 for want in "interface: opsa" "  role: none" "  transport: fs" "  addresses: 192.0.2.1/24" "  mtu: 1400" \
-  "peer: beta" "  addresses: 192.0.2.2/24" "  last seen: " "  wake-up: "; do
+  "peer: beta" "  addresses: 192.0.2.2/24" "  last seen: " "  wakeup: "; do
   [[ "$text" == *"$want"* ]] || { fail "status text lacks '$want'"; echo "$text"; }
 done
 [[ "$text" =~ transfer:\ [0-9.]+\ (B|KiB)\ received\ \(([0-9]+)\ frames\) ]] && (( BASH_REMATCH[2] >= 20 )) &&

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks fstun's operator outputs; used by the tests, handy by hand.
 
-  fstun status --json | status_check.py schema        # JSON matches schema 1
+  fstun status --json | status_check.py schema        # JSON matches schema 2
   fstun metrics | status_check.py metrics             # valid Prometheus text
   status_check.py agree STATUS.json METRICS.txt       # same counters in both
 
@@ -21,8 +21,7 @@ PEER = {
     "session": str,
     "last_seen_unix": (NUMBER, None),
     "last_seen_seconds_ago": (NUMBER, None),
-    "wakeup": str,
-    "poll_interval_seconds": (NUMBER, None),
+    "details": "details",
     "backlog_bytes": int,
     "counters": COUNTERS,
 }
@@ -61,6 +60,12 @@ def check_value(where, spec, value):
         for i, item in enumerate(value):
             check_value(f"{where}[{i}]", spec[0], item)
         return
+    if spec == "details":  # transport-specific facts: key -> text
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ValueError(f"{where}: want an object of strings, got {value!r}")
+        return
     if isinstance(spec, tuple) and None in spec:
         if value is None:
             return
@@ -79,8 +84,8 @@ def check_value(where, spec, value):
 
 def check_schema(doc):
     check_value("status", STATUS, doc)
-    if doc["schema"] != 1:
-        raise ValueError(f"schema {doc['schema']} is not 1")
+    if doc["schema"] != 2:
+        raise ValueError(f"schema {doc['schema']} is not 2")
 
 
 METRIC_NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"

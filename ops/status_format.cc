@@ -123,13 +123,10 @@ std::string FormatStatusText(const DaemonStatus& st) {
     absl::StrAppend(&out, "  session: ", p.session.empty() ? "(none)" : PrintableText(p.session),
                     "\n");
     absl::StrAppend(&out, "  last seen: ", Ago(p.last_seen, st.now), "\n");
-    std::string wakeup = p.wakeup_path.empty() ? "(unknown)" : PrintableText(p.wakeup_path);
-    if (p.poll_interval > absl::ZeroDuration() && p.poll_interval != absl::InfiniteDuration()) {
-      // fs keeps a slow poll running next to inotify, as a safety net.
-      absl::StrAppend(&wakeup, p.wakeup_path == "polling" ? " (every " : " (fallback poll every ",
-                      absl::FormatDuration(p.poll_interval), ")");
+    // Whatever the transport reports about the peer, as it reports it.
+    for (const auto& [key, value] : p.details) {
+      absl::StrAppend(&out, "  ", PrintableText(key), ": ", PrintableText(value), "\n");
     }
-    absl::StrAppend(&out, "  wake-up: ", wakeup, "\n");
     absl::StrAppend(&out, "  transfer: ", Transfer(p.counters), "\n");
     std::vector<std::string> peer_drops;
     AppendDrops(peer_drops, "", p.counters);
@@ -144,8 +141,8 @@ std::string FormatStatusJson(const DaemonStatus& st) {
   Json peers = Json::array();
   for (const PeerStatus& p : st.peers) {
     bool seen = p.last_seen != absl::InfinitePast();
-    bool polls =
-        p.poll_interval > absl::ZeroDuration() && p.poll_interval != absl::InfiniteDuration();
+    Json details = Json::object();
+    for (const auto& [key, value] : p.details) details[key] = value;
     peers.push_back(Json{
         {"id", p.id},
         {"addresses", p.addresses},
@@ -153,8 +150,7 @@ std::string FormatStatusJson(const DaemonStatus& st) {
         {"last_seen_unix", seen ? Unix(p.last_seen) : Json(nullptr)},
         {"last_seen_seconds_ago",
          seen ? Seconds(std::max(absl::ZeroDuration(), st.now - p.last_seen)) : Json(nullptr)},
-        {"wakeup", p.wakeup_path},
-        {"poll_interval_seconds", polls ? Seconds(p.poll_interval) : Json(nullptr)},
+        {"details", std::move(details)},
         {"backlog_bytes", p.backlog_bytes},
         {"counters", CountersJson(p.counters)},
     });

@@ -21,7 +21,9 @@
 
 namespace fstun {
 
-inline constexpr int kStatusJsonSchema = 1;
+// 2: peers carry transport-specific "details" (was: fs-shaped "wakeup" and
+// "poll_interval_seconds").
+inline constexpr int kStatusJsonSchema = 2;
 
 std::string FormatStatusText(const DaemonStatus& status);
 std::string FormatStatusJson(const DaemonStatus& status);

@@ -32,8 +32,7 @@ DaemonStatus Example() {
   p.addresses = {"192.0.2.2/24"};
   p.session = "00c0ffee";
   p.last_seen = s.now - absl::Seconds(2);
-  p.wakeup_path = "polling";
-  p.poll_interval = absl::Milliseconds(200);
+  p.details = {{"wakeup", "polling"}, {"poll_interval", "200ms"}};
   p.backlog_bytes = 4096;
   p.counters.rx_frames = 12;
   p.counters.rx_bytes = 2048;
@@ -56,7 +55,7 @@ TEST(StatusTextTest, ShowsInterfacePeersAndCounters) {
   EXPECT_THAT(text, HasSubstr("\npeer: hostb\n"));
   EXPECT_THAT(text, HasSubstr("  session: 00c0ffee\n"));
   EXPECT_THAT(text, HasSubstr("  last seen: 2 s ago\n"));
-  EXPECT_THAT(text, HasSubstr("  wake-up: polling (every 200ms)\n"));
+  EXPECT_THAT(text, HasSubstr("  wakeup: polling\n  poll_interval: 200ms\n"));
   EXPECT_THAT(text, HasSubstr("  backlog: 4.00 KiB\n"));
 }
 
@@ -81,7 +80,7 @@ TEST(StatusTextTest, HostilePeerIdCannotReachTheTerminal) {
 TEST(StatusJsonTest, SchemaFields) {
   std::string json = FormatStatusJson(Example());
   EXPECT_THAT(json,
-              HasSubstr("{\"schema\":1,\"version\":\"0.1.0\",\"pid\":42,\"interface\":\"tun0\""));
+              HasSubstr("{\"schema\":2,\"version\":\"0.1.0\",\"pid\":42,\"interface\":\"tun0\""));
   EXPECT_THAT(json, HasSubstr("\"addresses\":[\"192.0.2.1/24\",\"2001:db8::1/64\"]"));
   EXPECT_THAT(json, HasSubstr("\"uptime_seconds\":3725.0,"));
   EXPECT_THAT(json, HasSubstr("\"totals\":{\"tx_frames\":10,\"tx_bytes\":1536,\"rx_frames\":12,"
@@ -90,7 +89,7 @@ TEST(StatusJsonTest, SchemaFields) {
               HasSubstr("\"device\":{\"tx_frames\":0,\"tx_bytes\":0,\"rx_frames\":0,\"rx_bytes\":0,"
                         "\"drops\":{\"tun_full\":3}}"));
   EXPECT_THAT(json, HasSubstr("\"last_seen_seconds_ago\":2.0,"));
-  EXPECT_THAT(json, HasSubstr("\"poll_interval_seconds\":0.2,"));
+  EXPECT_THAT(json, HasSubstr("\"details\":{\"wakeup\":\"polling\",\"poll_interval\":\"200ms\"}"));
   EXPECT_THAT(json, HasSubstr("\"backlog_bytes\":4096"));
 }
 

@@ -54,7 +54,7 @@ void BM_MemoryTransportBatch(benchmark::State& state) {
   std::vector<FrameView> batch(64, FrameView(packet));
   FrameBatch in(64, kMaxFrameSize);
   for (auto _ : state) {
-    (void)a->Send(batch);
+    (void)a->Send(MemoryTransport::kPeer, batch);
     in.Clear();
     (void)b->Receive(in);
     if (in.size() != 64) state.SkipWithError("frames lost");

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/routing_table.h"
 #include "glog/logging.h"
 #include "gtest/gtest.h"
 #include "seal/sealed_transport.h"
@@ -60,7 +61,6 @@ std::unique_ptr<Transport> SealedFsPeer(const std::string& dir, const IpPrefix& 
   fs::FsTransportOptions o;
   o.dirpath = dir;
   o.mtu = mtu + kSealOverhead;
-  o.opaque_frames = true;  // as SealedInnerConfig asks of a registry-made fs
   o.max_backlog_bytes = backlog;
   o.use_inotify = inotify;
   o.addresses = {address};
@@ -152,12 +152,18 @@ TEST(SealedFsAttackTest, WriterWithoutTheKeyInjectsNothingAndTheTunnelKeepsWorki
   IpPrefix b_addr = *IpPrefix::Parse("192.0.2.1/24");
   std::unique_ptr<Transport> a = SealedFsPeer(dir, a_addr, 1400, 4 << 20, true);
   std::unique_ptr<Transport> b = SealedFsPeer(dir, b_addr, 1400, 4 << 20, true);
+  RoutingTable a_table, b_table;
+  a->SetPeerObserver(&a_table);
+  b->SetPeerObserver(&b_table);
+  absl::StatusOr<PeerId> to_b =
+      ::fstun::testing::WaitForRoute(*a, a_table, b_addr.address, absl::Seconds(10));
+  ASSERT_TRUE(to_b.ok()) << to_b.status();
 
   // Genuine traffic, captured from the folder by the attacker as it passes
   // (here: sealed frames as the receiver would read them).
   std::vector<std::vector<uint8_t>> genuine;
   for (uint32_t i = 0; i < 5; ++i) genuine.push_back(Packet(i));
-  ASSERT_TRUE(a->Send(std::vector<FrameView>(genuine.begin(), genuine.end())).ok());
+  ASSERT_TRUE(a->Send(*to_b, std::vector<FrameView>(genuine.begin(), genuine.end())).ok());
   Stream s;
   s.inbox = absl::StrCat(dir, "/inbox/", Fs(*b).peer_id());
   std::vector<std::vector<uint8_t>> captured;
@@ -212,7 +218,7 @@ TEST(SealedFsAttackTest, WriterWithoutTheKeyInjectsNothingAndTheTunnelKeepsWorki
   std::vector<std::vector<uint8_t>> after;
   for (uint32_t round = 0; round < 200 && after.empty(); ++round) {
     std::vector<uint8_t> p = Packet(1000 + round);
-    ASSERT_TRUE(a->Send({FrameView(p)}).ok());
+    ASSERT_TRUE(a->Send(*to_b, {FrameView(p)}).ok());
     after = ReceiveFrames(*b, 1, absl::Milliseconds(100));
   }
   ASSERT_FALSE(after.empty()) << "the tunnel did not recover: " << b->counters().ToString();

@@ -9,7 +9,6 @@
 #include "absl/time/clock.h"
 #include "core/send_checks.h"
 #include "glog/logging.h"
-#include "vnet/header.h"
 
 namespace fstun {
 namespace {
@@ -25,9 +24,6 @@ constexpr absl::Duration kHelloInterval = absl::Milliseconds(100);
 TransportConfig SealedInnerConfig(const TransportConfig& config) {
   TransportConfig inner = config;
   inner.mtu = config.mtu + kSealOverhead;
-  // Sealed frames are not IP packets: a transport must carry them as they
-  // are (fs would otherwise add or strip offload headers for some peers).
-  inner.options["opaque_frames"] = "true";
   return inner;
 }
 
@@ -55,11 +51,6 @@ absl::StatusOr<std::unique_ptr<SealedTransport>> SealedTransport::Create(
                      " bytes, but sealed frames of MTU ", options.mtu, " need ",
                      options.mtu + kSealOverhead, " (create it with SealedInnerConfig)"));
   }
-  if (inner->capabilities().multi_peer) {
-    LOG(INFO) << "sealing a multi-peer transport: sealed frames show it no destination "
-                 "address, so it routes them as it routes non-IP frames (a client's to its "
-                 "server, otherwise to the only live peer)";
-  }
   uint64_t session = options.session != 0 ? options.session : NewSessionId();
   return std::unique_ptr<SealedTransport>(new SealedTransport(
       std::move(inner), std::make_unique<Key>(std::move(key)), options, session));
@@ -72,30 +63,38 @@ SealedTransport::SealedTransport(std::unique_ptr<Transport> inner, std::unique_p
       mtu_(options.mtu),
       max_plain_(inner_->capabilities().carries_gso_frames ? kMaxFrameSize - kSealOverhead
                                                            : options.mtu),
-      format_(inner_->capabilities().carries_gso_frames ? FrameFormat::kVnet : FrameFormat::kIp),
       sealer_(*key_, options.sender_id, session),
       opener_(*key_, session),
-      outbound_(kOutboundFrames, max_plain_ + kSealOverhead),
-      outbound_destinations_(kOutboundFrames) {
+      outbound_(kOutboundFrames, max_plain_ + kSealOverhead) {
+  origin_.reserve(kOutboundFrames);
   LOG(INFO) << "sealing frames as sender " << SenderIdToString(options.sender_id) << ", session "
             << absl::StrCat(absl::Hex(session, absl::kZeroPad16));
 }
 
-absl::Status SealedTransport::FlushOutbound() {
-  if (outbound_.empty()) return absl::OkStatus();
-  // Sealing hides the IP header: hand the plaintext destinations along so a
-  // multi-peer inner transport (fs with several clients) can still route.
-  absl::Status s = inner_->SendRouted(
-      outbound_.frames(), absl::MakeConstSpan(outbound_destinations_.data(), outbound_.size()));
-  outbound_.Clear();
-  return s;
+void SealedTransport::SetPeerObserver(PeerObserver* observer) {
+  observer_ = observer;
+  inner_->SetPeerObserver(this);
 }
 
-void SealedTransport::SendHello(bool now_anyway) {
+void SealedTransport::PeerUp(const PeerInfo& peer) {
+  if (observer_ == nullptr) return;
+  PeerInfo plain = peer;
+  // The peer takes sealed frames of peer.mtu: plaintext of 40 bytes less.
+  if (plain.mtu > 0) plain.mtu = plain.mtu > kSealOverhead ? plain.mtu - kSealOverhead : 1;
+  observer_->PeerUp(plain);
+}
+
+void SealedTransport::PeerDown(const PeerId& id) {
+  peer_seal_.erase(id);
+  if (observer_ != nullptr) observer_->PeerDown(id);
+}
+
+void SealedTransport::SendHello(const PeerId& to, PeerSeal& peer, bool now_anyway) {
   absl::Time now = absl::Now();
-  if (!now_anyway && now - hello_sent_at_ < kHelloInterval) return;
-  hello_sent_at_ = now;
-  hello_due_ = false;
+  if (!now_anyway && now - peer.hello_sent_at < kHelloInterval) return;
+  peer.hello_sent_at = now;
+  peer.hello_due = false;
+  sealer_.set_echo(peer.echo);
   uint8_t hello[kSealOverhead];
   size_t n = sealer_.SealHello(absl::MakeSpan(hello));
   if (n == 0) return;
@@ -103,48 +102,52 @@ void SealedTransport::SendHello(bool now_anyway) {
   FrameView view(hello, n);
   // A hello the inner transport cannot take now is not worth an error: the
   // next refused frame asks for another.
-  inner_->Send(absl::MakeConstSpan(&view, 1)).IgnoreError();
+  inner_->Send(to, absl::MakeConstSpan(&view, 1)).IgnoreError();
   hellos_sent_.fetch_add(inner_->counters().tx_frames - before, std::memory_order_relaxed);
 }
 
-absl::Status SealedTransport::Send(absl::Span<const FrameView> frames) {
+absl::StatusOr<size_t> SealedTransport::Send(const PeerId& to, absl::Span<const FrameView> frames) {
   if (closed_.load()) return ClosedStatus();
-  if (hello_due_) SendHello(/*now_anyway=*/true);
-  size_t refused = 0;
-  absl::Status inner_status;
-  for (FrameView frame : frames) {
-    if (frame.empty()) {
-      counters_.AddDrop(kDropEmpty);
-      ++refused;
-      continue;
+  PeerSeal& peer = peer_seal_[to];
+  if (peer.hello_due) SendHello(to, peer, /*now_anyway=*/true);
+  // Sealed frames echo what this end knows of `to`'s session.
+  sealer_.set_echo(peer.echo);
+  size_t i = 0;
+  while (i < frames.size()) {
+    outbound_.Clear();
+    origin_.clear();
+    for (; i < frames.size() && !outbound_.full(); ++i) {
+      FrameView frame = frames[i];
+      if (frame.empty()) {
+        counters_.AddDrop(kDropEmpty);
+        continue;
+      }
+      if (frame.size() > max_plain_) {
+        counters_.AddDrop(kDropOversize);
+        continue;
+      }
+      size_t sealed = sealer_.Seal(frame, outbound_.NextSlot());
+      if (sealed == 0) {
+        // Only after 2^64 frames of one session: refuse rather than reuse a nonce.
+        counters_.AddDrop("sequence_exhausted");
+        continue;
+      }
+      outbound_.CommitNext(sealed);
+      origin_.push_back(i);
     }
-    if (frame.size() > max_plain_) {
-      counters_.AddDrop(kDropOversize);
-      ++refused;
-      continue;
-    }
-    if (outbound_.full()) {
-      absl::Status s = FlushOutbound();
-      if (inner_status.ok()) inner_status = s;
-    }
-    size_t sealed = sealer_.Seal(frame, outbound_.NextSlot());
-    if (sealed == 0) {
-      // Only after 2^64 frames of one session: refuse rather than reuse a nonce.
-      counters_.AddDrop("sequence_exhausted");
-      continue;
-    }
-    outbound_destinations_[outbound_.size()] = PacketDestination(IpPacket(frame, format_));
-    outbound_.CommitNext(sealed);
+    if (outbound_.empty()) continue;
+    absl::StatusOr<size_t> n = inner_->Send(to, outbound_.frames());
+    if (!n.ok()) return n.status();
+    // Backpressure: the frames from the first one the inner transport did
+    // not take are offered again later (sealed anew, with new sequence numbers).
+    if (*n < outbound_.size()) return origin_[*n];
   }
-  absl::Status s = FlushOutbound();
-  if (inner_status.ok()) inner_status = s;
-  if (refused > 0) return RefusedStatus(refused, mtu_);
-  return inner_status;
+  return frames.size();
 }
 
-absl::StatusOr<size_t> SealedTransport::Receive(FrameBatch& batch) {
+absl::StatusOr<Transport::Received> SealedTransport::Receive(FrameBatch& batch) {
   if (closed_.load()) return ClosedStatus();
-  if (batch.full()) return 0;
+  if (batch.full()) return Received{};
   // The inner transport fills a batch of our own with sealed frames. It has
   // the caller's capacity and starts with as many empty placeholder frames
   // as the caller's batch already holds, so the inner transport hands over
@@ -156,17 +159,21 @@ absl::StatusOr<size_t> SealedTransport::Receive(FrameBatch& batch) {
   inbound_->Clear();
   const size_t first = batch.size();
   for (size_t i = 0; i < first; ++i) inbound_->CommitNext(0);
-  absl::StatusOr<size_t> n = inner_->Receive(*inbound_);
-  if (!n.ok()) return n.status();
+  absl::StatusOr<Received> got = inner_->Receive(*inbound_);
+  if (!got.ok()) return got.status();
+  if (got->frames == 0) return Received{};
+  // Everything in this call came from one peer: what the frames teach
+  // (its session, that it wants a hello) is about that peer only.
+  PeerSeal& peer = peer_seal_[got->from];
   size_t delivered = 0;
   uint64_t bytes = 0;
   for (size_t i = first; i < inbound_->size(); ++i) {
     FrameOpener::Result r = opener_.Open((*inbound_)[i], batch.NextSlot());
-    if (r.learned != 0 && r.learned != sealer_.echo()) sealer_.set_echo(r.learned);
+    if (r.learned != 0) peer.echo = r.learned;
     if (r.new_session && r.error != FrameOpener::Error::kWrongSession) {
       NoteNewSession(r.sender_id);
     }
-    if (r.wants_hello) SendHello(/*now_anyway=*/false);
+    if (r.wants_hello) SendHello(got->from, peer, /*now_anyway=*/false);
     if (r.error != FrameOpener::Error::kOk) {
       counters_.AddDrop(FrameOpener::DropReason(r.error));
       if (r.error == FrameOpener::Error::kAuthFailed) NoteAuthFailure(r.sender_id);
@@ -178,7 +185,7 @@ absl::StatusOr<size_t> SealedTransport::Receive(FrameBatch& batch) {
     bytes += r.size;
   }
   counters_.AddRx(delivered, bytes);
-  return delivered;
+  return Received{delivered, got->from};
 }
 
 void SealedTransport::NoteAuthFailure(uint32_t sender_id) {

@@ -27,11 +27,11 @@
 // frame costs only itself. The price is 40 bytes and one AEAD call per
 // frame (see seal/seal_benchmark.cc for the cost).
 //
-// Multi-peer inner transports (capabilities().multi_peer, e.g. fs) route a
-// frame by the destination address inside it, which sealing hides; the
-// decorator therefore passes each frame's plaintext destination alongside
-// (Transport::SendRouted), so a server with several clients still picks the
-// right one. Hellos carry no destination and are routed as non-IP frames.
+// Sealing works per peer, below the core's routing table: Send(to, ...)
+// seals with what this end knows of peer `to` (the session to echo, whether
+// it still needs a hello), and Receive records what it learns from the peer
+// the inner transport names as the sender. Peers reported by the inner
+// transport are passed up with their MTU lowered by kSealOverhead.
 #ifndef FSTUN_SEAL_SEALED_TRANSPORT_H_
 #define FSTUN_SEAL_SEALED_TRANSPORT_H_
 
@@ -41,6 +41,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/counters.h"
@@ -70,19 +71,22 @@ TransportConfig SealedInnerConfig(const TransportConfig& config);
 // bytes of the first IPv6 one, else a random number.
 uint32_t SenderIdFor(const std::vector<IpPrefix>& addresses);
 
-class SealedTransport : public Transport {
+class SealedTransport : public Transport, private PeerObserver {
  public:
   // InvalidArgument if the inner transport cannot carry sealed frames of
   // options.mtu (its mtu() is below options.mtu + kSealOverhead).
   static absl::StatusOr<std::unique_ptr<SealedTransport>> Create(
       std::unique_ptr<Transport> inner, Key key, const SealedTransportOptions& options);
 
-  absl::Status Send(absl::Span<const FrameView> frames) override;
-  absl::StatusOr<size_t> Receive(FrameBatch& batch) override;
-  int readiness_fd() const override { return inner_->readiness_fd(); }
+  absl::StatusOr<size_t> Send(const PeerId& to, absl::Span<const FrameView> frames) override;
+  absl::StatusOr<Received> Receive(FrameBatch& batch) override;
+  void SetPeerObserver(PeerObserver* observer) override;
+  absl::InlinedVector<WaitFd, 2> wait_fds() const override { return inner_->wait_fds(); }
   absl::Duration poll_interval() const override { return inner_->poll_interval(); }
   size_t mtu() const override { return mtu_; }
   TransportCapabilities capabilities() const override { return inner_->capabilities(); }
+  // The inner transport's; sealing needs getrandom only (core's list has it).
+  SyscallNeeds syscalls() const override { return inner_->syscalls(); }
   // tx: frames the inner transport took (its bytes less the overhead);
   // rx: frames that opened and were delivered; drops: the inner
   // transport's and this layer's.
@@ -94,13 +98,23 @@ class SealedTransport : public Transport {
   uint64_t session() const { return sealer_.session(); }
 
  private:
+  // What this end knows of one peer of the inner transport.
+  struct PeerSeal {
+    uint64_t echo = 0;      // the peer's session, as last learned
+    bool hello_due = true;  // the first Send to it starts with a hello
+    absl::Time hello_sent_at = absl::InfinitePast();
+  };
+
   SealedTransport(std::unique_ptr<Transport> inner, std::unique_ptr<Key> key,
                   const SealedTransportOptions& options, uint64_t session);
 
-  absl::Status FlushOutbound();
-  // Sends a hello on its own (see sealed_frame.h), at most every
+  // PeerObserver (the inner transport's reports).
+  void PeerUp(const PeerInfo& peer) override;
+  void PeerDown(const PeerId& id) override;
+
+  // Sends a hello to `to` on its own (see sealed_frame.h), at most every
   // kHelloInterval unless `now_anyway`.
-  void SendHello(bool now_anyway);
+  void SendHello(const PeerId& to, PeerSeal& peer, bool now_anyway);
   void NoteAuthFailure(uint32_t sender_id);
   void NoteNewSession(uint32_t sender_id);
 
@@ -108,13 +122,14 @@ class SealedTransport : public Transport {
   // Heap-held so the sealer's and opener's references stay valid.
   const std::unique_ptr<Key> key_;
   const size_t mtu_;
-  const size_t max_plain_;    // mtu_, or kMaxFrameSize - overhead for GSO
-  const FrameFormat format_;  // of the plaintext frames
+  const size_t max_plain_;  // mtu_, or kMaxFrameSize - overhead for GSO
   FrameSealer sealer_;
   FrameOpener opener_;
-  FrameBatch outbound_;  // sealed frames waiting for inner_->SendRouted
-  // The plaintext destination of each frame in outbound_ (same index).
-  std::vector<std::optional<IpAddress>> outbound_destinations_;
+  FrameBatch outbound_;  // sealed frames for one inner_->Send
+  // The index in Send's `frames` of each frame in outbound_.
+  std::vector<size_t> origin_;
+  PeerObserver* observer_ = nullptr;
+  absl::flat_hash_map<PeerId, PeerSeal> peer_seal_;
   // Sealed frames from the inner transport; sized to the caller's batch.
   std::unique_ptr<FrameBatch> inbound_;
   std::atomic<bool> closed_{false};
@@ -122,10 +137,9 @@ class SealedTransport : public Transport {
   // Hellos the inner transport took: not frames of the caller's, so
   // counters() leaves them out of tx.
   std::atomic<uint64_t> hellos_sent_{0};
-  bool hello_due_ = true;  // the first Send starts with a hello
-  absl::Time hello_sent_at_ = absl::InfinitePast();
 
-  // Rate limit of the authentication-failure warning.
+  // Rate limit of the authentication-failure warning (per transport: each
+  // end says once that its peers' keys differ).
   absl::Time auth_logged_at_ = absl::InfinitePast();
   uint64_t auth_failures_unlogged_ = 0;
 };

@@ -1,5 +1,7 @@
 #include "seal/sealed_transport.h"
 
+#include <poll.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -8,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/event_fd.h"
 #include "core/registry.h"
+#include "core/routing_table.h"
 #include "gflags/gflags.h"
 #include "glog/logging.h"
 #include "gtest/gtest.h"
@@ -27,6 +30,7 @@ using ::fstun::testing::PacketBuilder;
 using ::fstun::testing::ReceiveFrames;
 using ::fstun::testing::TransportConformanceTest;
 using ::fstun::testing::TransportPair;
+using ::fstun::testing::WaitForTransport;
 
 // Both ends share one key, as peers configured with the same --key_file do.
 std::string SharedKeyText() {
@@ -135,7 +139,7 @@ class AttackTest : public ::testing::Test {
   // Writes raw frames into the receiver's inner transport and returns what
   // the receiver delivers.
   std::vector<std::vector<uint8_t>> Inject(const std::vector<std::vector<uint8_t>>& raw) {
-    CHECK(wire_->Send(Views(raw)).ok());
+    CHECK(wire_->Send(MemoryTransport::kPeer, Views(raw)).ok());
     return ReceiveFrames(*receiver_, raw.size() + 1, absl::Seconds(5), absl::Milliseconds(200));
   }
 
@@ -199,9 +203,13 @@ TEST_F(AttackTest, OldSessionAndFarReorderAreDropped) {
 class Borrowed : public Transport {
  public:
   explicit Borrowed(Transport& t) : t_(t) {}
-  absl::Status Send(absl::Span<const FrameView> f) override { return t_.Send(f); }
-  absl::StatusOr<size_t> Receive(FrameBatch& b) override { return t_.Receive(b); }
-  int readiness_fd() const override { return t_.readiness_fd(); }
+  absl::StatusOr<size_t> Send(const PeerId& to, absl::Span<const FrameView> f) override {
+    return t_.Send(to, f);
+  }
+  absl::StatusOr<Received> Receive(FrameBatch& b) override { return t_.Receive(b); }
+  void SetPeerObserver(PeerObserver* o) override { t_.SetPeerObserver(o); }
+  absl::InlinedVector<WaitFd, 2> wait_fds() const override { return t_.wait_fds(); }
+  SyscallNeeds syscalls() const override { return t_.syscalls(); }
   size_t mtu() const override { return t_.mtu(); }
   CounterSnapshot counters() const override { return t_.counters(); }
   void Close() override {}
@@ -218,13 +226,14 @@ TEST(SealedTransportTest, AfterAReceiverRestartRecordedFramesAreRefusedAndLivePe
   std::unique_ptr<Transport> b = Seal(std::make_unique<Borrowed>(*b_link), 1400, 2);
   // Both directions once, so each end learns the other's session.
   std::vector<uint8_t> p1 = Packet(1), p2 = Packet(2);
-  ASSERT_TRUE(b->Send({FrameView(p2)}).ok());
+  constexpr char kPeer[] = "memory-peer";
+  ASSERT_TRUE(b->Send(kPeer, {FrameView(p2)}).ok());
   ASSERT_EQ(ReceiveFrames(*a, 1, absl::Seconds(5)).size(), 1u);
-  ASSERT_TRUE(a->Send({FrameView(p1)}).ok());
+  ASSERT_TRUE(a->Send(kPeer, {FrameView(p1)}).ok());
   // The attacker records what a sends to b's first run.
   FrameBatch recorded(8, kMaxFrameSize);
-  ASSERT_TRUE(WaitReadable(b_link->readiness_fd(), absl::Seconds(5)));
-  ASSERT_EQ(*b_link->Receive(recorded), 2u);  // a's first Send: its hello, then the frame
+  ASSERT_TRUE(testing::WaitForTransport(*b_link, absl::Seconds(5), true));
+  ASSERT_EQ(b_link->Receive(recorded)->frames, 2u);  // a's first Send: its hello, then the frame
   std::vector<uint8_t> recorded_frame(recorded[1].begin(), recorded[1].end());
 
   // b restarts: a new session on the same link.
@@ -236,7 +245,7 @@ TEST(SealedTransportTest, AfterAReceiverRestartRecordedFramesAreRefusedAndLivePe
   FrameView replay(recorded_frame);
   auto* a_sealed = dynamic_cast<SealedTransport*>(a.get());
   ASSERT_NE(a_sealed, nullptr);
-  ASSERT_TRUE(const_cast<Transport&>(a_sealed->inner()).Send({replay}).ok());
+  ASSERT_TRUE(const_cast<Transport&>(a_sealed->inner()).Send(kPeer, {replay}).ok());
   EXPECT_TRUE(ReceiveFrames(*b, 1, absl::Seconds(1), absl::Milliseconds(300)).empty());
   EXPECT_EQ(b->counters().drops_for("wrong_session"), 1u) << b->counters().ToString();
 
@@ -245,7 +254,7 @@ TEST(SealedTransportTest, AfterAReceiverRestartRecordedFramesAreRefusedAndLivePe
   std::vector<std::vector<uint8_t>> got;
   for (uint32_t i = 10; i < 60 && got.empty(); ++i) {
     std::vector<uint8_t> p = Packet(i);
-    ASSERT_TRUE(a->Send({FrameView(p)}).ok());
+    ASSERT_TRUE(a->Send(kPeer, {FrameView(p)}).ok());
     got = ReceiveFrames(*b, 1, absl::Milliseconds(150));
     ReceiveFrames(*a, 1, absl::Milliseconds(10));  // the pump would: a takes the hello
   }
@@ -263,8 +272,8 @@ TEST(SealedTransportTest, PeersWithDifferentKeysPassNothingAndSayWhy) {
   std::unique_ptr<Transport> b = Seal(std::move(b_inner), 1400, 2, Key::Generate());
   std::vector<std::vector<uint8_t>> packets;
   for (uint32_t i = 0; i < 100; ++i) packets.push_back(Packet(i));
-  ASSERT_TRUE(a->Send(Views(packets)).ok());
-  ASSERT_TRUE(b->Send(Views(packets)).ok());
+  ASSERT_TRUE(a->Send(MemoryTransport::kPeer, Views(packets)).ok());
+  ASSERT_TRUE(b->Send(MemoryTransport::kPeer, Views(packets)).ok());
   EXPECT_TRUE(ReceiveFrames(*b, 100, absl::Seconds(2), absl::Milliseconds(200)).empty());
   EXPECT_TRUE(ReceiveFrames(*a, 100, absl::Seconds(2), absl::Milliseconds(200)).empty());
   // The 100 frames and the other side's hello.
@@ -284,34 +293,50 @@ TEST(SealedTransportTest, InnerTransportMustCarryTheOverhead) {
       << t.status();
 }
 
-// A loopback that remembers the destinations SendRouted was given.
-class RoutedRecorder : public LoopbackTransport {
+// Records which peer each frame was sent to; reports two peers.
+class PerPeerRecorder : public Transport {
  public:
-  RoutedRecorder() : LoopbackTransport({.mtu = 1500 + kSealOverhead}) {}
-  absl::Status SendRouted(absl::Span<const FrameView> frames,
-                          absl::Span<const std::optional<IpAddress>> destinations) override {
-    for (size_t i = 0; i < frames.size(); ++i) {
-      seen.push_back(destinations[i] ? destinations[i]->ToString() : "none");
-    }
-    return Send(frames);
+  absl::StatusOr<size_t> Send(const PeerId& to, absl::Span<const FrameView> frames) override {
+    for (FrameView f : frames) sent.push_back({to, f[0]});
+    return frames.size();
   }
-  std::vector<std::string> seen;
+  absl::StatusOr<Received> Receive(FrameBatch&) override { return Received{}; }
+  void SetPeerObserver(PeerObserver* observer) override {
+    for (const char* id : {"c1", "c2"}) {
+      PeerInfo p;
+      p.id = id;
+      p.mtu = 1500 + kSealOverhead;
+      observer->PeerUp(p);
+    }
+  }
+  absl::InlinedVector<WaitFd, 2> wait_fds() const override { return {{ready_.fd(), POLLIN}}; }
+  size_t mtu() const override { return 1500 + kSealOverhead; }
+  SyscallNeeds syscalls() const override { return {}; }
+  CounterSnapshot counters() const override { return {}; }
+  void Close() override {}
+  std::vector<std::pair<PeerId, uint8_t>> sent;  // peer, first byte (frame type)
+
+ private:
+  EventFd ready_;
 };
 
-TEST(SealedTransportTest, PassesThePlaintextDestinationsToAMultiPeerInnerTransport) {
-  auto inner = std::make_unique<RoutedRecorder>();
-  RoutedRecorder* recorder = inner.get();
+TEST(SealedTransportTest, SealsPerPeerEachPeerGetsItsOwnHelloAndPlaintextMtu) {
+  auto inner = std::make_unique<PerPeerRecorder>();
+  PerPeerRecorder* recorder = inner.get();
   auto t = SealedTransport::Create(std::move(inner), SharedKey(), {1500, 1, 0});
   ASSERT_TRUE(t.ok()) << t.status();
-  auto to_c1 =
-      testing::PacketBuilder::TaggedUdp(testing::Ip("192.0.2.1"), testing::Ip("192.0.2.3"), 1, 200);
-  auto to_c2 = testing::PacketBuilder::TaggedUdp(testing::Ip("2001:db8::1"),
-                                                 testing::Ip("2001:db8::4"), 2, 200);
-  ASSERT_TRUE((*t)->Send({FrameView(to_c1), FrameView(to_c2)}).ok());
-  // (The hello that starts the first Send goes through plain Send.)
-  ASSERT_EQ(recorder->seen.size(), 2u);
-  EXPECT_EQ(recorder->seen[0], "192.0.2.3");
-  EXPECT_EQ(recorder->seen[1], "2001:db8::4");
+  RoutingTable table;
+  (*t)->SetPeerObserver(&table);
+  ASSERT_TRUE(table.Find("c1").has_value());
+  EXPECT_EQ(table.Find("c1")->mtu, 1500u) << "peers are reported with the plaintext MTU";
+  std::vector<uint8_t> p = Packet(1);
+  ASSERT_EQ(*(*t)->Send("c1", {FrameView(p)}), 1u);
+  ASSERT_EQ(*(*t)->Send("c2", {FrameView(p), FrameView(p)}), 2u);
+  ASSERT_EQ(*(*t)->Send("c1", {FrameView(p)}), 1u);
+  std::vector<std::pair<PeerId, uint8_t>> want = {{"c1", kSealHelloMarker}, {"c1", kSealMarker},
+                                                  {"c2", kSealHelloMarker}, {"c2", kSealMarker},
+                                                  {"c2", kSealMarker},      {"c1", kSealMarker}};
+  EXPECT_EQ(recorder->sent, want);
 }
 
 TEST(SealedTransportTest, WithoutAKeyTheRegistryTransportIsReturnedUnsealed) {

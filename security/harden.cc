@@ -13,14 +13,14 @@ DEFINE_bool(seccomp, true,
 
 namespace fstun {
 
-absl::Status HardenAfterSetup() {
+absl::Status HardenAfterSetup(const SyscallNeeds& needs) {
   absl::Status s = DropPrivileges({FLAGS_user});
   if (!s.ok()) return s;
   if (!FLAGS_seccomp) {
     LOG(WARNING) << "--seccomp=false: no syscall filter";
     return absl::OkStatus();
   }
-  return InstallSeccompFilter();
+  return InstallSeccompFilter(needs);
 }
 
 }  // namespace fstun

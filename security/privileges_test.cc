@@ -20,6 +20,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/syscalls.h"
 #include "gtest/gtest.h"
 #include "security/seccomp_filter.h"
 
@@ -92,7 +93,7 @@ TEST_F(PrivilegesTest, SwitchesUserAndKeepsOnlyNetAdmin) {
                 "root's 0600 file is unreadable");
     ok &= Check(setuid(0) == -1, "cannot become root again");
     // And the seccomp filter installs without CAP_SYS_ADMIN.
-    absl::Status f = InstallSeccompFilter();
+    absl::Status f = InstallSeccompFilter(CoreSyscalls());
     ok &= Check(f.ok(), f.ToString());
     return ok;
   });

@@ -3,12 +3,12 @@
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
@@ -20,153 +20,20 @@ absl::Status Fail(absl::string_view what, int rc) {
   return absl::InternalError(absl::StrCat("seccomp: ", what, ": ", strerror(-rc)));
 }
 
+// socket()'s type without the flags glibc and callers add.
+constexpr scmp_datum_t kSocketTypeMask = 0xf;
+
 }  // namespace
 
-const std::vector<std::string>& DataPathSyscalls() {
+const std::vector<std::string>& ForbiddenSyscalls() {
   static const auto* names = new std::vector<std::string>{
-      // File and descriptor I/O: TUN, eventfd, the shared folder, logs.
-      "read",
-      "readv",
-      "pread64",
-      "preadv",
-      "preadv2",
-      "write",
-      "writev",
-      "pwrite64",
-      "pwritev",
-      "pwritev2",
-      "lseek",
-      "close",
-      "close_range",
-      "dup",
-      "dup2",
-      "dup3",
-      "fcntl",
-      "open",
-      "openat",
-      "creat",
-      "fstat",
-      "newfstatat",
-      "stat",
-      "lstat",
-      "statx",
-      "statfs",
-      "fstatfs",
-      "getdents64",
-      "mkdir",
-      "mkdirat",
-      "rmdir",
-      "rename",
-      "renameat",
-      "renameat2",
-      "unlink",
-      "unlinkat",
-      "link",
-      "linkat",
-      "readlink",
-      "readlinkat",
-      "access",
-      "faccessat",
-      "faccessat2",
-      "fsync",
-      "fdatasync",
-      "ftruncate",
-      "truncate",
-      "fallocate",
-      "fadvise64",
-      "fchmod",
-      "fchmodat",
-      "fchown",
-      "fchownat",
-      "utimensat",
-      "flock",
-      "copy_file_range",
-      "sendfile",
-      "getcwd",
-      // Anonymous pipes: harmless, and the sanitizers' memory-access checks
-      // (UBSan's vptr check) create one.
-      "pipe",
-      "pipe2",
-      // Waiting and waking.
-      "poll",
-      "ppoll",
-      "select",
-      "pselect6",
-      "epoll_create1",
-      "epoll_ctl",
-      "epoll_wait",
-      "epoll_pwait",
-      "epoll_pwait2",
-      "eventfd2",
-      "inotify_init1",
-      "inotify_add_watch",
-      "inotify_rm_watch",
-      "timerfd_create",
-      "timerfd_settime",
-      "timerfd_gettime",
-      "futex",
-      "nanosleep",
-      "clock_nanosleep",
-      "clock_gettime",
-      "clock_getres",
-      "gettimeofday",
-      "sched_yield",
-      "sched_getaffinity",
-      // Memory.
-      "brk",
-      "mmap",
-      "munmap",
-      "mremap",
-      "mprotect",
-      "madvise",
-      "membarrier",
-      // Netlink and sd_notify traffic on sockets the rules below let it open.
-      "sendto",
-      "sendmsg",
-      "recvfrom",
-      "recvmsg",
-      "bind",
-      "getsockname",
-      "getsockopt",
-      "setsockopt",
-      "connect",
-      // The control socket (ops/): a unix stream socket bound before the
-      // filter; its thread accepts `fstun status` clients.
-      "accept",
-      "accept4",
-      "listen",
-      "shutdown",
-      "getpeername",
-      "chmod",
-      // Process housekeeping, signals, exit.
-      "getpid",
-      "gettid",
-      "getppid",
-      "getuid",
-      "geteuid",
-      "getgid",
-      "getegid",
-      "getresuid",
-      "getresgid",
-      "getgroups",
-      "uname",
-      "getrandom",
-      "prlimit64",
-      "getrlimit",
-      "sysinfo",
-      "rseq",
-      "set_robust_list",
-      "get_robust_list",
-      "set_tid_address",
-      "rt_sigaction",
-      "rt_sigprocmask",
-      "rt_sigreturn",
-      "rt_sigtimedwait",
-      "sigaltstack",
-      "restart_syscall",
-      "exit",
-      "exit_group",
-  };
+      "execve", "execveat", "ptrace", "fork", "vfork", "mount", "umount2", "pivot_root", "chroot",
+      "bpf", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups",
+      "capset", "unshare", "setns", "init_module", "finit_module", "delete_module", "kexec_load",
+      "kexec_file_load", "reboot", "personality", "userfaultfd", "perf_event_open", "keyctl",
+      "add_key", "request_key", "process_vm_readv", "process_vm_writev",
+      // Argument-checked by the fixed rules instead.
+      "socket", "ioctl", "clone", "clone3", "kill", "tgkill", "prlimit64"};
   return *names;
 }
 
@@ -188,7 +55,17 @@ constexpr bool kSanitizerBuild = false;
 
 bool SeccompAllowsSanitizerRuntime() { return kSanitizerBuild; }
 
-absl::Status InstallSeccompFilter() {
+absl::Status InstallSeccompFilter(const SyscallNeeds& needs) {
+  const std::vector<std::string>& forbidden = ForbiddenSyscalls();
+  std::set<std::string> names(needs.syscalls.begin(), needs.syscalls.end());
+  for (const std::string& name : names) {
+    if (std::find(forbidden.begin(), forbidden.end(), name) != forbidden.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "seccomp: a component declares '", name,
+          "', which the data path may never call (socket and ioctl are declared by arguments)"));
+    }
+  }
+
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
   if (ctx == nullptr) return absl::InternalError("seccomp: seccomp_init failed");
   struct Release {
@@ -199,7 +76,7 @@ absl::Status InstallSeccompFilter() {
   if (rc != 0) return Fail("TSYNC", rc);
 
   int allowed = 0;
-  for (const std::string& name : DataPathSyscalls()) {
+  for (const std::string& name : names) {
     int nr = seccomp_syscall_resolve_name(name.c_str());
     if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
     rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
@@ -208,30 +85,43 @@ absl::Status InstallSeccompFilter() {
   }
 
   struct Rule {
-    const char* what;
+    std::string what;
     uint32_t action;
     int nr;
     std::vector<scmp_arg_cmp> args;
   };
+  std::vector<Rule> rules;
+  for (const SyscallNeeds::Socket& s : needs.sockets) {
+    std::vector<scmp_arg_cmp> args;
+    if (s.family >= 0) args.push_back(SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(s.family)));
+    if (s.type >= 0) {
+      args.push_back(
+          SCMP_A1(SCMP_CMP_MASKED_EQ, kSocketTypeMask, static_cast<scmp_datum_t>(s.type)));
+    }
+    if (s.protocol >= 0) {
+      args.push_back(SCMP_A2(SCMP_CMP_EQ, static_cast<scmp_datum_t>(s.protocol)));
+    }
+    rules.push_back({absl::StrCat("socket(", s.family, ", ", s.type, ", ", s.protocol, ")"),
+                     SCMP_ACT_ALLOW, SCMP_SYS(socket), std::move(args)});
+  }
+  std::set<unsigned long> ioctls(needs.ioctls.begin(), needs.ioctls.end());
+  for (unsigned long request : ioctls) {
+    rules.push_back({absl::StrCat("ioctl(", absl::Hex(request), ")"),
+                     SCMP_ACT_ALLOW,
+                     SCMP_SYS(ioctl),
+                     {SCMP_A1(SCMP_CMP_EQ, request)}});
+  }
   const scmp_datum_t pid = static_cast<scmp_datum_t>(getpid());
-  std::vector<Rule> rules = {
-      {"socket(AF_NETLINK)", SCMP_ACT_ALLOW, SCMP_SYS(socket), {SCMP_A0(SCMP_CMP_EQ, AF_NETLINK)}},
-      {"socket(AF_UNIX, SOCK_DGRAM)",
-       SCMP_ACT_ALLOW,
-       SCMP_SYS(socket),
-       {SCMP_A0(SCMP_CMP_EQ, AF_UNIX), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM)}},
-      {"ioctl(FIONREAD)", SCMP_ACT_ALLOW, SCMP_SYS(ioctl), {SCMP_A1(SCMP_CMP_EQ, FIONREAD)}},
-      {"ioctl(FIONBIO)", SCMP_ACT_ALLOW, SCMP_SYS(ioctl), {SCMP_A1(SCMP_CMP_EQ, FIONBIO)}},
-      {"ioctl(TCGETS)", SCMP_ACT_ALLOW, SCMP_SYS(ioctl), {SCMP_A1(SCMP_CMP_EQ, TCGETS)}},
-      {"ioctl(TIOCGWINSZ)", SCMP_ACT_ALLOW, SCMP_SYS(ioctl), {SCMP_A1(SCMP_CMP_EQ, TIOCGWINSZ)}},
-      {"clone(CLONE_THREAD)",
-       SCMP_ACT_ALLOW,
-       SCMP_SYS(clone),
-       {SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)}},
-      {"clone3 -> ENOSYS", SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), {}},
-      {"kill(self)", SCMP_ACT_ALLOW, SCMP_SYS(kill), {SCMP_A0(SCMP_CMP_EQ, pid)}},
-      {"tgkill(self)", SCMP_ACT_ALLOW, SCMP_SYS(tgkill), {SCMP_A0(SCMP_CMP_EQ, pid)}},
-  };
+  rules.push_back({"clone(CLONE_THREAD)",
+                   SCMP_ACT_ALLOW,
+                   SCMP_SYS(clone),
+                   {SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)}});
+  rules.push_back({"clone3 -> ENOSYS", SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), {}});
+  rules.push_back({"kill(self)", SCMP_ACT_ALLOW, SCMP_SYS(kill), {SCMP_A0(SCMP_CMP_EQ, pid)}});
+  rules.push_back({"tgkill(self)", SCMP_ACT_ALLOW, SCMP_SYS(tgkill), {SCMP_A0(SCMP_CMP_EQ, pid)}});
+  rules.push_back({"prlimit64(0)", SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), {SCMP_A0(SCMP_CMP_EQ, 0)}});
+  rules.push_back(
+      {"prlimit64(self)", SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), {SCMP_A0(SCMP_CMP_EQ, pid)}});
   if (kSanitizerBuild) {
     for (int nr : {SCMP_SYS(clone), SCMP_SYS(ptrace), SCMP_SYS(wait4), SCMP_SYS(prctl),
                    SCMP_SYS(getdents)}) {
@@ -246,7 +136,8 @@ absl::Status InstallSeccompFilter() {
   rc = seccomp_load(ctx);
   if (rc != 0) return Fail("load", rc);
   LOG(INFO) << "seccomp filter installed: " << allowed + rules.size()
-            << " syscall rules allowed, everything else fails with EPERM";
+            << " syscall rules from the core's, device's, transport's and daemon's declarations; "
+               "everything else fails with EPERM";
   return absl::OkStatus();
 }
 

@@ -1,28 +1,30 @@
 // The seccomp allow-list of the data path, installed after set-up and after
 // DropPrivileges (which sets no_new_privs, so no CAP_SYS_ADMIN is needed).
 //
-// Anything not on the list fails with EPERM instead of killing the process:
-// a syscall we forgot shows up as an ordinary, logged error ("Operation not
-// permitted") that a user can report, rather than a silent SIGSYS death
-// that would also skip teardown. An attacker gains nothing from EPERM.
+// The list is not kept here: it is built from the declarations of what runs
+// after set-up (core/syscalls.h): the core's own (CoreSyscalls), the
+// device's and the transport's (Device::syscalls, Transport::syscalls,
+// declared next to the code that makes the calls), and the daemon's
+// (control socket, sd_notify, teardown over netlink). A transport that needs
+// sendmmsg or a UDP socket declares it in its own package.
 //
-// The list (DataPathSyscalls) was derived by tracing the daemon's data path
-// (pump, TUN I/O, memory/loopback/fs transports, glog, libsodium) with
-// strace -f and by the tests in security/seccomp_filter_test.cc. Argument
-// rules narrow the dangerous ones:
-//   socket   only AF_NETLINK (teardown talks to the kernel over netlink)
-//            and AF_UNIX datagrams (sd_notify); no AF_INET/AF_INET6/
-//            AF_PACKET, so a compromised data path cannot open connections
-//   ioctl    only FIONREAD, FIONBIO, TCGETS, TIOCGWINSZ; so no TUNSETIFF
-//            or SIOCS* interface changes
+// Anything not allowed fails with EPERM instead of killing the process:
+// a syscall someone forgot to declare shows up as an ordinary, logged error
+// ("Operation not permitted") that a user can report, rather than a silent
+// SIGSYS death that would also skip teardown. An attacker gains nothing
+// from EPERM.
+//
+// Fixed rules, whatever is declared:
+//   socket   only the (family, type, protocol) triples declared
+//   ioctl    only the requests declared (so no TUNSETIFF or SIOCS* changes
+//            unless a device declares them)
 //   clone    only new threads (CLONE_THREAD); no fork
 //   clone3   fails with ENOSYS so glibc falls back to clone
 //   kill, tgkill  only to this process (abort, glog's crash handler)
-// connect is allowed (sd_notify; only netlink and unix datagram sockets can
-// be created), and so are accept/listen for the control socket bound during
-// set-up. Not allowed at all, among others: execve/execveat, ptrace,
-// process_vm_*, mount, bpf, keyctl, setuid/setgid/capset, chroot, init/
-// finit_module, reboot, kexec, personality, userfaultfd, perf_event_open.
+//   prlimit64     only on this process (glibc's getrlimit)
+// Never allowed, even if declared (InstallSeccompFilter refuses such a
+// declaration): ForbiddenSyscalls(), e.g. execve, ptrace, mount, bpf,
+// setuid, capset, unshare, setns, init_module, kexec_load.
 //
 // Call once, after everything that needs other syscalls has run. The
 // filter covers all threads (SECCOMP_FILTER_FLAG_TSYNC) and is inherited by
@@ -34,20 +36,22 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "core/syscalls.h"
 
 namespace fstun {
 
-// The syscalls allowed without argument rules (names as in libseccomp;
-// names unknown on the running architecture are skipped).
-const std::vector<std::string>& DataPathSyscalls();
+// Names no declaration may allow.
+const std::vector<std::string>& ForbiddenSyscalls();
 
 // True in sanitizer (ASan) builds, whose filter also allows clone, ptrace,
-// wait4, prctl and getdents: LeakSanitizer's exit-time check needs them. Release
-// builds never allow them.
+// wait4, prctl and getdents: LeakSanitizer's exit-time check needs them.
+// Release builds never allow them.
 bool SeccompAllowsSanitizerRuntime();
 
-// Installs the filter. Needs no_new_privs (or CAP_SYS_ADMIN).
-absl::Status InstallSeccompFilter();
+// Installs the filter allowing `needs` (plus the fixed rules above).
+// InvalidArgument if `needs` names a forbidden syscall. Needs no_new_privs
+// (or CAP_SYS_ADMIN).
+absl::Status InstallSeccompFilter(const SyscallNeeds& needs);
 
 }  // namespace fstun
 

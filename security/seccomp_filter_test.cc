@@ -8,18 +8,21 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
 #include <net/if.h>
 #include <sched.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +33,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/pump.h"
+#include "core/syscalls.h"
 #include "gtest/gtest.h"
 #include "seal/sealed_transport.h"
 #include "testing/fake_device.h"
@@ -45,13 +49,33 @@ using ::fstun::testing::PacketBuilder;
 
 // Runs `body` in a child that first installs the filter. The child reports
 // failures on stderr and exits non-zero; a signal death is a failure too.
-void RunFiltered(const std::function<bool()>& body) {
+// What the daemon's own parts declare besides the core: teardown's netlink
+// sockets and sd_notify's datagram socket.
+SyscallNeeds Daemonish() {
+  SyscallNeeds n = CoreSyscalls();
+  n.syscalls.insert(n.syscalls.end(), {"sendto", "sendmsg", "recvfrom", "recvmsg", "bind",
+                                       "connect", "getsockname", "setsockopt"});
+  n.sockets = {{AF_NETLINK, -1, NETLINK_ROUTE}, {AF_UNIX, SOCK_DGRAM, -1}};
+  return n;
+}
+
+// What a transport working on files declares (as the fs transport does).
+SyscallNeeds FileTransport() {
+  SyscallNeeds n;
+  n.syscalls = {"mkdir",           "mkdirat", "rmdir",      "rename",        "renameat",
+                "renameat2",       "unlink",  "unlinkat",   "pwrite64",      "pread64",
+                "statfs",          "fstatfs", "getdents64", "inotify_init1", "inotify_add_watch",
+                "inotify_rm_watch"};
+  return n;
+}
+
+void RunFiltered(const std::function<bool()>& body, SyscallNeeds needs = Daemonish()) {
   fflush(nullptr);
   pid_t pid = fork();
   ASSERT_GE(pid, 0) << strerror(errno);
   if (pid == 0) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(90);
-    absl::Status s = InstallSeccompFilter();
+    absl::Status s = InstallSeccompFilter(needs);
     if (!s.ok()) {
       fprintf(stderr, "install: %s\n", s.ToString().c_str());
       _exit(91);
@@ -99,6 +123,19 @@ TEST(SeccompFilterTest, ForbiddenSyscallsFailWithEpermAndTheProcessLives) {
     ok &= Refused(unshare(CLONE_NEWNET), "unshare");
     ok &= Refused(chroot("/"), "chroot");
     ok &= Refused(kill(1, 0), "kill(1)");
+    // Trimmed from the old central list: the data path never calls them.
+    std::string path = absl::StrCat(TmpDir(), "/seccomp_trim");
+    ok &= Refused(chmod(TmpDir().c_str(), 0700), "chmod");
+    ok &= Refused(link(path.c_str(), (path + "2").c_str()), "link");
+    ok &= Refused(truncate(path.c_str(), 0), "truncate");
+    ok &= Refused(fchownat(AT_FDCWD, path.c_str(), 0, 0, 0), "fchownat");
+    struct rlimit rl;
+    ok &= Check(getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit (prlimit64 on itself)");
+    ok &= Refused(prlimit(1, RLIMIT_NOFILE, nullptr, &rl), "prlimit64 on another process");
+    // Netlink only for the protocols declared.
+    ok &= Refused(socket(AF_NETLINK, SOCK_RAW, NETLINK_GENERIC), "socket(NETLINK_GENERIC)");
+    // Nothing declares file-system changes here.
+    ok &= Refused(mkdir(path.c_str(), 0700), "mkdir (undeclared)");
     // A new TUN: opening /dev/net/tun may work, TUNSETIFF may not.
     int tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     if (tun >= 0) {
@@ -111,47 +148,72 @@ TEST(SeccompFilterTest, ForbiddenSyscallsFailWithEpermAndTheProcessLives) {
   });
 }
 
-TEST(SeccompFilterTest, FileOperationsLikeTheFsTransportsAreAllowed) {
+TEST(SeccompFilterTest, FileOperationsATransportDeclaresAreAllowed) {
   std::string dir = absl::StrCat(TmpDir(), "/seccomp_fs");
-  RunFiltered([&] {
-    bool ok = true;
-    ok &= Check(mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST, "mkdir");
-    int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    ok &= Check(ino >= 0, "inotify_init1");
-    ok &= Check(inotify_add_watch(ino, dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) >= 0,
-                "inotify_add_watch");
-    std::string tmp = dir + "/.tmp";
-    std::string final_name = dir + "/0000000001";
-    int fd = open(tmp.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600);
-    ok &= Check(fd >= 0, "open(O_CREAT)");
-    ok &= Check(pwrite(fd, "hello", 5, 0) == 5, "pwrite");
-    ok &= Check(fsync(fd) == 0, "fsync");
-    close(fd);
-    ok &= Check(rename(tmp.c_str(), final_name.c_str()) == 0, "rename");
-    char buf[16];
-    fd = open(final_name.c_str(), O_RDONLY | O_CLOEXEC);
-    ok &= Check(fd >= 0 && pread(fd, buf, sizeof(buf), 0) == 5, "open+pread");
-    struct stat st;
-    ok &= Check(fstat(fd, &st) == 0 && st.st_size == 5, "fstat");
-    close(fd);
-    struct statfs sfs;
-    ok &= Check(statfs(dir.c_str(), &sfs) == 0, "statfs");
-    ok &= Check(read(ino, buf, sizeof(buf)) != 0, "inotify read");
-    DIR* d = opendir(dir.c_str());
-    ok &= Check(d != nullptr && readdir(d) != nullptr, "opendir/readdir");
-    if (d) closedir(d);
-    ok &= Check(unlink(final_name.c_str()) == 0, "unlink");
-    ok &= Check(rmdir(dir.c_str()) == 0, "rmdir");
-    close(ino);
-    // Teardown talks netlink.
-    int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */);
-    ok &= Check(nl >= 0, "socket(AF_NETLINK)");
-    if (nl >= 0) close(nl);
-    int unix_dgram = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ok &= Check(unix_dgram >= 0, "socket(AF_UNIX, SOCK_DGRAM) for sd_notify");
-    if (unix_dgram >= 0) close(unix_dgram);
-    return ok;
-  });
+  RunFiltered(
+      [&] {
+        bool ok = true;
+        ok &= Check(mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST, "mkdir");
+        int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        ok &= Check(ino >= 0, "inotify_init1");
+        ok &= Check(inotify_add_watch(ino, dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) >= 0,
+                    "inotify_add_watch");
+        std::string tmp = dir + "/.tmp";
+        std::string final_name = dir + "/0000000001";
+        int fd = open(tmp.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600);
+        ok &= Check(fd >= 0, "open(O_CREAT)");
+        ok &= Check(pwrite(fd, "hello", 5, 0) == 5, "pwrite");
+        ok &= Check(fsync(fd) == 0, "fsync");
+        close(fd);
+        ok &= Check(rename(tmp.c_str(), final_name.c_str()) == 0, "rename");
+        char buf[16];
+        fd = open(final_name.c_str(), O_RDONLY | O_CLOEXEC);
+        ok &= Check(fd >= 0 && pread(fd, buf, sizeof(buf), 0) == 5, "open+pread");
+        struct stat st;
+        ok &= Check(fstat(fd, &st) == 0 && st.st_size == 5, "fstat");
+        close(fd);
+        struct statfs sfs;
+        ok &= Check(statfs(dir.c_str(), &sfs) == 0, "statfs");
+        ok &= Check(read(ino, buf, sizeof(buf)) != 0, "inotify read");
+        DIR* d = opendir(dir.c_str());
+        ok &= Check(d != nullptr && readdir(d) != nullptr, "opendir/readdir");
+        if (d) closedir(d);
+        ok &= Check(unlink(final_name.c_str()) == 0, "unlink");
+        ok &= Check(rmdir(dir.c_str()) == 0, "rmdir");
+        close(ino);
+        // Teardown talks netlink.
+        int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */);
+        ok &= Check(nl >= 0, "socket(AF_NETLINK)");
+        if (nl >= 0) close(nl);
+        int unix_dgram = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ok &= Check(unix_dgram >= 0, "socket(AF_UNIX, SOCK_DGRAM) for sd_notify");
+        if (unix_dgram >= 0) close(unix_dgram);
+        return ok;
+      },
+      Daemonish().Add(FileTransport()));
+}
+
+TEST(SeccompFilterTest, ADeclaredUdpSocketIsAllowedAndNothingElse) {
+  SyscallNeeds udp = Daemonish();
+  udp.sockets.push_back({AF_INET, SOCK_DGRAM, -1});
+  udp.syscalls.push_back("sendmmsg");
+  RunFiltered(
+      [] {
+        bool ok = true;
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        ok &= Check(fd >= 0, "socket(AF_INET, SOCK_DGRAM)");
+        if (fd >= 0) {
+          struct mmsghdr m {};
+          errno = 0;
+          sendmmsg(fd, &m, 0, 0);
+          ok &= Check(errno != EPERM, "sendmmsg declared");
+          close(fd);
+        }
+        ok &= Refused(socket(AF_INET, SOCK_STREAM, 0), "socket(AF_INET, SOCK_STREAM)");
+        ok &= Refused(socket(AF_INET6, SOCK_DGRAM, 0), "socket(AF_INET6)");
+        return ok;
+      },
+      udp);
 }
 
 TEST(SeccompFilterTest, PumpsOverASealedTransportRunUnderTheFilter) {
@@ -184,12 +246,15 @@ TEST(SeccompFilterTest, PumpsOverASealedTransportRunUnderTheFilter) {
   });
 }
 
-TEST(SeccompFilterTest, AllowListHasNoDangerousNames) {
-  for (const std::string& name : DataPathSyscalls()) {
-    for (const char* bad : {"execve", "execveat", "ptrace", "fork", "vfork", "mount", "bpf",
-                            "setuid", "capset", "socket", "ioctl", "clone", "unshare", "setns"}) {
-      EXPECT_NE(name, bad);
-    }
+TEST(SeccompFilterTest, ADeclarationCannotAllowWhatTheDataPathMayNeverCall) {
+  for (const char* bad : {"execve", "ptrace", "mount", "setuid", "socket", "ioctl", "clone"}) {
+    SyscallNeeds needs = CoreSyscalls();
+    needs.syscalls.push_back(bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(InstallSeccompFilter(needs))) << bad;
+  }
+  for (const std::string& name : CoreSyscalls().syscalls) {
+    const std::vector<std::string>& forbidden = ForbiddenSyscalls();
+    EXPECT_EQ(std::find(forbidden.begin(), forbidden.end(), name), forbidden.end()) << name;
   }
 }
 

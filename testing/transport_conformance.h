@@ -11,11 +11,15 @@
 //                            ::testing::Values(ConformanceParam{"memory", MakePair}),
 //                            ConformanceParamName);
 //
-// What it checks: frames arrive intact and in order; batch boundaries do not
-// matter; frames up to the MTU pass and larger ones are refused with
-// InvalidArgument and counted; Close wakes a receiver blocked on
-// readiness_fd and later calls fail; counters match what was sent; a
-// receiver that does not read makes the sender drop and count, never block.
+// The suite routes like the pump: each end gets a RoutingTable as its
+// PeerObserver, and frames a->b go to the peer the sender's table picks
+// for b's address. What it checks: the sender reports a peer for the
+// receiver; frames arrive intact and in order, from a peer the receiver
+// reported; batch boundaries do not matter; frames up to the MTU pass and
+// larger ones are taken, dropped and counted ("oversize"); Close wakes a
+// receiver blocked on wait_fds and later calls fail; counters match what
+// was sent; a receiver that does not read makes the sender drop and count
+// or take fewer frames (backpressure), never block.
 #ifndef FSTUN_TESTING_TRANSPORT_CONFORMANCE_H_
 #define FSTUN_TESTING_TRANSPORT_CONFORMANCE_H_
 
@@ -27,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/ip_address.h"
+#include "core/routing_table.h"
 #include "core/transport.h"
 #include "gtest/gtest.h"
 
@@ -65,16 +70,34 @@ class TransportConformanceTest : public ::testing::TestWithParam<ConformancePara
   void SetUp() override;
   void TearDown() override;
 
+  // Offers `frames` to the sender for the receiver's peer until it took them
+  // all (waiting on its wait_fds when it takes fewer). Fails the test on an
+  // error or if it takes nothing for 10 s.
+  void SendAll(absl::Span<const FrameView> frames);
+
   ConformanceSetup setup_;
   TransportPair pair_;
+  RoutingTable a_table_;
+  RoutingTable b_table_;
+  PeerId to_b_;  // the peer a's table routes b's address to
 };
+
+// Waits (calling t.Receive to let it discover peers) until `table`, t's
+// observer, has a route for `destination`; returns its peer.
+absl::StatusOr<PeerId> WaitForRoute(Transport& t, const RoutingTable& table,
+                                    const IpAddress& destination, absl::Duration timeout);
+
+// Waits until one of t.wait_fds() is ready for what it asks, or `timeout`.
+bool WaitForTransport(const Transport& t, absl::Duration timeout, bool readable_only = false);
 
 // Receives until `count` frames arrived, `timeout` passed, or (if
 // `idle_timeout` is finite) nothing arrived for that long. Waits on
-// readiness_fd and poll_interval, like the pump.
+// wait_fds and poll_interval, like the pump. With `from`, the sender of
+// each frame is appended to it.
 std::vector<std::vector<uint8_t>> ReceiveFrames(
     Transport& t, size_t count, absl::Duration timeout,
-    absl::Duration idle_timeout = absl::InfiniteDuration(), size_t batch_capacity = 64);
+    absl::Duration idle_timeout = absl::InfiniteDuration(), size_t batch_capacity = 64,
+    std::vector<PeerId>* from = nullptr);
 
 }  // namespace fstun::testing
 

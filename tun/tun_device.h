@@ -87,6 +87,8 @@ class TunDevice : public Device {
   const std::string& name() const override { return name_; }
   size_t mtu() const override { return mtu_; }
   CounterSnapshot counters() const override { return counters_.Snapshot(); }
+  // Read: read(2); Write: write(2). Nothing else after set-up.
+  SyscallNeeds syscalls() const override { return {{"read", "write"}, {}, {}}; }
 
   int ifindex() const { return ifindex_; }
   // True if frames carry a virtio_net_hdr (TunOptions::vnet_hdr).

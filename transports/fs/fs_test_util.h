@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "core/routing_table.h"
 #include "core/transport.h"
 #include "transports/fs/fs_transport.h"
 
@@ -32,10 +33,22 @@ FsTransportOptions TestOptions(const std::string& dir, const std::string& addres
                                const std::string& role = "");
 std::unique_ptr<FsTransport> MakePeer(const FsTransportOptions& options);
 
+// The routing table the core would keep for `t` (made, and attached as t's
+// PeerObserver, on first use; a client's if `client`).
+// MakePeer attaches a fresh one.
+RoutingTable& TableOf(Transport& t, bool client = false, bool fresh = false);
+// Lets t do its periodic work (peer scan, heartbeat) without taking frames.
+void Housekeep(Transport& t);
+// Waits up to 2 s until t reported peer `id` to TableOf(t).
+bool WaitForPeer(Transport& t, const std::string& id);
+
 // A UDP frame from `src` to `dst` (bare addresses) carrying `tag`.
 std::vector<uint8_t> Frame(const std::string& src, const std::string& dst, uint32_t tag,
                            size_t size = 200);
-// Sends frames one Send call per frame (or all in one call if `batch`).
+// Routes each frame by its destination through TableOf(t), as the pump
+// does, and sends it to that peer; a frame without a route is sent to peer
+// "" (the transport counts "no_route"). One Send call per frame (or per run
+// of frames for one peer if `batch`).
 void SendAll(Transport& t, const std::vector<std::vector<uint8_t>>& frames, bool batch = true);
 
 // Receives until `count` frames came or `timeout` passed; also calls

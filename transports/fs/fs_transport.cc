@@ -1,6 +1,7 @@
 #include "transports/fs/fs_transport.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,7 +14,6 @@
 #include "glog/logging.h"
 #include "transports/fs/names.h"
 #include "transports/fs/record.h"
-#include "vnet/header.h"
 
 namespace fstun::fs {
 namespace {
@@ -77,7 +77,6 @@ InboundConfig MakeInboundConfig(const FsTransportOptions& o, const FsFolder& fol
   c.my_session = folder.session();
   c.mtu = o.mtu;
   c.carry_gso_frames = o.carry_gso_frames;
-  c.opaque_frames = o.opaque_frames;
   c.gap_wait = o.gap_wait;
   c.bad_file_wait = o.bad_file_wait;
   return c;
@@ -133,7 +132,6 @@ FsTransport::FsTransport(FsTransportOptions options, std::unique_ptr<FsFolder> f
       watch_(std::make_unique<FolderWatch>(folder_->inbox_path(), options_.use_inotify)),
       peers_(*folder_, MakePeerTableConfig(options_), out_config_, in_config_),
       collector_(*folder_, options_.mtu),
-      adapter_(options_.mtu),
       pacer_(options_.pacer, absl::StrCat(options_.dirpath, " (", profile_.type, ")"),
              watch_->has_inotify()) {
   interval_ns_.store(absl::ToInt64Nanoseconds(pacer_.interval()));
@@ -143,7 +141,6 @@ FsTransport::~FsTransport() { Close(); }
 
 TransportCapabilities FsTransport::capabilities() const {
   TransportCapabilities caps;
-  caps.multi_peer = true;
   caps.carries_gso_frames = options_.carry_gso_frames;
   return caps;
 }
@@ -162,113 +159,96 @@ void FsTransport::PublishInterval() {
                      std::memory_order_relaxed);
 }
 
+absl::InlinedVector<WaitFd, 2> FsTransport::wait_fds() const { return {{watch_->fd(), POLLIN}}; }
+
+// The system calls Send, Receive and the periodic work make after set-up
+// (the seccomp filter allows these and the core's own; security/).
+SyscallNeeds FsTransport::syscalls() const {
+  SyscallNeeds n;
+  n.syscalls = {// Records and announcements: WriteFileAtomically (openat, writev,
+                // fchmod/fchown for --fs_group, renameat), ReadRegularFile and
+                // ReadNamed (openat, fstat, read/pread), Exists/lookups past
+                // negative caches (newfstatat, statx with AT_STATX_FORCE_SYNC),
+                // consumed and stale records (unlinkat), a restarted peer's inbox
+                // (mkdirat), FolderProfile (fstatfs).
+                "openat", "open", "read", "pread64", "preadv", "write", "writev", "pwrite64",
+                "pwritev", "fstat", "newfstatat", "statx", "fstatfs", "statfs", "renameat",
+                "renameat2", "rename", "unlinkat", "unlink", "mkdirat", "mkdir", "fchmod", "fchown",
+                // Listing peers and the inbox (ListDir: peer scan, garbage collection).
+                "getdents64",
+                // FolderWatch (wakeup.cc): inotify on the inbox.
+                "inotify_init1", "inotify_add_watch", "inotify_rm_watch"};
+  return n;
+}
+
+void FsTransport::SetPeerObserver(PeerObserver* observer) {
+  absl::MutexLock lock(&mu_);
+  observer_ = observer;
+  reported_.clear();
+  ReportPeers();
+}
+
+void FsTransport::ReportPeers() {
+  if (observer_ == nullptr) return;
+  std::vector<PeerInfo> now;
+  for (const auto& p : peers_.peers()) {
+    if (!p->live) continue;
+    PeerInfo info;
+    info.id = p->id;
+    info.prefixes = p->ann.addresses;
+    info.is_server = p->ann.role == "server";
+    info.takes_vnet = p->ann.offload;
+    info.mtu = p->ann.mtu;
+    now.push_back(std::move(info));
+  }
+  auto same = [](const PeerInfo& a, const PeerInfo& b) {
+    return a.id == b.id && a.prefixes == b.prefixes && a.is_server == b.is_server &&
+           a.takes_vnet == b.takes_vnet && a.mtu == b.mtu;
+  };
+  for (const PeerInfo& old : reported_) {
+    if (std::none_of(now.begin(), now.end(), [&](const PeerInfo& i) { return i.id == old.id; })) {
+      observer_->PeerDown(old.id);
+    }
+  }
+  for (const PeerInfo& info : now) {
+    if (std::none_of(reported_.begin(), reported_.end(),
+                     [&](const PeerInfo& old) { return same(old, info); })) {
+      observer_->PeerUp(info);
+    }
+  }
+  reported_ = std::move(now);
+}
+
 // ---------------------------------------------------------------- sending
 
-absl::Status FsTransport::Send(absl::Span<const FrameView> frames) {
-  return SendImpl(frames, nullptr);
-}
-
-absl::Status FsTransport::SendRouted(absl::Span<const FrameView> frames,
-                                     absl::Span<const std::optional<IpAddress>> destinations) {
-  return SendImpl(frames, &destinations);
-}
-
-absl::Status FsTransport::SendImpl(absl::Span<const FrameView> frames,
-                                   const absl::Span<const std::optional<IpAddress>>* destinations) {
+absl::StatusOr<size_t> FsTransport::Send(const PeerId& to, absl::Span<const FrameView> frames) {
   if (closed_.load()) return ClosedStatus();
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
   const bool vnet = options_.carry_gso_frames;
-  // 1. Which frames we take, and where each goes: by the IP packet (after
-  // the virtio_net_hdr, if any) or by the destination a decorator passed.
-  absl::InlinedVector<std::optional<IpAddress>, 64> dst(frames.size());
-  absl::InlinedVector<bool, 64> accepted(frames.size());
-  size_t refused = 0;
-  for (size_t i = 0; i < frames.size(); ++i) {
-    accepted[i] = AcceptForSend(frames[i], options_.mtu, vnet, counters_);
-    if (!accepted[i]) {
-      ++refused;
-    } else if (destinations != nullptr) {
-      if (i < destinations->size()) dst[i] = (*destinations)[i];
-    } else {
-      dst[i] = PacketDestination(vnet ? VnetPayload(frames[i]) : frames[i]);
-    }
-  }
-  absl::InlinedVector<Peer*, 64> to(frames.size());
-  bool unroutable = false;
-  for (size_t i = 0; i < frames.size(); ++i) {
-    to[i] = accepted[i] ? peers_.FindRoute(dst[i]) : nullptr;
-    unroutable |= accepted[i] && to[i] == nullptr;
-  }
-  // An unknown destination: maybe a peer appeared since the last scan.
-  // Rescan soon when we know nobody, rarely otherwise (unroutable traffic
-  // must not turn into a directory listing per packet).
-  const absl::Duration rescan_after =
-      peers_.empty() ? absl::Microseconds(100) : absl::Milliseconds(100);
-  if (unroutable && now - peers_.last_scan() >= rescan_after) {
-    ScanPeers(now);
-    for (size_t i = 0; i < frames.size(); ++i) {
-      to[i] = accepted[i] ? peers_.FindRoute(dst[i]) : nullptr;
-    }
-  }
-  // 2. Each destination's frames, in order, as one run.
-  bool wrote = false;
   absl::InlinedVector<FrameView, 64> run;
-  for (size_t i = 0; i < frames.size(); ++i) {
-    if (!accepted[i]) continue;
-    Peer* p = to[i];
-    if (p == nullptr) {
-      counters_.AddDrop("no_route");
-      continue;
-    }
-    run.clear();
-    for (size_t j = i; j < frames.size(); ++j) {
-      if (accepted[j] && to[j] == p) {
-        run.push_back(frames[j]);
-        accepted[j] = false;  // taken
-      }
-    }
-    SendToPeer(*p, run);
-    wrote = true;
+  for (FrameView f : frames) {
+    if (AcceptForSend(f, options_.mtu, vnet, counters_)) run.push_back(f);
   }
-  if (wrote) {
-    pacer_.OnActivity(now);  // a reply is likely soon: poll fast
-    pacer_.Update(now);
-    PublishInterval();
+  if (run.empty()) return frames.size();
+  Peer* p = peers_.Find(to);
+  if (p == nullptr || !p->live) {
+    counters_.AddDrop("no_route", run.size());  // gone since the core routed to it
+    return frames.size();
   }
-  return refused > 0 ? RefusedStatus(refused, options_.mtu) : absl::OkStatus();
-}
-
-void FsTransport::SendToPeer(Peer& p, absl::Span<const FrameView> frames) {
-  if (p.out.inbox_fd() < 0) p.out.SetInbox(folder_->OpenPeerInbox(p.id));
-  const bool vnet = options_.carry_gso_frames;
-  if (!vnet || p.ann.offload || options_.opaque_frames) {
-    // Same kind of frames on both ends: unchanged.
-    const uint32_t flags = vnet && p.ann.offload ? kRecordFlagVnetHdr : 0;
-    if (vnet || options_.opaque_frames) {
-      p.out.Write(frames, flags, counters_);
-      return;
-    }
-    absl::InlinedVector<FrameView, 64> fit;
-    for (FrameView f : frames) {
-      if (f.size() > p.ann.mtu) {
-        counters_.AddDrop("peer_mtu");
-      } else {
-        fit.push_back(f);
-      }
-    }
-    p.out.Write(fit, flags, counters_);
-    return;
-  }
-  // We have vnet frames, the peer takes plain packets.
-  adapter_.ToPlainPeer(frames, p.ann.mtu, counters_, [&](absl::Span<const FrameView> plain) {
-    p.out.Write(plain, 0, counters_);
-  });
+  if (p->out.inbox_fd() < 0) p->out.SetInbox(folder_->OpenPeerInbox(p->id));
+  // Frames travel as the core adapted them; the record says whether they
+  // carry a virtio_net_hdr (both ends announced offloads).
+  p->out.Write(run, vnet && p->ann.offload ? kRecordFlagVnetHdr : 0, counters_);
+  pacer_.OnActivity(now);  // a reply is likely soon: poll fast
+  pacer_.Update(now);
+  PublishInterval();
+  return frames.size();
 }
 
 // -------------------------------------------------------------- receiving
 
-absl::StatusOr<size_t> FsTransport::Receive(FrameBatch& batch) {
+absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   if (closed_.load()) return ClosedStatus();
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
@@ -277,6 +257,9 @@ absl::StatusOr<size_t> FsTransport::Receive(FrameBatch& batch) {
   Housekeeping(now);
   const size_t before = batch.size();
   more_ready_ = false;
+  // One peer per call (the core learns the sender from Received::from);
+  // the next call starts with the next peer, so none is starved.
+  Received got;
   const auto& peers = peers_.peers();
   const size_t n = peers.size();
   for (size_t k = 0; k < n && !batch.full(); ++k) {
@@ -285,14 +268,20 @@ absl::StatusOr<size_t> FsTransport::Receive(FrameBatch& batch) {
     if (progress.records > 0) p.traffic_at = now;
     for (size_t r = 0; r < progress.records; ++r) pacer_.OnFileFound();
     more_ready_ |= progress.more;
+    if (batch.size() > before) {
+      got.from = p.id;
+      // Peers not read this time may have records waiting: call again soon.
+      if (k + 1 < n) more_ready_ = true;
+      break;
+    }
   }
   if (batch.full()) more_ready_ = true;
   ++next_reader_;
-  const size_t delivered = batch.size() - before;
-  if (delivered > 0) pacer_.OnActivity(now);
+  got.frames = batch.size() - before;
+  if (got.frames > 0) pacer_.OnActivity(now);
   pacer_.Update(now);
   PublishInterval();
-  return delivered;
+  return got;
 }
 
 // ------------------------------------------------------------ housekeeping
@@ -322,6 +311,7 @@ void FsTransport::Housekeeping(absl::Time now) {
 void FsTransport::ScanPeers(absl::Time now) {
   next_scan_ = now + options_.heartbeat;
   if (peers_.Scan(now, counters_).restarted) next_gc_ = now;  // remove the old session's files
+  ReportPeers();
 }
 
 // ------------------------------------------------------- status and close
@@ -335,8 +325,11 @@ std::vector<PeerStatus> FsTransport::peers() const {
     for (const IpPrefix& a : p->ann.addresses) s.addresses.push_back(a.ToString());
     s.session = Hex16(p->ann.session);
     s.last_seen = p->beat_changed_at;
-    s.wakeup_path = pacer_.path_name();
-    s.poll_interval = pacer_.interval();
+    s.details.emplace_back("wakeup", pacer_.path_name());
+    if (pacer_.interval() != absl::InfiniteDuration()) {
+      s.details.emplace_back(pacer_.path_name() == "polling" ? "poll_interval" : "safety_poll",
+                             absl::FormatDuration(pacer_.interval()));
+    }
     s.backlog_bytes = p->out.backlog_bytes();
     s.counters.tx_frames = p->out.tx_frames();
     s.counters.tx_bytes = p->out.tx_bytes();

@@ -1,14 +1,14 @@
 // FsTransport: IP frames through a shared folder (--transport=fs).
 //
-// Each peer announces itself in DIR/peers/<id>.peer and owns an inbox
-// DIR/inbox/<id>/. To send, a peer picks the destination peer from the
-// frame's destination address (the announced addresses), and writes the
-// batch as ONE record file into that peer's inbox: written under a temp
-// name, then renamed to "<me>.<my session>.<its session>.<seq>.rec". The
-// receiver opens the next name it expects directly (no directory listing),
-// checks the record, delivers its frames in order and deletes the file.
-// The sender learns from the file's disappearance that it was consumed,
-// which bounds its backlog (--fs_max_backlog_bytes, per destination).
+// Each peer announces itself in DIR/peers/<id>.peer (its addresses, role,
+// offloads, MTU) and owns an inbox DIR/inbox/<id>/. The core routes: the
+// transport reports each live peer's announcement through the PeerObserver
+// (core/peer.h), and Send(to, frames) writes the frames for peer `to` as
+// ONE record file into its inbox: written under a temp name, then renamed to "<me>.<my
+// session>.<its session>.<seq>.rec". The receiver opens the next name it expects directly (no
+// directory listing), checks the record, delivers its frames in order and deletes the file. The
+// sender learns from the file's disappearance that it was consumed, which bounds its backlog
+// (--fs_max_backlog_bytes, per destination).
 //
 // docs/fs-transport.md is the full specification: layout, format, who
 // creates and deletes what, the peer state machine, and measurements.
@@ -20,11 +20,10 @@
 //   outbound_stream.h  records me -> one peer, and the backlog they form
 //   inbound_stream.h   records one peer -> me: order, gaps, invalid files
 //   inbox_collector.h  garbage collection of the own inbox
-//   offload_adapter.h  vnet frames <-> plain packets for peers without offloads
 //   wakeup.h           inotify + adaptive polling
-// The data path, top to bottom: Send routes each frame to a peer, adapts
-// it to what that peer takes and hands each peer's run of frames to its
-// OutboundStream; Receive reads the InboundStreams in turn. Periodic work
+// The data path, top to bottom: Send hands the frames for one peer (the
+// core routed and adapted them) to that peer's OutboundStream; Receive
+// reads the InboundStreams in turn, one peer per call. Periodic work
 // (heartbeat, peer scan, reclaiming consumed records, garbage collection)
 // runs from Receive when due, never from Send.
 //
@@ -56,7 +55,6 @@
 #include "transports/fs/folder_profile.h"
 #include "transports/fs/fs_io.h"
 #include "transports/fs/inbox_collector.h"
-#include "transports/fs/offload_adapter.h"
 #include "transports/fs/peer_table.h"
 #include "transports/fs/wakeup.h"
 
@@ -72,9 +70,6 @@ struct FsTransportOptions {
   // (TransportConfig::offload_frames): carried unchanged to peers that
   // announce the same, segmented (vnet/gso.h) for peers that do not.
   bool carry_gso_frames = false;
-  // Frames are opaque to us (a sealing layer above): carry them unchanged,
-  // never strip, add or cut virtio_net_hdrs.
-  bool opaque_frames = false;
   // The user the daemon switches to after set-up (--user): the folders this
   // peer creates or owns at start are given to it, or it could not write
   // them once root is gone.
@@ -102,25 +97,26 @@ struct FsTransportOptions {
   bool list_peers = true;
 };
 
-// Drop reasons (counters().drops). Frame-level: backlog_full, no_route,
-// write_error, peer_restarted, peer_gone, peer_mtu, bad_offload_frame,
-// frame_too_large. File-level (count files): not_regular, oversize_file,
-// truncated, bad_magic, bad_version, bad_header, trailing_bytes,
-// frame_too_large, bad_checksum, stale_file, unknown_sender, ignored_name.
+// Drop reasons (counters().drops). Frame-level: backlog_full, no_route
+// (the peer went away after the core routed to it), write_error,
+// peer_restarted, peer_gone, frame_too_large. File-level (count files):
+// not_regular, oversize_file, truncated, bad_magic, bad_version,
+// bad_header, trailing_bytes, frame_too_large, bad_checksum, stale_file,
+// unknown_sender, ignored_name.
 // Sequence numbers skipped: gap.
 class FsTransport : public Transport {
  public:
   static absl::StatusOr<std::unique_ptr<FsTransport>> Create(FsTransportOptions options);
   ~FsTransport() override;
 
-  absl::Status Send(absl::Span<const FrameView> frames) override;
-  absl::Status SendRouted(absl::Span<const FrameView> frames,
-                          absl::Span<const std::optional<IpAddress>> destinations) override;
-  absl::StatusOr<size_t> Receive(FrameBatch& batch) override;
-  int readiness_fd() const override { return watch_->fd(); }
+  absl::StatusOr<size_t> Send(const PeerId& to, absl::Span<const FrameView> frames) override;
+  absl::StatusOr<Received> Receive(FrameBatch& batch) override;
+  void SetPeerObserver(PeerObserver* observer) override;
+  absl::InlinedVector<WaitFd, 2> wait_fds() const override;
   absl::Duration poll_interval() const override;
   size_t mtu() const override { return options_.mtu; }
   TransportCapabilities capabilities() const override;
+  SyscallNeeds syscalls() const override;
   CounterSnapshot counters() const override { return counters_.Snapshot(); }
   std::vector<PeerStatus> peers() const override;
   void Close() override;
@@ -133,14 +129,12 @@ class FsTransport : public Transport {
  private:
   FsTransport(FsTransportOptions options, std::unique_ptr<FsFolder> folder, FolderProfile profile);
 
-  absl::Status SendImpl(absl::Span<const FrameView> frames,
-                        const absl::Span<const std::optional<IpAddress>>* destinations);
-  // Writes `frames` (all for `p`, in order) in the form p takes.
-  void SendToPeer(Peer& p, absl::Span<const FrameView> frames) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Heartbeat, peer scan, reclaiming and garbage collection, when due.
   void Housekeeping(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ScanPeers(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishInterval() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Tells the observer about live peers that came, changed or went.
+  void ReportPeers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const FsTransportOptions options_;
   const std::unique_ptr<FsFolder> folder_;
@@ -155,7 +149,6 @@ class FsTransport : public Transport {
   mutable absl::Mutex mu_;
   PeerTable peers_ ABSL_GUARDED_BY(mu_);
   InboxCollector collector_ ABSL_GUARDED_BY(mu_);
-  OffloadAdapter adapter_ ABSL_GUARDED_BY(mu_);
   WakeupPacer pacer_ ABSL_GUARDED_BY(mu_);
   // The last Receive stopped early (batch full, or a gap was skipped).
   bool more_ready_ ABSL_GUARDED_BY(mu_) = false;
@@ -166,6 +159,9 @@ class FsTransport : public Transport {
   absl::Time next_reclaim_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_doorbell_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_gc_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  PeerObserver* observer_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // What the observer was last told, per live peer.
+  std::vector<PeerInfo> reported_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fstun::fs

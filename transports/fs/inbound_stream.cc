@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include "glog/logging.h"
-#include "transports/fs/offload_adapter.h"
 
 namespace fstun::fs {
 namespace {
@@ -32,16 +31,12 @@ void InboundStream::Start(uint64_t peer_session, bool peer_offload) {
 InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, Counters& counters) {
   Progress progress;
   if (name_ == nullptr) return progress;
-  // Decided by what the sender announced, not by the record (which must
-  // agree, CheckHeader): a plain packet from a peer without offloads gets
-  // the (zeroed) virtio_net_hdr our TUN expects.
-  const bool add_header = config_.carry_gso_frames && !peer_offload_ && !config_.opaque_frames;
   uint64_t bytes = 0;
   while (!batch.full()) {
     if (record_pos_ < record_.frames.size()) {
       while (record_pos_ < record_.frames.size() && !batch.full()) {
         FrameView f = record_.frames[record_pos_++];
-        if (!DeliverFrame(f, add_header, batch)) {
+        if (!batch.Append(f)) {
           counters.AddDrop("frame_too_large");  // does not fit the caller's slot
           continue;
         }

@@ -42,7 +42,6 @@ struct InboundConfig {
   uint64_t my_session = 0;
   size_t mtu = 1500;
   bool carry_gso_frames = false;  // we take vnet frames (announced offload=1)
-  bool opaque_frames = false;     // frames are not ours to adapt
   absl::Duration gap_wait = absl::Seconds(1);
   absl::Duration bad_file_wait = absl::Seconds(1);
   // What the folder's filesystem needs before a missing name is believed

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -82,14 +83,38 @@ void LegacyFsTransport::Reclaim() {
   }
 }
 
-absl::Status LegacyFsTransport::Send(absl::Span<const FrameView> frames) {
+void LegacyFsTransport::SetPeerObserver(PeerObserver* observer) {
+  PeerInfo peer;
+  peer.id = kPeer;
+  peer.mtu = options_.mtu;
+  observer->PeerUp(peer);
+}
+
+absl::InlinedVector<WaitFd, 2> LegacyFsTransport::wait_fds() const {
+  return {{watch_->fd(), POLLIN}};
+}
+
+SyscallNeeds LegacyFsTransport::syscalls() const {
+  SyscallNeeds n;
+  // One file per packet (WriteFileAtomically, ReadRegularFile), listing
+  // the folder, deleting what was read, inotify.
+  n.syscalls = {"openat",          "open",      "read",       "pread64",       "write",
+                "writev",          "pwritev",   "fstat",      "newfstatat",    "statx",
+                "renameat",        "renameat2", "rename",     "unlinkat",      "unlink",
+                "fchmod",          "fchown",    "getdents64", "inotify_init1", "inotify_add_watch",
+                "inotify_rm_watch"};
+  return n;
+}
+
+absl::StatusOr<size_t> LegacyFsTransport::Send(const PeerId& to,
+                                               absl::Span<const FrameView> frames) {
   if (closed_.load()) return ClosedStatus();
   absl::MutexLock lock(&mu_);
-  size_t refused = 0;
   const absl::Time now = absl::Now();
   for (FrameView f : frames) {
-    if (!AcceptForSend(f, options_.mtu, false, counters_)) {
-      ++refused;
+    if (!AcceptForSend(f, options_.mtu, false, counters_)) continue;
+    if (to != kPeer) {
+      counters_.AddDrop("no_route");
       continue;
     }
     if (backlog_bytes_ + f.size() > options_.max_backlog_bytes) Reclaim();
@@ -115,7 +140,7 @@ absl::Status LegacyFsTransport::Send(absl::Span<const FrameView> frames) {
   pacer_.OnActivity(now);
   pacer_.Update(now);
   interval_ns_.store(absl::ToInt64Nanoseconds(pacer_.interval()));
-  return refused > 0 ? RefusedStatus(refused, options_.mtu) : absl::OkStatus();
+  return frames.size();
 }
 
 void LegacyFsTransport::ListIncoming() {
@@ -131,7 +156,7 @@ void LegacyFsTransport::ListIncoming() {
   });
 }
 
-absl::StatusOr<size_t> LegacyFsTransport::Receive(FrameBatch& batch) {
+absl::StatusOr<Transport::Received> LegacyFsTransport::Receive(FrameBatch& batch) {
   if (closed_.load()) return ClosedStatus();
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
@@ -169,7 +194,8 @@ absl::StatusOr<size_t> LegacyFsTransport::Receive(FrameBatch& batch) {
   pacer_.Update(now);
   bool more = incoming_pos_ < incoming_.size();
   interval_ns_.store(more ? 0 : absl::ToInt64Nanoseconds(pacer_.interval()));
-  return delivered;
+  if (delivered == 0) return Received{};
+  return Received{delivered, kPeer};
 }
 
 void LegacyFsTransport::Close() {

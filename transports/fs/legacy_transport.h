@@ -47,9 +47,14 @@ class LegacyFsTransport : public Transport {
   static absl::StatusOr<std::unique_ptr<LegacyFsTransport>> Create(LegacyOptions options);
   ~LegacyFsTransport() override;
 
-  absl::Status Send(absl::Span<const FrameView> frames) override;
-  absl::StatusOr<size_t> Receive(FrameBatch& batch) override;
-  int readiness_fd() const override { return watch_->fd(); }
+  // The format has one peer: whoever else writes into the folder.
+  static constexpr char kPeer[] = "legacy-peer";
+
+  absl::StatusOr<size_t> Send(const PeerId& to, absl::Span<const FrameView> frames) override;
+  absl::StatusOr<Received> Receive(FrameBatch& batch) override;
+  void SetPeerObserver(PeerObserver* observer) override;
+  absl::InlinedVector<WaitFd, 2> wait_fds() const override;
+  SyscallNeeds syscalls() const override;
   absl::Duration poll_interval() const override;
   size_t mtu() const override { return options_.mtu; }
   CounterSnapshot counters() const override { return counters_.Snapshot(); }

@@ -58,7 +58,7 @@ TEST(LegacyFsTransportTest, WritesWhatTheDemoReads) {
   TempFolder folder;
   auto us = MakeLegacy(folder.path(), "192.0.2.1/24");
   std::vector<uint8_t> packet = Frame("192.0.2.1", "192.0.2.2", 9);
-  ASSERT_TRUE(us->Send({FrameView(packet)}).ok());
+  ASSERT_TRUE(us->Send(LegacyFsTransport::kPeer, {FrameView(packet)}).ok());
   std::vector<std::string> files = FilesIn(folder.path());
   ASSERT_EQ(files.size(), 1u);
   EXPECT_TRUE(std::regex_match(files[0], std::regex("192-0-2-1-24-[0-9]{19}"))) << files[0];

@@ -183,40 +183,6 @@ void PeerTable::RingDoorbell(Peer& p) {
                             folder_.access());
 }
 
-Peer* PeerTable::FindRoute(const std::optional<IpAddress>& dst) {
-  Peer* best = nullptr;
-  int best_length = -1;
-  int best_count = 0;
-  Peer* server = nullptr;
-  Peer* only = nullptr;
-  int live = 0;
-  for (const auto& p : peers_) {
-    if (!p->live) continue;
-    ++live;
-    only = p.get();
-    if (p->ann.role == "server") server = p.get();
-    if (!dst) continue;
-    for (const IpPrefix& a : p->ann.addresses) {
-      if (a.address == *dst) return p.get();
-      if (a.Contains(*dst)) {
-        if (a.length > best_length) {
-          best = p.get();
-          best_length = a.length;
-          best_count = 1;
-        } else if (a.length == best_length && best != p.get()) {
-          ++best_count;
-        }
-      }
-    }
-  }
-  // Two peers claiming the same subnet: sending to either could leak one
-  // client's traffic to another, so only an unambiguous match counts.
-  if (best != nullptr && best_count == 1) return best;
-  if (config_.role == "client" && server != nullptr) return server;
-  if (live == 1) return only;
-  return nullptr;
-}
-
 void PeerTable::DropAllUnread(Counters& counters) {
   for (const auto& p : peers_) p->out.DropUnread(nullptr, counters);
 }

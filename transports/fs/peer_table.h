@@ -15,8 +15,9 @@
 //   left       -> (announcement removed) forgotten.
 // A live peer whose announcement does not list us yet, or that we have just
 // found, gets our id in its doorbell; the own doorbell is looked at every
-// 50 ms (FsTransport), so a newcomer or a restarted peer is read at once. FindRoute() picks a
-// destination peer for an address (until routing moves to the core).
+// 50 ms (FsTransport), so a newcomer or a restarted peer is read at once.
+// Routing is not done here: FsTransport reports the live peers' announced
+// addresses, role and offloads to the core's routing table.
 #ifndef FSTUN_TRANSPORTS_FS_PEER_TABLE_H_
 #define FSTUN_TRANSPORTS_FS_PEER_TABLE_H_
 
@@ -65,12 +66,6 @@ class PeerTable {
   bool DoorbellRung() const;
 
   Peer* Find(absl::string_view id);
-  // The live peer for destination `dst`: a peer announcing exactly it; else
-  // the only peer whose announced prefix contains it with the longest
-  // match; else, for a client, the peer announcing role=server; else the
-  // only live peer. nullptr: no route.
-  Peer* FindRoute(const std::optional<IpAddress>& dst);
-
   const std::vector<std::unique_ptr<Peer>>& peers() const { return peers_; }
   bool empty() const { return peers_.empty(); }
 

@@ -122,8 +122,6 @@ absl::StatusOr<std::unique_ptr<Transport>> CreateFs(const TransportConfig& confi
   o.addresses = config.addresses;
   o.mtu = config.mtu;
   o.carry_gso_frames = config.offload_frames;
-  // A sealing layer above us sets this: its frames are not IP packets.
-  o.opaque_frames = config.Option("opaque_frames", "false") == "true";
   o.file_owner = config.file_owner;
   std::string group = config.Option("group", FLAGS_fs_group);
   if (!group.empty()) {

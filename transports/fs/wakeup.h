@@ -2,7 +2,7 @@
 //
 // FolderWatch: one pollable fd (an epoll fd) that combines an inotify watch
 // on the inbox folder (when the kernel offers one) with an eventfd that
-// Close() signals. It is the transport's readiness_fd(), so it is always
+// Close() signals. It is the transport's one wait_fds() entry (POLLIN), so it is always
 // valid even where inotify is missing.
 //
 // WakeupPacer: inotify fires only for writes made on this kernel; on shared

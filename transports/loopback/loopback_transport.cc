@@ -1,5 +1,7 @@
 #include "transports/loopback/loopback_transport.h"
 
+#include <poll.h>
+
 #include "core/send_checks.h"
 
 namespace fstun {
@@ -13,14 +15,33 @@ TransportCapabilities LoopbackTransport::capabilities() const {
   return caps;
 }
 
-absl::Status LoopbackTransport::Send(absl::Span<const FrameView> frames) {
+void LoopbackTransport::SetPeerObserver(PeerObserver* observer) {
+  PeerInfo peer;
+  peer.id = kPeer;
+  peer.takes_vnet = options_.carry_gso_frames;
+  peer.mtu = options_.mtu;
+  observer->PeerUp(peer);
+}
+
+absl::InlinedVector<WaitFd, 2> LoopbackTransport::wait_fds() const {
+  return {{channel_.ready_fd(), POLLIN}};
+}
+
+absl::StatusOr<size_t> LoopbackTransport::Send(const PeerId& to,
+                                               absl::Span<const FrameView> frames) {
   if (closed_.load()) return ClosedStatus();
+  if (to != kPeer) {
+    counters_.AddDrop("no_route", frames.size());
+    return frames.size();
+  }
   return channel_.Send(frames, options_.mtu, options_.carry_gso_frames, counters_);
 }
 
-absl::StatusOr<size_t> LoopbackTransport::Receive(FrameBatch& batch) {
+absl::StatusOr<Transport::Received> LoopbackTransport::Receive(FrameBatch& batch) {
   if (closed_.load()) return ClosedStatus();
-  return channel_.Receive(batch, counters_);
+  size_t n = channel_.Receive(batch, counters_);
+  if (n == 0) return Received{};
+  return Received{n, kPeer};
 }
 
 void LoopbackTransport::Close() {

@@ -24,9 +24,15 @@ class LoopbackTransport : public Transport {
  public:
   explicit LoopbackTransport(const LoopbackTransportOptions& options);
 
-  absl::Status Send(absl::Span<const FrameView> frames) override;
-  absl::StatusOr<size_t> Receive(FrameBatch& batch) override;
-  int readiness_fd() const override { return channel_.ready_fd(); }
+  // The one peer: this end itself.
+  static constexpr char kPeer[] = "loopback";
+
+  absl::StatusOr<size_t> Send(const PeerId& to, absl::Span<const FrameView> frames) override;
+  absl::StatusOr<Received> Receive(FrameBatch& batch) override;
+  void SetPeerObserver(PeerObserver* observer) override;
+  absl::InlinedVector<WaitFd, 2> wait_fds() const override;
+  // A queue in memory: nothing beyond the core's own calls.
+  SyscallNeeds syscalls() const override { return {}; }
   size_t mtu() const override { return options_.mtu; }
   TransportCapabilities capabilities() const override;
   CounterSnapshot counters() const override { return counters_.Snapshot(); }

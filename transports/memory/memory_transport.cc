@@ -1,5 +1,7 @@
 #include "transports/memory/memory_transport.h"
 
+#include <poll.h>
+
 #include "core/send_checks.h"
 
 namespace fstun {
@@ -19,14 +21,32 @@ TransportCapabilities MemoryTransport::capabilities() const {
   return caps;
 }
 
-absl::Status MemoryTransport::Send(absl::Span<const FrameView> frames) {
+void MemoryTransport::SetPeerObserver(PeerObserver* observer) {
+  PeerInfo peer;
+  peer.id = kPeer;
+  peer.takes_vnet = options_.carry_gso_frames;  // both ends are made alike
+  peer.mtu = options_.mtu;
+  observer->PeerUp(peer);
+}
+
+absl::InlinedVector<WaitFd, 2> MemoryTransport::wait_fds() const {
+  return {{in_->ready_fd(), POLLIN}};
+}
+
+absl::StatusOr<size_t> MemoryTransport::Send(const PeerId& to, absl::Span<const FrameView> frames) {
   if (closed_.load()) return ClosedStatus();
+  if (to != kPeer) {
+    counters_.AddDrop("no_route", frames.size());
+    return frames.size();
+  }
   return out_->Send(frames, options_.mtu, options_.carry_gso_frames, counters_);
 }
 
-absl::StatusOr<size_t> MemoryTransport::Receive(FrameBatch& batch) {
+absl::StatusOr<Transport::Received> MemoryTransport::Receive(FrameBatch& batch) {
   if (closed_.load()) return ClosedStatus();
-  return in_->Receive(batch, counters_);
+  size_t n = in_->Receive(batch, counters_);
+  if (n == 0) return Received{};
+  return Received{n, kPeer};
 }
 
 void MemoryTransport::Close() {

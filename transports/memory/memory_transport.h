@@ -4,7 +4,7 @@
 // joined in one process, so only the core and TUN I/O cost anything).
 //
 //   auto [a, b] = MemoryTransport::CreatePair({.mtu = 1500});
-//   a->Send(frames);           // b->readiness_fd() becomes readable
+//   a->Send(MemoryTransport::kPeer, frames);  // b->wait_fds() becomes readable
 //   b->Receive(batch);
 #ifndef FSTUN_TRANSPORTS_MEMORY_MEMORY_TRANSPORT_H_
 #define FSTUN_TRANSPORTS_MEMORY_MEMORY_TRANSPORT_H_
@@ -33,9 +33,15 @@ class MemoryTransport : public Transport {
   static std::pair<std::unique_ptr<MemoryTransport>, std::unique_ptr<MemoryTransport>> CreatePair(
       const MemoryTransportOptions& options);
 
-  absl::Status Send(absl::Span<const FrameView> frames) override;
-  absl::StatusOr<size_t> Receive(FrameBatch& batch) override;
-  int readiness_fd() const override { return in_->ready_fd(); }
+  // Each end's one peer: the other end.
+  static constexpr char kPeer[] = "memory-peer";
+
+  absl::StatusOr<size_t> Send(const PeerId& to, absl::Span<const FrameView> frames) override;
+  absl::StatusOr<Received> Receive(FrameBatch& batch) override;
+  void SetPeerObserver(PeerObserver* observer) override;
+  absl::InlinedVector<WaitFd, 2> wait_fds() const override;
+  // Queues in memory: nothing beyond the core's own calls.
+  SyscallNeeds syscalls() const override { return {}; }
   size_t mtu() const override { return options_.mtu; }
   TransportCapabilities capabilities() const override;
   CounterSnapshot counters() const override { return counters_.Snapshot(); }

@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "core/syscalls.h"
 #include "transports/stream/stream_address.h"
 
 namespace fstun::stream {
@@ -80,6 +81,10 @@ class Endpoint {
 
   // The address, and the peer once connected ("listen:unix:/x, peer pid 42").
   virtual std::string Describe() const = 0;
+
+  // What Poll and Lost ask of the kernel after set-up (reconnecting,
+  // accepting, reopening), besides read/write/close (the core's).
+  virtual SyscallNeeds syscalls() const = 0;
 };
 
 // Opens `address`. Errors a user can cause (no such tty, address in use,

@@ -21,7 +21,7 @@ DEFINE_string(stream_address, "stdio",
               "fd:R[,W]");
 DEFINE_uint64(stream_send_buffer_bytes, 1 << 20,
               "stream transport: bytes that may wait for the stream to take them; beyond it "
-              "frames are dropped and counted (queue_full), as a full NIC queue drops");
+              "the tunnel stops reading its TUN until the stream drains (backpressure)");
 DEFINE_int32(stream_baud, 0, "stream transport: tty line speed to set (0: leave it as it is)");
 
 namespace fstun::stream {
@@ -34,8 +34,6 @@ absl::StatusOr<std::unique_ptr<Transport>> CreateStream(const TransportConfig& c
   StreamTransportOptions options;
   options.mtu = config.mtu;
   options.vnet_frames = config.offload_frames;
-  // A sealing layer above us sets this: its frames are not IP packets.
-  options.opaque_frames = config.Option("opaque_frames", "false") == "true";
   std::string buffer =
       config.Option("send_buffer_bytes", absl::StrCat(FLAGS_stream_send_buffer_bytes));
   if (!absl::SimpleAtoi(buffer, &options.send_buffer_bytes) || options.send_buffer_bytes == 0) {

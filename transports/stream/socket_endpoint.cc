@@ -3,9 +3,10 @@
 // a peer that reconnects is far more likely than two peers, and the old
 // connection of a restarted peer may never report an error).
 //
-// syscalls (data path, after set-up): socket + connect (reconnects),
-// accept4, poll (connect completion), getsockopt (SO_ERROR, SO_PEERCRED),
-// getpeername, setsockopt (TCP_NODELAY), close.
+// syscalls (data path, after set-up), declared by each kind's syscalls():
+// connecting: socket + connect (reconnects), poll (connect completion),
+// getsockopt (SO_ERROR), setsockopt (TCP_NODELAY, keepalive); listening:
+// accept4, getsockopt (SO_PEERCRED), getpeername, setsockopt.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -163,6 +164,14 @@ class ConnectingEndpoint : public Endpoint {
     return state_ == State::kConnected ? absl::StrCat(text_, " (connected)")
                                        : absl::StrCat(text_, " (connecting)");
   }
+  SyscallNeeds syscalls() const override {
+    SyscallNeeds n;
+    // Poll: socket + connect after back-off, poll + getsockopt(SO_ERROR)
+    // for its completion, setsockopt (Connected: TCP_NODELAY, keepalive).
+    n.syscalls = {"connect", "getsockopt", "setsockopt"};
+    n.sockets = {{sockaddr_.family, SOCK_STREAM, 0}};
+    return n;
+  }
 
  private:
   enum class State { kIdle, kConnecting, kConnected };
@@ -250,6 +259,13 @@ class ListeningEndpoint : public Endpoint {
   std::string Describe() const override {
     return conn_fd_ >= 0 ? absl::StrCat(text_, " (peer ", peer_, ")")
                          : absl::StrCat(text_, " (waiting for a connection)");
+  }
+  SyscallNeeds syscalls() const override {
+    SyscallNeeds n;
+    // Poll: accept4, then who it is (getsockopt SO_PEERCRED, getpeername)
+    // and setsockopt (TCP_NODELAY, keepalive).
+    n.syscalls = {"accept4", "accept", "getsockopt", "getpeername", "setsockopt"};
+    return n;
   }
 
  private:

@@ -27,16 +27,21 @@ class ReceiverWithPeerPump : public Transport {
  public:
   ReceiverWithPeerPump(std::unique_ptr<Transport> self, Transport* peer)
       : self_(std::move(self)), peer_(peer), scratch_(64, kMaxFrameSize) {}
-  absl::Status Send(absl::Span<const FrameView> frames) override { return self_->Send(frames); }
-  absl::StatusOr<size_t> Receive(FrameBatch& batch) override {
+  absl::StatusOr<size_t> Send(const PeerId& to, absl::Span<const FrameView> frames) override {
+    return self_->Send(to, frames);
+  }
+  absl::StatusOr<Received> Receive(FrameBatch& batch) override {
     scratch_.Clear();
     (void)peer_->Receive(scratch_);  // the peer's pump: flush its buffer (nothing comes back)
     return self_->Receive(batch);
   }
-  int readiness_fd() const override { return self_->readiness_fd(); }
+  void SetPeerObserver(PeerObserver* observer) override { self_->SetPeerObserver(observer); }
+  absl::InlinedVector<fstun::WaitFd, 2> wait_fds() const override { return self_->wait_fds(); }
   absl::Duration poll_interval() const override {
     return std::min(self_->poll_interval(), absl::Milliseconds(10));
   }
+  SyscallNeeds syscalls() const override { return self_->syscalls(); }
+  std::vector<PeerStatus> peers() const override { return self_->peers(); }
   size_t mtu() const override { return self_->mtu(); }
   CounterSnapshot counters() const override { return self_->counters(); }
   void Close() override { self_->Close(); }

@@ -4,7 +4,8 @@
 #include "transports/stream/stream_transport.h"
 
 #include <errno.h>
-#include <sys/epoll.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,7 +17,6 @@
 #include "absl/time/clock.h"
 #include "core/send_checks.h"
 #include "glog/logging.h"
-#include "vnet/header.h"
 
 namespace fstun::stream {
 namespace {
@@ -25,19 +25,12 @@ namespace {
 constexpr char kDropNotConnected[] = "not_connected";
 constexpr char kDropDisconnected[] = "disconnected";
 constexpr char kDropBadChecksum[] = "bad_checksum";
-constexpr char kDropPeerTakesNoOffloads[] = "peer_takes_no_offloads";
 constexpr char kDropOffloadMismatch[] = "offload_mismatch";
+constexpr char kDropNoRoute[] = "no_route";
 constexpr char kDropTooBigForBatch[] = "too_big_for_batch";
 // One stretch of bytes that were no record (noise on a serial line); it may
 // have held frames.
 constexpr char kDropGarbage[] = "garbage";
-
-// The two bytes of a virtio_net_hdr this transport needs (the rest of the
-// format belongs to the device side): flags and gso_type.
-constexpr uint8_t kVnetNeedsCsum = 1;
-bool IsPlainVnetFrame(FrameView f) {
-  return f.size() >= kVirtioNetHdrSize && (f[0] & kVnetNeedsCsum) == 0 && f[1] == 0;
-}
 
 uint64_t NewSession() {
   std::random_device rd;
@@ -52,21 +45,17 @@ uint64_t NewSession() {
 
 absl::StatusOr<std::unique_ptr<StreamTransport>> StreamTransport::Create(
     std::unique_ptr<Endpoint> endpoint, const StreamTransportOptions& options) {
-  int ep = epoll_create1(EPOLL_CLOEXEC);
-  if (ep < 0) return absl::InternalError(absl::StrCat("stream: epoll: ", strerror(errno)));
-  std::unique_ptr<StreamTransport> t(new StreamTransport(std::move(endpoint), options, ep));
+  std::unique_ptr<StreamTransport> t(new StreamTransport(std::move(endpoint), options));
   // The first connection (stdio, fd:, tty: are up at once) starts now, so
   // the hello is on its way before the first frame.
   if (absl::Status s = t->Service(absl::Now()); !s.ok()) return s;
-  t->SyncEpoll();
   return t;
 }
 
 StreamTransport::StreamTransport(std::unique_ptr<Endpoint> endpoint,
-                                 const StreamTransportOptions& options, int epoll_fd)
+                                 const StreamTransportOptions& options)
     : options_(options),
       endpoint_(std::move(endpoint)),
-      epoll_fd_(epoll_fd),
       decoder_(kMaxRecordPayload, options.receive_buffer_bytes),
       // Without offloads no frame exceeds the MTU: a slow line need not
       // buffer 64 KiB records.
@@ -78,7 +67,7 @@ StreamTransport::StreamTransport(std::unique_ptr<Endpoint> endpoint,
   status_.endpoint = endpoint_->Describe();
 }
 
-StreamTransport::~StreamTransport() { close(epoll_fd_); }
+StreamTransport::~StreamTransport() = default;
 
 TransportCapabilities StreamTransport::capabilities() const {
   TransportCapabilities caps;
@@ -86,83 +75,83 @@ TransportCapabilities StreamTransport::capabilities() const {
   return caps;
 }
 
+// The system calls of Send, Receive and Close after set-up: read, writev
+// (RecordWriter), write (EventFd) and close are the core's; the rest is the
+// endpoint's (reconnecting, accepting, reopening a tty).
+SyscallNeeds StreamTransport::syscalls() const { return endpoint_->syscalls(); }
+
+// --- peers -----------------------------------------------------------------
+
+bool StreamTransport::peer_vnet() const {
+  return peer_hello_.has_value() && (peer_hello_->features & kFeatureVnetFrames);
+}
+
+void StreamTransport::SetPeerObserver(PeerObserver* observer) {
+  observer_ = observer;
+  reported_vnet_.reset();
+  ReportPeer();
+}
+
+void StreamTransport::ReportPeer() {
+  if (observer_ == nullptr) return;
+  // The peer exists for the core from its hello on (before it, nobody says
+  // what format its frames take) until the connection is lost.
+  std::optional<bool> now;
+  if (endpoint_->connected() && peer_hello_.has_value()) now = peer_vnet();
+  if (now == reported_vnet_) return;
+  if (!now.has_value()) {
+    observer_->PeerDown(kStreamPeer);
+  } else {
+    PeerInfo info;
+    info.id = kStreamPeer;
+    info.takes_vnet = *now;
+    observer_->PeerUp(info);
+  }
+  reported_vnet_ = now;
+}
+
 // --- Send ----------------------------------------------------------------
 
-absl::Status StreamTransport::Send(absl::Span<const FrameView> frames) {
-  absl::StatusOr<size_t> taken = Offer(frames);
-  if (!taken.ok()) return taken.status();
-  // Today's Transport contract: what the stream cannot take now is dropped
-  // (a full NIC queue); Offer's caller could keep it instead.
-  if (*taken < frames.size()) counters_.AddDrop(kDropQueueFull, frames.size() - *taken);
-  if (refused_ > 0) return RefusedStatus(refused_, options_.mtu);
-  return absl::OkStatus();
-}
-
-std::optional<RecordType> StreamTransport::TypeFor(FrameView& f) {
-  const bool peer_vnet = peer_hello_.has_value() && (peer_hello_->features & kFeatureVnetFrames);
-  if (options_.opaque_frames) {
-    if (peer_hello_.has_value() && peer_vnet != options_.vnet_frames) {
-      counters_.AddDrop(kDropOffloadMismatch);
-      return std::nullopt;
-    }
-    return RecordType::kFrame;
-  }
-  if (!options_.vnet_frames) return RecordType::kFrame;
-  if (peer_vnet) return RecordType::kVnetFrame;
-  if (IsPlainVnetFrame(f)) {
-    f = f.subspan(kVirtioNetHdrSize);
-    return RecordType::kFrame;
-  }
-  LOG_EVERY_T(WARNING, 60) << "stream: dropping an offload super-packet: the peer "
-                           << (peer_hello_.has_value() ? "runs without offloads"
-                                                       : "has not said hello yet")
-                           << " (run both ends with the same --offload)";
-  counters_.AddDrop(kDropPeerTakesNoOffloads);
-  return std::nullopt;
-}
-
-absl::StatusOr<size_t> StreamTransport::Offer(absl::Span<const FrameView> frames) {
-  refused_ = 0;
+absl::StatusOr<size_t> StreamTransport::Send(const PeerId& to, absl::Span<const FrameView> frames) {
   if (closed_.load()) return ClosedStatus();
   if (absl::Status s = Service(absl::Now()); !s.ok()) return s;
-  if (!endpoint_->connected()) {
+  if (to != kStreamPeer) {
+    counters_.AddDrop(kDropNoRoute, frames.size());
+    return frames.size();
+  }
+  if (!endpoint_->connected() || !peer_hello_.has_value()) {
     if (!frames.empty()) counters_.AddDrop(kDropNotConnected, frames.size());
     return frames.size();
   }
   if (hello_due_) SendHello();
-  // Frames that travel, and the index of each in `frames`.
+  // Frames travel as the core adapted them: with a virtio_net_hdr exactly
+  // when both ends take offload frames.
+  const bool vnet = options_.vnet_frames && peer_vnet();
+  const RecordType type = vnet ? RecordType::kVnetFrame : RecordType::kFrame;
   out_.clear();
-  std::vector<size_t> index;
-  index.reserve(frames.size());
+  index_.clear();
   for (size_t i = 0; i < frames.size(); ++i) {
-    FrameView f = frames[i];
-    if (!AcceptForSend(f, options_.mtu, options_.vnet_frames, counters_)) {
-      ++refused_;
-      continue;
-    }
-    std::optional<RecordType> type = TypeFor(f);
-    if (!type.has_value()) continue;
-    out_.push_back({*type, f, true});
-    index.push_back(i);
+    if (!AcceptForSend(frames[i], options_.mtu, vnet, counters_)) continue;
+    out_.push_back({type, frames[i], true});
+    index_.push_back(i);
   }
   RecordWriter::Result r = writer_.Write(endpoint_->write_fd(), out_);
   uint64_t bytes = 0;
-  for (size_t k = 0; k < r.accepted; ++k) bytes += frames[index[k]].size();
+  for (size_t k = 0; k < r.accepted; ++k) bytes += frames[index_[k]].size();
   counters_.AddTx(r.accepted, bytes);
-  size_t taken = r.accepted == out_.size() ? frames.size() : index[r.accepted];
+  size_t taken = r.accepted == out_.size() ? frames.size() : index_[r.accepted];
   if (!r.error.ok()) {
     // What was not taken is lost with the connection.
     if (taken < frames.size()) counters_.AddDrop(kDropDisconnected, out_.size() - r.accepted);
     taken = frames.size();
     if (absl::Status s = ConnectionLost(r.error.message()); !s.ok()) return s;
   }
-  SyncEpoll();
   return taken;
 }
 
 // --- Receive -------------------------------------------------------------
 
-absl::StatusOr<size_t> StreamTransport::Receive(FrameBatch& batch) {
+absl::StatusOr<Transport::Received> StreamTransport::Receive(FrameBatch& batch) {
   if (closed_.load()) return ClosedStatus();
   const absl::Time now = absl::Now();
   if (absl::Status s = Service(now); !s.ok()) return s;
@@ -218,35 +207,33 @@ absl::StatusOr<size_t> StreamTransport::Receive(FrameBatch& batch) {
     last_seen_ = now;
     UpdateStatus(false);
   }
-  SyncEpoll();
-  size_t delivered = batch.size() - before;
+  Received got;
+  got.frames = batch.size() - before;
+  if (got.frames > 0) got.from = kStreamPeer;
   // A final loss (stdio) is reported once the frames before it are out.
-  if (lost && !lost_status.ok() && delivered == 0) return lost_status;
-  return delivered;
+  if (lost && !lost_status.ok() && got.frames == 0) return lost_status;
+  return got;
 }
 
 void StreamTransport::Deliver(const Record& record, FrameBatch& batch) {
   absl::Span<const uint8_t> p = record.payload;
-  const bool add_header =
-      record.type == RecordType::kFrame && options_.vnet_frames && !options_.opaque_frames;
-  if (record.type == RecordType::kVnetFrame && !options_.vnet_frames) {
-    counters_.AddDrop(kDropOffloadMismatch);  // the peer ignored our hello
+  // The core takes frames from the peer in the format both ends take (it
+  // adds a header where this end wants one): a record of the other kind
+  // means the peer ignored our hello.
+  const bool vnet = options_.vnet_frames && peer_vnet();
+  if ((record.type == RecordType::kVnetFrame) != vnet) {
+    counters_.AddDrop(kDropOffloadMismatch);
     return;
   }
-  const size_t size = p.size() + (add_header ? kVirtioNetHdrSize : 0);
-  absl::Span<uint8_t> slot = batch.NextSlot();
-  if (size > slot.size() || p.empty()) {
-    counters_.AddDrop(p.empty() ? kDropEmpty : kDropTooBigForBatch);
+  if (p.empty()) {
+    counters_.AddDrop(kDropEmpty);
     return;
   }
-  uint8_t* out = slot.data();
-  if (add_header) {
-    std::memset(out, 0, kVirtioNetHdrSize);
-    out += kVirtioNetHdrSize;
+  if (!batch.Append(p)) {
+    counters_.AddDrop(kDropTooBigForBatch);
+    return;
   }
-  std::memcpy(out, p.data(), p.size());
-  batch.CommitNext(size);
-  counters_.AddRx(1, size);
+  counters_.AddRx(1, p.size());
 }
 
 // --- the connection's life -------------------------------------------------
@@ -268,6 +255,7 @@ void StreamTransport::OnNewConnection() {
   if (size_t lost = writer_.Reset(); lost > 0) counters_.AddDrop(kDropDisconnected, lost);
   decoder_.Reset();
   peer_hello_.reset();
+  ReportPeer();
   SendHello();
   UpdateStatus(true);
 }
@@ -277,20 +265,15 @@ absl::Status StreamTransport::ConnectionLost(absl::string_view why) {
   decoder_.Reset();
   peer_hello_.reset();
   hello_due_ = false;
-  // The epoll set forgets the fds before they are closed (and perhaps
-  // reused by the next connection).
-  for (auto [fd, events] : in_epoll_) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-  in_epoll_.clear();
   absl::Status s = endpoint_->Lost(why);
+  ReportPeer();
   UpdateStatus(true);
-  SyncEpoll();
   return s;
 }
 
 void StreamTransport::SendHello() {
   HelloRecord h;
-  h.features = (options_.vnet_frames ? kFeatureVnetFrames : 0) |
-               (options_.opaque_frames ? kFeatureOpaqueFrames : 0);
+  h.features = options_.vnet_frames ? kFeatureVnetFrames : 0;
   h.session = session_;
   h.peer_session = peer_hello_.has_value() ? peer_hello_->session : 0;
   std::array<uint8_t, HelloRecord::kSize> bytes = h.Encode();
@@ -305,74 +288,35 @@ void StreamTransport::HandleHello(absl::Span<const uint8_t> payload) {
   if (!h.has_value()) return;
   const bool new_session = !peer_hello_.has_value() || peer_hello_->session != h->session;
   peer_hello_ = h;
-  const bool peer_vnet = h->features & kFeatureVnetFrames;
+  const bool their_vnet = h->features & kFeatureVnetFrames;
   if (new_session) {
     LOG(INFO) << "stream: peer on " << endpoint_->Describe() << " says hello (session "
               << absl::StrFormat("%016x", h->session) << ", offload frames "
-              << (peer_vnet && options_.vnet_frames ? "both ends"
-                  : peer_vnet                       ? "peer only"
-                  : options_.vnet_frames            ? "this end only"
-                                                    : "neither end")
+              << (their_vnet && options_.vnet_frames ? "both ends"
+                  : their_vnet                       ? "peer only"
+                  : options_.vnet_frames             ? "this end only"
+                                                     : "neither end")
               << ")";
-    if (options_.opaque_frames && peer_vnet != options_.vnet_frames && !mismatch_logged_) {
-      mismatch_logged_ = true;
-      LOG(ERROR) << "stream: sealed frames cannot be adapted between an end with offloads and "
-                    "one without: run both ends with the same --offload (frames are dropped, "
-                    "counted as offload_mismatch)";
-    }
   }
   // Answer a hello that does not know us yet (the peer started after our
   // hello went out, or restarted).
   if (h->peer_session != session_) SendHello();
+  ReportPeer();
   UpdateStatus(false);
 }
 
 // --- readiness ---------------------------------------------------------------
 
-std::vector<WaitFd> StreamTransport::WaitFds() const {
+absl::InlinedVector<fstun::WaitFd, 2> StreamTransport::wait_fds() const {
   std::vector<WaitFd> fds = {{wake_.fd(), POLLIN}};
   endpoint_->AddWaitFds(fds);
   if (endpoint_->connected()) {
     fds.push_back({endpoint_->read_fd(), POLLIN});
     if (writer_.pending() || hello_due_) fds.push_back({endpoint_->write_fd(), POLLOUT});
   }
-  return fds;
-}
-
-void StreamTransport::SyncEpoll() {
-  std::vector<std::pair<int, uint32_t>> want;
-  for (const WaitFd& w : WaitFds()) {
-    uint32_t ev = ((w.events & POLLIN) ? EPOLLIN : 0) | ((w.events & POLLOUT) ? EPOLLOUT : 0);
-    auto it = std::find_if(want.begin(), want.end(), [&](auto& p) { return p.first == w.fd; });
-    if (it == want.end()) {
-      want.emplace_back(w.fd, ev);
-    } else {
-      it->second |= ev;
-    }
-  }
-  for (auto [fd, ev] : in_epoll_) {
-    if (std::none_of(want.begin(), want.end(), [&](auto& p) { return p.first == fd; })) {
-      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-    }
-  }
-  for (auto [fd, ev] : want) {
-    auto it =
-        std::find_if(in_epoll_.begin(), in_epoll_.end(), [&](auto& p) { return p.first == fd; });
-    if (it != in_epoll_.end() && it->second == ev) continue;
-    epoll_event e{};
-    e.events = ev;
-    e.data.fd = fd;
-    // A closed fd leaves the set by itself and its number may come back:
-    // fall back between MOD and ADD.
-    int op = it != in_epoll_.end() ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (epoll_ctl(epoll_fd_, op, fd, &e) != 0) {
-      op = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-      if (epoll_ctl(epoll_fd_, op, fd, &e) != 0) {
-        LOG_EVERY_T(ERROR, 60) << "stream: epoll_ctl(" << fd << "): " << strerror(errno);
-      }
-    }
-  }
-  in_epoll_ = std::move(want);
+  absl::InlinedVector<fstun::WaitFd, 2> out;
+  for (const WaitFd& w : fds) out.push_back({w.fd, w.events});
+  return out;
 }
 
 absl::Duration StreamTransport::poll_interval() const {
@@ -399,10 +343,11 @@ std::vector<PeerStatus> StreamTransport::peers() const {
   absl::MutexLock lock(&status_mu_);
   if (!status_.connected) return {};
   PeerStatus p;
-  p.id = status_.endpoint;
+  p.id = kStreamPeer;
   if (status_.peer_session != 0) p.session = absl::StrFormat("%016x", status_.peer_session);
   p.last_seen = status_.last_seen;
-  p.wakeup_path = "fd";
+  p.details = {{"endpoint", status_.endpoint},
+               {"offload_frames", status_.peer_vnet && options_.vnet_frames ? "yes" : "no"}};
   p.backlog_bytes = status_.backlog_bytes;
   p.counters = counters_.Snapshot();
   return {p};

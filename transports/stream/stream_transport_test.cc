@@ -1,5 +1,5 @@
-// StreamTransport beyond the conformance suite: offload negotiation by
-// hello, garbage on the line, sockets that listen, connect and reconnect,
+// StreamTransport beyond the conformance suite: the peer and its offload
+// setting reported from its hello, garbage on the line, sockets that listen, connect and reconnect,
 // the end of a stdio stream, and backpressure.
 #include "transports/stream/stream_transport.h"
 
@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/event_fd.h"
+#include "core/routing_table.h"
 #include "gtest/gtest.h"
 #include "testing/packet_builder.h"
 #include "testing/transport_conformance.h"
@@ -30,6 +31,7 @@ namespace {
 
 using testing::PacketBuilder;
 using testing::ReceiveFrames;
+using testing::WaitForTransport;
 
 const IpAddress kA = *IpAddress::Parse("192.0.2.1");
 const IpAddress kB = *IpAddress::Parse("192.0.2.2");
@@ -66,6 +68,13 @@ Pair MakePair(StreamTransportOptions oa, StreamTransportOptions ob) {
   return p;
 }
 
+// Sends `frames` to the stream's one peer; all must be taken.
+void SendNow(StreamTransport& t, std::vector<FrameView> frames) {
+  absl::StatusOr<size_t> n = t.Send(kStreamPeer, frames);
+  ASSERT_TRUE(n.ok()) << n.status();
+  ASSERT_EQ(*n, frames.size());
+}
+
 // Lets both ends read their hellos.
 void ExchangeHellos(Pair& p) {
   FrameBatch scratch(8, kMaxFrameSize);
@@ -81,28 +90,66 @@ TEST(StreamTransportTest, OffloadFramesCrossWholeWhenBothEndsTakeThem) {
   Pair p = MakePair(vnet, vnet);
   ExchangeHellos(p);
   std::vector<uint8_t> super = Vnet(1, /*GSO_TCPV4=*/1, Packet(1, 30000));
-  ASSERT_TRUE(p.a->Send({FrameView(super)}).ok());
+  SendNow(*p.a, {FrameView(super)});
   auto got = ReceiveFrames(*p.b, 1, absl::Seconds(5));
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0], super);
   EXPECT_TRUE(p.a->capabilities().carries_gso_frames);
 }
 
-TEST(StreamTransportTest, AnEndWithoutOffloadsGetsPlainPacketsAndNoSuperPackets) {
+TEST(StreamTransportTest, EachEndReportsThePeerWithItsOffloadSettingFromItsHello) {
+  // The core adapts frames to what the peer takes (it cuts super-packets
+  // for an end without offloads, core/router.h); the stream reports that
+  // from the hello and carries plain packets both ways unchanged.
   Pair p = MakePair({.mtu = 1400, .vnet_frames = true}, {.mtu = 1400, .vnet_frames = false});
+  RoutingTable ta, tb;
+  p.a->SetPeerObserver(&ta);
+  p.b->SetPeerObserver(&tb);
+  EXPECT_FALSE(ta.Find(kStreamPeer).has_value()) << "no peer before its hello";
   ExchangeHellos(p);
+  ASSERT_TRUE(ta.Find(kStreamPeer).has_value());
+  ASSERT_TRUE(tb.Find(kStreamPeer).has_value());
+  EXPECT_FALSE(ta.Find(kStreamPeer)->takes_vnet);
+  EXPECT_TRUE(tb.Find(kStreamPeer)->takes_vnet);
   std::vector<uint8_t> plain = Packet(1);
-  std::vector<uint8_t> super = Vnet(1, 1, Packet(2, 30000));
-  ASSERT_TRUE(p.a->Send({FrameView(Vnet(0, 0, plain)), FrameView(super)}).ok());
-  auto got = ReceiveFrames(*p.b, 2, absl::Seconds(2), absl::Milliseconds(300));
+  SendNow(*p.a, {FrameView(plain)});
+  auto got = ReceiveFrames(*p.b, 1, absl::Seconds(5));
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0], plain) << "the zeroed header is stripped for a peer without offloads";
-  EXPECT_EQ(p.a->counters().drops_for("peer_takes_no_offloads"), 1u);
-  // The other way: b's plain packet reaches a with a zeroed header.
-  ASSERT_TRUE(p.b->Send({FrameView(plain)}).ok());
+  EXPECT_EQ(got[0], plain);
+  SendNow(*p.b, {FrameView(plain)});
   got = ReceiveFrames(*p.a, 1, absl::Seconds(5));
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0], Vnet(0, 0, plain));
+  EXPECT_EQ(got[0], plain) << "the core, not the stream, adds the header a's TUN wants";
+  EXPECT_EQ(p.a->counters().total_drops() + p.b->counters().total_drops(), 0u);
+  // The connection ends: the peer is reported gone.
+  p.b.reset();
+  FrameBatch scratch(4, kMaxFrameSize);
+  for (int i = 0; i < 3; ++i) (void)p.a->Receive(scratch);
+  EXPECT_FALSE(ta.Find(kStreamPeer).has_value());
+}
+
+TEST(StreamTransportTest, AVnetRecordForAnEndWithoutOffloadsIsDroppedAndCounted) {
+  signal(SIGPIPE, SIG_IGN);
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  auto t = *StreamTransport::Create(EndpointFromFds(fds[0], fds[0], "line"), {.mtu = 1400});
+  // A peer that ignores our hello: it says hello, then sends a super-packet.
+  HelloRecord hello;
+  hello.session = 42;
+  std::array<uint8_t, HelloRecord::kSize> hb = hello.Encode();
+  std::vector<uint8_t> super = Vnet(1, 1, Packet(2, 30000));
+  std::string line;
+  for (auto [type, payload] :
+       {std::pair{RecordType::kHello, absl::Span<const uint8_t>(hb)},
+        std::pair{RecordType::kVnetFrame, absl::Span<const uint8_t>(super)}}) {
+    std::array<uint8_t, kHeaderSize> h;
+    EncodeHeader(type, payload, h);
+    line += std::string(h.begin(), h.end()) + std::string(payload.begin(), payload.end());
+  }
+  ASSERT_EQ(write(fds[1], line.data(), line.size()), static_cast<ssize_t>(line.size()));
+  EXPECT_TRUE(ReceiveFrames(*t, 1, absl::Milliseconds(300)).empty());
+  EXPECT_EQ(t->counters().drops_for("offload_mismatch"), 1u);
+  close(fds[1]);
 }
 
 TEST(StreamTransportTest, GarbageOnTheLineIsSkippedCountedAndTrafficSurvives) {
@@ -143,7 +190,7 @@ TEST(StreamTransportTest, EndOfAStdioStreamEndsTheTransportWithAClearError) {
   auto t = *StreamTransport::Create(EndpointFromFds(fds[0], fds[0], "stdio"), {.mtu = 1400});
   close(fds[1]);
   FrameBatch batch(8, kMaxFrameSize);
-  absl::StatusOr<size_t> n = t->Receive(batch);
+  absl::StatusOr<Transport::Received> n = t->Receive(batch);
   for (int i = 0; i < 3 && n.ok(); ++i) n = t->Receive(batch);
   ASSERT_FALSE(n.ok());
   EXPECT_EQ(n.status().code(), absl::StatusCode::kUnavailable);
@@ -165,12 +212,12 @@ TEST(StreamTransportTest, UnixSocketListensConnectsAndReconnects) {
   for (int round = 0; round < 2; ++round) {
     auto client = *StreamTransport::Create(*OpenEndpoint(*ParseStreamAddress("unix:" + path), fast),
                                            {.mtu = 1400});
-    // Until the server accepted, frames may be dropped: retry a bounded
-    // number of times, as ping would.
+    // Until the server accepted and both said hello, frames may be
+    // dropped: retry a bounded number of times, as ping would.
     std::vector<std::vector<uint8_t>> got;
     for (int i = 0; i < 100 && got.empty(); ++i) {
       std::vector<uint8_t> f = Packet(round * 1000 + i);
-      ASSERT_TRUE(client->Send({FrameView(f)}).ok());
+      ASSERT_TRUE(client->Send(kStreamPeer, {FrameView(f)}).ok());
       got = ReceiveFrames(*server, 1, absl::Milliseconds(50));
       FrameBatch scratch(4, kMaxFrameSize);
       ASSERT_TRUE(client->Receive(scratch).ok());
@@ -178,7 +225,7 @@ TEST(StreamTransportTest, UnixSocketListensConnectsAndReconnects) {
     ASSERT_EQ(got.size(), 1u) << "round " << round;
     // And back.
     std::vector<uint8_t> reply = Packet(77);
-    ASSERT_TRUE(server->Send({FrameView(reply)}).ok());
+    SendNow(*server, {FrameView(reply)});
     auto back = ReceiveFrames(*client, 1, absl::Seconds(5));
     ASSERT_EQ(back.size(), 1u);
     EXPECT_EQ(back[0], reply);
@@ -192,7 +239,7 @@ TEST(StreamTransportTest, UnixSocketListensConnectsAndReconnects) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(server->Receive(scratch).ok());
   EXPECT_TRUE(server->peers().empty());
   std::vector<uint8_t> f = Packet(1);
-  ASSERT_TRUE(server->Send({FrameView(f)}).ok());
+  SendNow(*server, {FrameView(f)});
   EXPECT_EQ(server->counters().drops_for("not_connected"), 1u);
 }
 
@@ -216,17 +263,21 @@ TEST(StreamTransportTest, TcpOnLoopbackCarriesFramesBothWays) {
     FrameBatch scratch(4, kMaxFrameSize);
     ASSERT_TRUE(client->Receive(scratch).ok());
     std::vector<uint8_t> f = Packet(i);
-    ASSERT_TRUE(client->Send({FrameView(f)}).ok());
+    ASSERT_TRUE(client->Send(kStreamPeer, {FrameView(f)}).ok());
     got = ReceiveFrames(*server, 1, absl::Milliseconds(20));
   }
   ASSERT_EQ(got.size(), 1u);
   std::vector<uint8_t> reply = Packet(99, 1400);
-  ASSERT_TRUE(server->Send({FrameView(reply)}).ok());
+  SendNow(*server, {FrameView(reply)});
   auto back = ReceiveFrames(*client, 1, absl::Seconds(5));
   ASSERT_EQ(back.size(), 1u);
   EXPECT_EQ(back[0], reply);
   ASSERT_EQ(server->peers().size(), 1u);
-  EXPECT_NE(server->peers()[0].id.find("127.0.0.1:"), std::string::npos) << server->peers()[0].id;
+  PeerStatus peer = server->peers()[0];
+  EXPECT_EQ(peer.id, kStreamPeer);
+  ASSERT_FALSE(peer.details.empty());
+  EXPECT_EQ(peer.details[0].first, "endpoint");
+  EXPECT_NE(peer.details[0].second.find("127.0.0.1:"), std::string::npos) << peer.details[0].second;
 }
 
 TEST(StreamTransportTest, ConnectingEndRetriesUntilTheServerAppears) {
@@ -244,31 +295,46 @@ TEST(StreamTransportTest, ConnectingEndRetriesUntilTheServerAppears) {
   std::vector<std::vector<uint8_t>> got;
   for (int i = 0; i < 200 && got.empty(); ++i) {
     FrameBatch scratch(4, kMaxFrameSize);
-    WaitReadable(client->readiness_fd(), std::min(client->poll_interval(), absl::Milliseconds(20)));
+    WaitForTransport(*client, std::min(client->poll_interval(), absl::Milliseconds(20)));
     ASSERT_TRUE(client->Receive(scratch).ok());
     std::vector<uint8_t> f = Packet(i);
-    ASSERT_TRUE(client->Send({FrameView(f)}).ok());
+    ASSERT_TRUE(client->Send(kStreamPeer, {FrameView(f)}).ok());
     got = ReceiveFrames(*server, 1, absl::Milliseconds(20));
   }
   EXPECT_EQ(got.size(), 1u);
 }
 
-TEST(StreamTransportTest, OfferTakesWhatTheStreamTakesAndNeverBlocks) {
+TEST(StreamTransportTest, SendTakesWhatTheStreamTakesAndNeverBlocks) {
   Pair p = MakePair({.mtu = 1400, .send_buffer_bytes = 0}, {.mtu = 1400});
+  ExchangeHellos(p);
   std::vector<std::vector<uint8_t>> frames;
   for (uint32_t i = 0; i < 2000; ++i) frames.push_back(Packet(i, 1400));
   std::vector<FrameView> views(frames.begin(), frames.end());
   absl::Time start = absl::Now();
-  absl::StatusOr<size_t> taken = p.a->Offer(views);
+  absl::StatusOr<size_t> taken = p.a->Send(kStreamPeer, views);
   ASSERT_TRUE(taken.ok());
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
   EXPECT_GT(*taken, 0u);
   EXPECT_LT(*taken, frames.size()) << "2.8 MB cannot fit the socket plus a 2.8 KB buffer";
-  EXPECT_EQ(p.a->counters().total_drops(), 0u) << "Offer keeps the rest with the caller";
+  EXPECT_EQ(p.a->counters().total_drops(), 0u) << "Send leaves the rest with the caller";
   // The stream wants to be told when it is writable again.
   bool waits_for_pollout = false;
-  for (const WaitFd& w : p.a->WaitFds()) waits_for_pollout |= (w.events & POLLOUT) != 0;
+  for (const fstun::WaitFd& w : p.a->wait_fds()) waits_for_pollout |= (w.events & POLLOUT) != 0;
   EXPECT_TRUE(waits_for_pollout);
+  // Once b reads, a takes the rest (the pump's loop: wait, offer again).
+  size_t sent = *taken;
+  std::vector<std::vector<uint8_t>> got;
+  for (int i = 0; i < 2000 && got.size() < frames.size(); ++i) {
+    WaitForTransport(*p.a, absl::Milliseconds(5));
+    absl::StatusOr<size_t> more = p.a->Send(kStreamPeer, absl::MakeSpan(views).subspan(sent));
+    ASSERT_TRUE(more.ok());
+    sent += *more;
+    auto part = ReceiveFrames(*p.b, frames.size() - got.size(), absl::Milliseconds(5));
+    got.insert(got.end(), part.begin(), part.end());
+  }
+  ASSERT_EQ(got.size(), frames.size());
+  EXPECT_EQ(got.back(), frames.back());
+  EXPECT_EQ(p.a->counters().total_drops() + p.b->counters().total_drops(), 0u);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 // TCFLSH) on reopen, close.
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -130,6 +131,14 @@ class TtyEndpoint : public Endpoint {
     return fd_ < 0 ? backoff_.retry_at() : absl::InfiniteFuture();
   }
   std::string Describe() const override { return absl::StrCat("tty:", path_); }
+  SyscallNeeds syscalls() const override {
+    SyscallNeeds n;
+    // Poll: reopening after a failure (OpenTty: openat, tcgetattr/
+    // tcsetattr, tcflush).
+    n.syscalls = {"openat"};
+    n.ioctls = {TCGETS, TCSETS, TCFLSH};
+    return n;
+  }
 
  private:
   const std::string path_;

@@ -50,7 +50,7 @@ inline constexpr size_t kMaxRecordPayload = kMaxFrameSize;
 
 enum class RecordType : uint8_t {
   // One frame exactly as the sending end's pump handed it over, without a
-  // virtio_net_hdr: an IP packet, or an opaque (sealed) frame.
+  // virtio_net_hdr: an IP packet, or a sealed frame.
   kFrame = 1,
   // One frame that starts with a virtio_net_hdr (possibly a GSO
   // super-packet); sent only to an end whose hello has kFeatureVnetFrames.
@@ -66,13 +66,12 @@ void EncodeHeader(RecordType type, absl::Span<const uint8_t> payload,
 // --- hello -----------------------------------------------------------------
 
 // Hello feature bits.
-// This end's frames start with a virtio_net_hdr (its TUN has offloads on):
-// it takes kVnetFrame records, and kFrame records are given a zeroed
-// header on arrival.
+// This end takes frames that start with a virtio_net_hdr (its TUN has
+// offloads on): it takes kVnetFrame records. (The core adapts frames to
+// what each end takes; the stream only carries them.)
 inline constexpr uint32_t kFeatureVnetFrames = 1u << 0;
-// This end's frames are opaque (sealed): their format cannot be adapted in
-// transit, so both ends must use the same one.
-inline constexpr uint32_t kFeatureOpaqueFrames = 1u << 1;
+// Bit 1 was "opaque (sealed) frames" before the core adapted formats;
+// receivers ignore it.
 
 struct HelloRecord {
   static constexpr uint8_t kVersion = 1;

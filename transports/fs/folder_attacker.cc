@@ -1,5 +1,5 @@
 // folder_attacker: what someone with write access to an fs transport's
-// folder but without the key can do, for seal/keyed_e2e_test.sh.
+// folder but without the key can do, for fs_e2e_keyed_test.sh.
 //
 //   folder_attacker capture INBOX OUT   copy the record files in INBOX to OUT
 //   folder_attacker attack INBOX OUT    write well-formed records into INBOX,
@@ -11,31 +11,19 @@
 //
 // The record format's CRC-32C is no secret, so every record written passes
 // the fs transport's checks; only the sealing layer stands in the way.
-#include <fcntl.h>
-#include <sys/uio.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "seal/sealed_frame.h"
 #include "transports/fs/names.h"
-#include "transports/fs/record.h"
+#include "transports/fs/record_injector.h"
 
 namespace fstun {
 namespace {
 
 namespace stdfs = std::filesystem;
-
-std::vector<uint8_t> ReadAll(const stdfs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), {});
-}
 
 int Capture(const std::string& inbox, const std::string& out) {
   stdfs::create_directories(out);
@@ -52,23 +40,12 @@ int Capture(const std::string& inbox, const std::string& out) {
 }
 
 int Attack(const std::string& inbox, const std::string& captured_dir) {
-  std::vector<std::vector<uint8_t>> frames;
-  std::optional<fs::InboxName> stream;
-  for (const auto& e : stdfs::directory_iterator(captured_dir)) {
-    std::optional<fs::InboxName> name = fs::ParseInboxName(e.path().filename().string());
-    if (!name) continue;
-    std::vector<uint8_t> image = ReadAll(e.path());
-    fs::ParsedRecord rec;
-    if (fs::ParseRecord(image, kMaxFrameSize, rec) != fs::RecordError::kOk) continue;
-    for (FrameView f : rec.frames) {
-      if (f.size() > kSealOverhead) frames.emplace_back(f.begin(), f.end());  // not hellos
-    }
-    if (!stream || name->seq > stream->seq) stream = name;
-  }
-  if (!stream || frames.empty()) {
+  fs::CapturedInbox captured = fs::CaptureInbox(captured_dir, kSealOverhead);  // not hellos
+  if (!captured.stream || captured.frames.empty()) {
     fprintf(stderr, "nothing captured in %s\n", captured_dir.c_str());
     return 1;
   }
+  const std::vector<std::vector<uint8_t>>& frames = captured.frames;
   std::vector<std::vector<std::vector<uint8_t>>> records;
   records.push_back(frames);  // replay
   Key wrong = Key::Generate();
@@ -89,36 +66,22 @@ int Attack(const std::string& inbox, const std::string& captured_dir) {
   bare[9] = 1;
   records.push_back({bare, bare});
 
-  const std::string prefix =
-      fs::StreamPrefix(stream->sender, stream->sender_session, stream->receiver_session);
-  uint64_t seq = stream->seq + 1;
-  fs::RecordEncoder encoder;
-  for (const auto& rec : records) {
-    std::vector<FrameView> views(rec.begin(), rec.end());
-    absl::Span<const iovec> iov =
-        encoder.Encode(stream->sender, stream->sender_session, seq, views);
-    std::string tmp = absl::StrCat(inbox, "/.attack.tmp");
-    int fd = open(tmp.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || writev(fd, iov.data(), iov.size()) != static_cast<ssize_t>(encoder.size())) {
-      perror("write");
+  fs::VisibleStream stream = *captured.stream;
+  stream.inbox = inbox;
+  const uint64_t first = stream.next_seq;
+  for (const auto& record : records) {
+    if (absl::Status s = fs::InjectRecord(stream, record); !s.ok()) {
+      fprintf(stderr, "%s\n", std::string(s.message()).c_str());
       return 1;
     }
-    close(fd);
-    std::string name = absl::StrCat(inbox, "/", prefix, fs::Hex16(seq), fs::kRecordSuffix);
-    if (rename(tmp.c_str(), name.c_str()) != 0) {
-      perror("rename");
-      return 1;
-    }
-    ++seq;
   }
   printf("wrote %zu record(s) from seq %llu\n", records.size(),
-         static_cast<unsigned long long>(stream->seq + 1));
+         static_cast<unsigned long long>(first));
   return 0;
 }
 
 }  // namespace
 }  // namespace fstun
-
 int main(int argc, char** argv) {
   if (argc == 4 && std::string(argv[1]) == "capture") return fstun::Capture(argv[2], argv[3]);
   if (argc == 4 && std::string(argv[1]) == "attack") return fstun::Attack(argv[2], argv[3]);

@@ -8,7 +8,7 @@
 #     equal sha256, over tmpfs and over a FUSE (bindfs) view of it; the
 #     folder holds no plaintext and no log holds the key;
 #   - an attacker process with write access to the live folder but no key
-#     (seal/folder_attacker) replays captured records under the next
+#     (transports/fs/folder_attacker) replays captured records under the next
 #     sequence numbers, writes well-formed records with forged, flipped and
 #     truncated frames and bare packets: nothing reaches the receiving
 #     kernel (TUN counter), the drops are counted, the tunnel keeps working;
@@ -21,7 +21,7 @@ fi
 RUNFILES="${TEST_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 [[ -d "$RUNFILES/fstun" ]] && RUNFILES="$RUNFILES/fstun"
 FSTUN="${FSTUN:-$RUNFILES/cmd/fstun}"
-ATTACKER="$RUNFILES/seal/folder_attacker"
+ATTACKER="$RUNFILES/transports/fs/folder_attacker"
 source "$RUNFILES/testing/netns.sh"
 source "$RUNFILES/transports/fs/fs_e2e_lib.sh"
 cleanup() {

@@ -1,4 +1,4 @@
-// Sealing over the fs transport: the conformance suite, and an attacker
+// Sealing (seal/) over the fs transport: the conformance suite, and an attacker
 // with write access to the shared folder but no key. The attacker runs as
 // a separate (forked) process that writes well-formed record files (the
 // record format's CRC is no secret) into the receiver's inbox under the
@@ -6,16 +6,12 @@
 // another key, bit-flipped and truncated frames, and plain IP packets.
 // None may be delivered; each is counted by reason; genuine traffic keeps
 // flowing afterwards.
-#include <fcntl.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,7 +25,7 @@
 #include "testing/transport_conformance.h"
 #include "transports/fs/fs_transport.h"
 #include "transports/fs/names.h"
-#include "transports/fs/record.h"
+#include "transports/fs/record_injector.h"
 
 namespace fstun {
 namespace {
@@ -105,32 +101,6 @@ const fs::FsTransport& Fs(const Transport& sealed) {
   return dynamic_cast<const fs::FsTransport&>(dynamic_cast<const SealedTransport&>(sealed).inner());
 }
 
-// What the attacker knows: the stream's name prefix and the last sequence
-// number it saw, both readable in the folder.
-struct Stream {
-  std::string inbox;   // DIR/inbox/<receiver>
-  std::string prefix;  // "<S>.<SS>.<RS>."
-  std::string sender;
-  uint64_t sender_session = 0;
-  uint64_t next_seq = 1;
-};
-
-// Writes one well-formed record carrying `frames` as the stream's next
-// file, like a writer without the key can.
-void WriteRecord(Stream& s, const std::vector<std::vector<uint8_t>>& frames) {
-  std::vector<FrameView> views(frames.begin(), frames.end());
-  fs::RecordEncoder encoder;
-  absl::Span<const iovec> iov = encoder.Encode(s.sender, s.sender_session, s.next_seq, views);
-  std::string name = absl::StrCat(s.prefix, fs::Hex16(s.next_seq), fs::kRecordSuffix);
-  std::string tmp = absl::StrCat(s.inbox, "/.attack.tmp");
-  int fd = open(tmp.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600);
-  CHECK_GE(fd, 0);
-  CHECK_EQ(static_cast<size_t>(writev(fd, iov.data(), iov.size())), encoder.size());
-  close(fd);
-  CHECK_EQ(rename(tmp.c_str(), absl::StrCat(s.inbox, "/", name).c_str()), 0);
-  ++s.next_seq;
-}
-
 // Runs `attack` in a separate process, as another user of the folder would.
 void AsAttackerProcess(const std::function<void()>& attack) {
   fflush(nullptr);
@@ -164,24 +134,11 @@ TEST(SealedFsAttackTest, WriterWithoutTheKeyInjectsNothingAndTheTunnelKeepsWorki
   std::vector<std::vector<uint8_t>> genuine;
   for (uint32_t i = 0; i < 5; ++i) genuine.push_back(Packet(i));
   ASSERT_TRUE(a->Send(*to_b, std::vector<FrameView>(genuine.begin(), genuine.end())).ok());
-  Stream s;
-  s.inbox = absl::StrCat(dir, "/inbox/", Fs(*b).peer_id());
-  std::vector<std::vector<uint8_t>> captured;
-  for (const auto& e : std::filesystem::directory_iterator(s.inbox)) {
-    std::optional<fs::InboxName> n = fs::ParseInboxName(e.path().filename().string());
-    if (!n || n->kind != fs::InboxName::kRecord) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    std::vector<uint8_t> image((std::istreambuf_iterator<char>(in)), {});
-    fs::ParsedRecord rec;
-    ASSERT_EQ(fs::ParseRecord(image, kMaxFrameSize, rec), fs::RecordError::kOk);
-    for (FrameView f : rec.frames) {
-      if (f.size() > kSealOverhead) captured.emplace_back(f.begin(), f.end());  // not hellos
-    }
-    s.sender = n->sender;
-    s.sender_session = n->sender_session;
-    s.prefix = fs::StreamPrefix(n->sender, n->sender_session, n->receiver_session);
-    s.next_seq = std::max(s.next_seq, n->seq + 1);
-  }
+  fs::CapturedInbox seen =
+      fs::CaptureInbox(absl::StrCat(dir, "/inbox/", Fs(*b).peer_id()), kSealOverhead);
+  ASSERT_TRUE(seen.stream.has_value());
+  fs::VisibleStream s = *seen.stream;
+  const std::vector<std::vector<uint8_t>>& captured = seen.frames;
   ASSERT_EQ(captured.size(), 5u);
   for (const auto& f : captured) {
     // The folder shows no plaintext.
@@ -199,10 +156,10 @@ TEST(SealedFsAttackTest, WriterWithoutTheKeyInjectsNothingAndTheTunnelKeepsWorki
     std::vector<uint8_t> flipped = captured[0];
     flipped[40] ^= 1;
     std::vector<uint8_t> truncated(captured[1].begin(), captured[1].end() - 5);
-    WriteRecord(s, captured);                    // replay, as the next record
-    WriteRecord(s, {forged, forged});            // well-formed file, wrong tag
-    WriteRecord(s, {flipped, truncated});        // tampered copies
-    WriteRecord(s, {Packet(100), Packet(101)});  // plain packets (trusted-mode injection)
+    CHECK(fs::InjectRecord(s, captured).ok());                    // replay, as the next record
+    CHECK(fs::InjectRecord(s, {forged, forged}).ok());            // well-formed file, wrong tag
+    CHECK(fs::InjectRecord(s, {flipped, truncated}).ok());        // tampered copies
+    CHECK(fs::InjectRecord(s, {Packet(100), Packet(101)}).ok());  // plain packets (trusted mode)
   });
   EXPECT_TRUE(ReceiveFrames(*b, 1, absl::Seconds(3), absl::Seconds(2)).empty());
   CounterSnapshot c = b->counters();
@@ -234,7 +191,7 @@ TEST(SealedFsAttackTest, WriterWithoutTheKeyInjectsNothingAndTheTunnelKeepsWorki
     if (n && n->kind == fs::InboxName::kRecord) s.next_seq = std::max(s.next_seq, n->seq + 1);
   }
   s.next_seq += 1000;
-  AsAttackerProcess([&] { WriteRecord(s, {captured[2]}); });
+  AsAttackerProcess([&] { CHECK(fs::InjectRecord(s, {captured[2]}).ok()); });
   EXPECT_TRUE(ReceiveFrames(*b, 1, absl::Seconds(3), absl::Seconds(2)).empty());
   EXPECT_EQ(b->counters().drops_for("replay"), 6u) << b->counters().ToString();
   EXPECT_EQ(b->counters().rx_frames, 6u);

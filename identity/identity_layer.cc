@@ -44,6 +44,11 @@ std::vector<LinkPeer> IdentityLayer::peers() const {
   return out;
 }
 
+std::string IdentityLayer::LinkOf(const std::string& key) const {
+  auto it = by_id_.find(key);
+  return it == by_id_.end() ? "" : bound_[it->second];
+}
+
 std::vector<std::string> IdentityLayer::LinkPeersFor(size_t peer) const {
   if (!bound_[peer].empty()) return {bound_[peer]};
   std::vector<LinkPeer> link = inner_->peers();
@@ -135,10 +140,14 @@ absl::StatusOr<PeerLink::Received> IdentityLayer::Receive(FrameBatch& batch) {
   }
   for (int round = 0; round < 16 && !batch.full() && !has_opened_; ++round) {
     if (inbound_ == nullptr || inbound_next_ >= inbound_->size()) {
-      if (inbound_ == nullptr) {
-        inbound_ = std::make_unique<FrameBatch>(
-            batch.capacity(),
-            std::min(kMaxFrameSize + kDataOverhead, batch.frame_capacity() + kDataOverhead));
+      // Sized to the caller's batch (reallocated when that changes, here
+      // where none of its frames is left), so one call can take as many
+      // frames from below as the caller has room for.
+      const size_t slot =
+          std::min(kMaxFrameSize + kDataOverhead, batch.frame_capacity() + kDataOverhead);
+      if (inbound_ == nullptr || inbound_->capacity() != batch.capacity() ||
+          inbound_->frame_capacity() < slot) {
+        inbound_ = std::make_unique<FrameBatch>(batch.capacity(), slot);
       }
       inbound_->Clear();
       inbound_next_ = 0;

@@ -57,6 +57,9 @@ class IdentityLayer : public PeerLink {
   // a Send to an unknown key).
   CounterSnapshot counters() const;
   std::vector<PeerCrypto::PeerInfo> Status() const { return crypto_->Status(); }
+  // The link peer that last sent a message authenticated as public key
+  // `key` (base64); "" if none did yet. Pump thread only.
+  std::string LinkOf(const std::string& key) const;
   PeerCrypto& crypto() { return *crypto_; }
 
  private:

@@ -18,6 +18,8 @@
 #include "core/registry.h"
 #include "core/syscalls.h"
 #include "glog/logging.h"
+#include "identity/identity_flags.h"
+#include "identity/identity_transport.h"
 #include "netconfig/role.h"
 #include "netconfig/role_flags.h"
 #include "ops/operations.h"
@@ -97,12 +99,30 @@ absl::Status RunDaemon(const DaemonConfig& config) {
     if (!user.ok()) return user.status();
     transport_config.file_owner = TransportConfig::FileOwner{user->uid, user->gid};
   }
-  //    With --key_file every frame is sealed (seal/layer.h).
+  //    With --private_key_file every frame is sealed per peer
+  //    (identity/identity_transport.h), and --key_file is only the optional
+  //    preshared key mixed into each handshake. Otherwise, with --key_file
+  //    every frame is sealed with that one shared key (seal/layer.h).
   absl::StatusOr<std::optional<Key>> key = KeyFromFlags();
   if (!key.ok()) return key.status();
-  if (!key->has_value()) LogTrustedModeWarning();
-  absl::StatusOr<std::unique_ptr<Transport>> transport = CreateTransport(
-      TransportRegistry::Global(), config.transport, transport_config, *std::move(key));
+  absl::StatusOr<std::optional<IdentityConfig>> identity = IdentityConfigFromFlags();
+  if (!identity.ok()) return absl::InvalidArgumentError(identity.status().message());
+  // The configured peers (public key -> allowed prefixes), for the routing
+  // table below.
+  std::vector<PeerConfig> configured_peers;
+  absl::StatusOr<std::unique_ptr<Transport>> transport;
+  if (identity->has_value()) {
+    configured_peers = (*identity)->peers;
+    absl::Span<const uint8_t> psk;
+    if (key->has_value()) psk = (*key)->bytes();
+    transport =
+        CreateIdentityTransport(TransportRegistry::Global(), config.transport, transport_config,
+                                std::move((*identity)->key), (*identity)->peers, psk);
+  } else {
+    if (!key->has_value()) LogTrustedModeWarning();
+    transport = CreateTransport(TransportRegistry::Global(), config.transport, transport_config,
+                                *std::move(key));
+  }
   if (!transport.ok()) return transport.status();
 
   // 2. The TUN, configured and up. It disappears when the device is closed.
@@ -127,6 +147,12 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   pump_options.device_format = (*tun)->vnet_hdr() ? FrameFormat::kVnet : FrameFormat::kIp;
   pump_options.client = config.role == "client";
   Pump pump(**tun, **transport, pump_options);
+  //    Per-peer identity: each key's frames go by its allowed prefixes, and
+  //    frames from it with a source outside them are dropped
+  //    ("source_not_allowed"), as WireGuard's AllowedIPs.
+  for (const PeerConfig& p : configured_peers) {
+    pump.routing_table().ConfigurePeer(p.public_key.ToBase64(), p.allowed);
+  }
   g_pump.store(&pump);
   absl::Cleanup forget_pump = [] { g_pump.store(nullptr); };
   if (g_stop_requested.load()) pump.Stop();

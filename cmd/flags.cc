@@ -4,6 +4,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "core/registry.h"
+#include "identity/identity_flags.h"
+#include "identity/peer_crypto.h"
 #include "ops/flag_file.h"
 #include "seal/key.h"
 #include "seal/layer.h"
@@ -119,6 +121,25 @@ absl::StatusOr<DaemonConfig> DaemonConfigFromFlags() {
     if (absl::StatusOr<Key> key = LoadKeyFile(FLAGS_key_file); !key.ok()) {
       return absl::InvalidArgumentError(key.status().message());
     }
+  }
+  // --private_key_file/--peer/--peers_file: per-peer identity (identity/).
+  // Every error a user can make there (a bad key, a bad or duplicate peer,
+  // one prefix given to two peers) is found here, before the host is
+  // touched (the daemon loads them again when it creates the transport).
+  absl::StatusOr<std::optional<IdentityConfig>> identity = IdentityConfigFromFlags();
+  if (!identity.ok()) return absl::InvalidArgumentError(identity.status().message());
+  if (identity->has_value()) {
+    std::string fs_format;
+    if (gflags::GetCommandLineOption("fs_format", &fs_format) && fs_format == "legacy") {
+      return absl::InvalidArgumentError(
+          "--private_key_file cannot be used with --fs_format=legacy: the original demo's "
+          "format carries bare packets; use the default format");
+    }
+    PeerCryptoOptions check;
+    check.peers = (*identity)->peers;
+    absl::StatusOr<std::unique_ptr<PeerCrypto>> crypto =
+        PeerCrypto::Create(std::move((*identity)->key), {}, std::move(check));
+    if (!crypto.ok()) return absl::InvalidArgumentError(crypto.status().message());
   }
   c.transport = FLAGS_transport;
   c.offload = FLAGS_offload;

@@ -56,9 +56,9 @@ void IdentityTransport::InnerLink::PeerUp(const PeerInfo& peer) {
 }
 
 void IdentityTransport::InnerLink::PeerDown(const PeerId& id) {
-  peers_.erase(std::remove_if(peers_.begin(), peers_.end(),
-                              [&](const LinkPeer& l) { return l.id == id; }),
-               peers_.end());
+  peers_.erase(
+      std::remove_if(peers_.begin(), peers_.end(), [&](const LinkPeer& l) { return l.id == id; }),
+      peers_.end());
 }
 
 absl::StatusOr<std::unique_ptr<IdentityTransport>> IdentityTransport::Create(
@@ -116,8 +116,7 @@ absl::StatusOr<size_t> IdentityTransport::Send(const PeerId& to,
   // dropped and counted here, keeping the order of the rest.
   size_t start = 0;
   for (size_t i = 0; i <= frames.size(); ++i) {
-    const bool bad =
-        i < frames.size() && (frames[i].empty() || frames[i].size() > mtu_);
+    const bool bad = i < frames.size() && (frames[i].empty() || frames[i].size() > mtu_);
     if (i < frames.size() && !bad) continue;
     if (i > start) {
       absl::StatusOr<size_t> n = layer_->Send(to, frames.subspan(start, i - start));

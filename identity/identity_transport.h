@@ -98,8 +98,7 @@ class IdentityTransport : public Transport {
   class InnerLink : public PeerLink, public PeerObserver {
    public:
     explicit InnerLink(Transport* inner) : inner_(inner) {}
-    absl::StatusOr<size_t> Send(const std::string& to,
-                                absl::Span<const FrameView> frames) override;
+    absl::StatusOr<size_t> Send(const std::string& to, absl::Span<const FrameView> frames) override;
     absl::StatusOr<PeerLink::Received> Receive(FrameBatch& batch) override;
     std::vector<LinkPeer> peers() const override { return peers_; }
     void PeerUp(const PeerInfo& peer) override;

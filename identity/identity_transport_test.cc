@@ -52,8 +52,8 @@ std::pair<End, End> MakeEnds(size_t mtu, size_t queue_bytes, std::vector<IpPrefi
   PrivateKey stranger = PrivateKey::Generate();
   auto ca = PeerCrypto::Create(std::move(ka), psk, {.peers = {{pb, b_allowed}}});
   CHECK(ca.ok()) << ca.status();
-  auto cb = PeerCrypto::Create(
-      std::move(kb), psk, {.peers = {{b_knows_a ? pa : stranger.public_key(), a_allowed}}});
+  auto cb = PeerCrypto::Create(std::move(kb), psk,
+                               {.peers = {{b_knows_a ? pa : stranger.public_key(), a_allowed}}});
   CHECK(cb.ok()) << cb.status();
   auto a = IdentityTransport::Create(std::move(ta), *std::move(ca), {.mtu = mtu});
   CHECK(a.ok()) << a.status();
@@ -82,8 +82,8 @@ bool Handshake(Transport& a, const std::string& to_b, Transport& b, const IpAddr
 
 absl::StatusOr<TransportPair> MakeIdentityPair(const ConformanceSetup& setup,
                                                std::vector<uint8_t> psk) {
-  auto [a, b] = MakeEnds(setup.mtu, setup.queue_bytes, {setup.a_address}, {setup.b_address},
-                         std::move(psk));
+  auto [a, b] =
+      MakeEnds(setup.mtu, setup.queue_bytes, {setup.a_address}, {setup.b_address}, std::move(psk));
   // The suite's sender never receives; the handshake runs here first.
   if (!Handshake(*a.transport, b.public_key, *b.transport, setup.a_address.address,
                  setup.b_address.address)) {
@@ -92,18 +92,17 @@ absl::StatusOr<TransportPair> MakeIdentityPair(const ConformanceSetup& setup,
   return TransportPair{std::move(a.transport), std::move(b.transport), nullptr};
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Identity, TransportConformanceTest,
-    ::testing::Values(ConformanceParam{"identity_memory",
-                                       [](const ConformanceSetup& s) {
-                                         return MakeIdentityPair(s, {});
-                                       }},
-                      ConformanceParam{"identity_memory_psk",
-                                       [](const ConformanceSetup& s) {
-                                         return MakeIdentityPair(s,
-                                                                 std::vector<uint8_t>(32, 7));
-                                       }}),
-    ::fstun::testing::ConformanceParamName);
+INSTANTIATE_TEST_SUITE_P(Identity, TransportConformanceTest,
+                         ::testing::Values(ConformanceParam{"identity_memory",
+                                                            [](const ConformanceSetup& s) {
+                                                              return MakeIdentityPair(s, {});
+                                                            }},
+                                           ConformanceParam{"identity_memory_psk",
+                                                            [](const ConformanceSetup& s) {
+                                                              return MakeIdentityPair(
+                                                                  s, std::vector<uint8_t>(32, 7));
+                                                            }}),
+                         ::fstun::testing::ConformanceParamName);
 
 TEST(IdentityTransportTest, ReportsConfiguredKeysWithTheirPrefixes) {
   auto [a, b] = MakeEnds(1400, 1 << 20, {P("192.0.2.2/32")}, {P("0.0.0.0/0")}, {});
@@ -144,8 +143,7 @@ TEST(IdentityTransportTest, SpoofedSourceIsDroppedAndCounted) {
   ASSERT_TRUE(
       Handshake(*a.transport, b.public_key, *b.transport, Ip("192.0.2.2"), Ip("192.0.2.1")));
   // a sends as 192.0.2.3 (another client's address): b must not deliver it.
-  std::vector<uint8_t> spoofed =
-      PacketBuilder::TaggedUdp(Ip("192.0.2.3"), Ip("192.0.2.1"), 1, 200);
+  std::vector<uint8_t> spoofed = PacketBuilder::TaggedUdp(Ip("192.0.2.3"), Ip("192.0.2.1"), 1, 200);
   std::vector<uint8_t> genuine = PacketBuilder::TaggedUdp(Ip("192.0.2.2"), Ip("192.0.2.1"), 2, 200);
   ASSERT_TRUE(a.transport->Send(b.public_key, {FrameView(spoofed), FrameView(genuine)}).ok());
   std::vector<PeerId> from;

@@ -42,6 +42,13 @@ std::string ReadyLine(const DaemonStatus& s) {
   if (std::string file; gflags::GetCommandLineOption("key_file", &file)) {
     key = file.empty() ? "none (trusted folder)" : absl::StrCat("yes (", file, ")");
   }
+  // Per-peer identity (identity/): --key_file is then only the preshared key.
+  if (std::string file; gflags::GetCommandLineOption("private_key_file", &file) && !file.empty()) {
+    std::string psk;
+    gflags::GetCommandLineOption("key_file", &psk);
+    key = absl::StrCat("per-peer (", file, ", ", s.peers.size(), " peer(s)",
+                       psk.empty() ? "" : absl::StrCat(", preshared key ", psk), ")");
+  }
   return absl::StrCat("ready: fstun ", s.info.version, " on ", s.info.ifname, ", role ",
                       s.info.role, ", transport ", s.info.transport, ", wake-up ",
                       paths.empty() ? "n/a (no peer yet)" : absl::StrJoin(paths, "+"), ", key ",

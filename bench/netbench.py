@@ -717,14 +717,14 @@ def require_fstun_fs(ctx):
         raise Skip("fstun has no 'fs' transport yet (--list_transports)")
 
 
-def start_fstun_pair(scope, a, b, ctx, dir_a, dir_b, extra=()):
+def start_fstun_pair(scope, a, b, ctx, dir_a, dir_b, extra=(), extra_a=(), extra_b=()):
     require_fstun_fs(ctx)
     fstun = ctx["fstun"]
-    for ns, role, ip, ifname, d in ((a, "server", TUN_A, "fsA", dir_a),
-                                    (b, "client", TUN_B, "fsB", dir_b)):
+    for ns, role, ip, ifname, d, own in ((a, "server", TUN_A, "fsA", dir_a, extra_a),
+                                         (b, "client", TUN_B, "fsB", dir_b, extra_b)):
         scope.spawn(ns, [fstun, f"--role={role}", "--transport=fs", f"--ifname={ifname}",
                          f"--ip={ip}/24", f"--mtu={TUNNEL_MTU}", f"--dirpath={d}"]
-                    + list(extra) + ctx["fstun_flags"], f"fstun-{role}")
+                    + list(extra) + list(own) + ctx["fstun_flags"], f"fstun-{role}")
         scope.expect_ready_line(f"fstun-{role}")
 
 
@@ -749,6 +749,31 @@ def row_fs_tmpfs_keyed(scope, a, b, ctx):
         f.write(out.stdout)
     start_fstun_pair(scope, a, b, ctx, d, d, extra=[f"--key_file={key}"])
     return {"note": "/dev/shm, --key_file"}
+
+
+def row_fs_tmpfs_peer_keys(scope, a, b, ctx):
+    """fs over tmpfs with per-peer keys (Noise IK sessions, ChaCha20-Poly1305
+    per frame, plain packets: no TUN offloads)."""
+    require_fstun_fs(ctx)
+    d = scope.tmpdir(base="/dev/shm", name="dir")
+    keydir = scope.tmpdir(base="/dev/shm", name="keys")
+    pub = {}
+    for side in ("a", "b"):
+        out = subprocess.run([ctx["fstun"], "genkey"], capture_output=True, text=True, timeout=10)
+        if out.returncode != 0:
+            raise Skip(f"fstun genkey failed: {out.stderr.strip()}")
+        fd = os.open(os.path.join(keydir, side), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(out.stdout)
+        res = subprocess.run([ctx["fstun"], "pubkey"], input=out.stdout, capture_output=True,
+                             text=True, timeout=10)
+        if res.returncode != 0:
+            raise Skip(f"fstun pubkey failed: {res.stderr.strip()}")
+        pub[side] = res.stdout.strip()
+    start_fstun_pair(scope, a, b, ctx, d, d,
+                     extra_a=[f"--private_key_file={keydir}/a", f"--peer={pub['b']},{TUN_B}/32"],
+                     extra_b=[f"--private_key_file={keydir}/b", f"--peer={pub['a']},0.0.0.0/0"])
+    return {"note": "/dev/shm, --private_key_file + --peer"}
 
 
 def row_fs_disk(scope, a, b, ctx):
@@ -850,6 +875,7 @@ ROWS = [
     ("fstun-memory-offload", "fstun core + TUN offloads", row_memory_offload, {}),
     ("fstun-fs-tmpfs", "fstun fs, tmpfs", row_fs_tmpfs, {}),
     ("fstun-fs-tmpfs-key", "fstun fs, tmpfs, with a key", row_fs_tmpfs_keyed, {}),
+    ("fstun-fs-tmpfs-peer", "fstun fs, tmpfs, per-peer keys", row_fs_tmpfs_peer_keys, {}),
     ("fstun-fs-disk", "fstun fs, project disk", row_fs_disk, {}),
     ("fstun-fs-bindfs", "fstun fs, bindfs views (polling)", row_fs_bindfs, {}),
     ("fstun-fs-sshfs", "fstun fs, 2 sshfs mounts", row_fs_sshfs,

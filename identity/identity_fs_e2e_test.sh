@@ -2,10 +2,11 @@
 # End to end with per-peer identities (issue 12), over real TUNs in
 # namespaces this test creates, one fs folder on a tmpfs:
 #   - bad --peer / --private_key_file values: exit 2, one line, no interface;
-#   - one server and eight clients, each with its own key (fstun genkey /
+#   - one server and eight clients (--role=server/client, as in the README),
+#     each with its own key (fstun genkey /
 #     pubkey), the server listing each client's key with its /32, each client
 #     the server's with 0.0.0.0/0: all eight ping the server at once and
-#     nothing is lost;
+#     nothing is lost, and no client sees another's handshakes;
 #   - `fstun status` on the server shows each client's key, prefix and
 #     latest handshake;
 #   - a client that sends from another client's address (an extra address
@@ -87,11 +88,11 @@ run_round() {  # run_round LABEL [EXTRA FLAGS...]
   shift
   local dir="$FSE_WORK/tmpfs/$label"
   mkdir -p "$dir" "$FSE_WORK/ctl-$label"
-  fse_start "s-$label" s "$dir" 192.0.2.1/24 --private_key_file="$FSE_WORK/keys/s" \
+  fse_start "s-$label" s "$dir" 192.0.2.1/24 --role=server --private_key_file="$FSE_WORK/keys/s" \
     "${server_peers[@]}" --control_dir="$FSE_WORK/ctl-$label" "$@" || return 1
   local i
   for i in $(seq "$CLIENTS"); do
-    fse_start "c$i-$label" "c$i" "$dir" "$(client_ip "$i")/24" \
+    fse_start "c$i-$label" "c$i" "$dir" "$(client_ip "$i")/24" --role=client \
       --private_key_file="$FSE_WORK/keys/c$i" "--peer=${PUB[s]},0.0.0.0/0" "$@" || return 1
   done
 
@@ -140,7 +141,7 @@ run_round() {  # run_round LABEL [EXTRA FLAGS...]
   check "$label: c1 still reaches the server with its own address" fse_wait_ping c1 192.0.2.1
 
   # A peer with a key the server does not list.
-  fse_start "x-$label" x "$dir" 192.0.2.30/24 --private_key_file="$FSE_WORK/keys/x" \
+  fse_start "x-$label" x "$dir" 192.0.2.30/24 --role=client --private_key_file="$FSE_WORK/keys/x" \
     "--peer=${PUB[s]},0.0.0.0/0" "$@" || return 1
   before="$(tun_rx s)"
   netns_exec x ping -c 5 -i 0.2 -W 1 192.0.2.1 >/dev/null 2>&1 &&
@@ -163,7 +164,13 @@ run_round() {  # run_round LABEL [EXTRA FLAGS...]
     check "$label: c2 without the preshared key: no handshake" \
       bash -c "! grep -q 'handshake complete' '$c2log'"
   fi
-  for i in $(seq "$CLIENTS"); do fse_stop "c$i-$label" >/dev/null; done
+  for i in $(seq "$CLIENTS"); do
+    fse_stop "c$i-$label" >/dev/null
+    # Handshakes went to the server only, not to every client in the folder.
+    local drops
+    drops="$(fse_transport_drops "c$i-$label")"
+    check "$label: c$i: no transport drops (other clients' handshakes: $drops)" test "$drops" == 0
+  done
   fse_stop "s-$label"
   local log
   log="$(fse_log "s-$label")"

@@ -53,11 +53,27 @@ std::vector<std::string> IdentityLayer::LinkPeersFor(size_t peer) const {
   if (!bound_[peer].empty()) return {bound_[peer]};
   std::vector<LinkPeer> link = inner_->peers();
   if (link.size() == 1) return {link[0].id};
+  const std::vector<IpPrefix>& allowed = crypto_->peer_config(peer).allowed;
+  // Link peers whose own (announced) address the key may use; among
+  // several, the ones that announced the server role (a client's key for
+  // its server is 0.0.0.0/0, which holds every peer's address).
+  std::vector<std::string> holding, servers;
+  for (const LinkPeer& l : link) {
+    bool match = false;
+    for (const IpPrefix& a : l.prefixes) {
+      for (const IpPrefix& b : allowed) match = match || b.Contains(a.address);
+    }
+    if (!match) continue;
+    holding.push_back(l.id);
+    if (l.is_server) servers.push_back(l.id);
+  }
+  if (holding.size() > 1 && !servers.empty()) return servers;
+  if (!holding.empty()) return holding;
   std::vector<std::string> out;
   for (const LinkPeer& l : link) {
     bool match = false;
     for (const IpPrefix& a : l.prefixes) {
-      for (const IpPrefix& b : crypto_->peer_config(peer).allowed) match = match || Overlap(a, b);
+      for (const IpPrefix& b : allowed) match = match || Overlap(a, b);
     }
     if (match) out.push_back(l.id);
   }

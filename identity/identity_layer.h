@@ -15,10 +15,12 @@
 // sources outside that peer's prefixes are dropped ("source_not_allowed").
 //
 // Which link peer carries messages for key K: the link peer that last sent
-// a message authenticated as K; before that, the link peers whose announced
-// prefixes overlap K's, or the only link peer; with none of these a
+// a message authenticated as K; before that, the only link peer, else the
+// link peers whose announced address lies in K's prefixes (of several, the
+// ones that announced the server role: a client's K is 0.0.0.0/0), else
+// those whose announced prefixes overlap K's; with none of these a
 // handshake initiation goes to every link peer (its mac1 names K, so the
-// others drop it before any public-key work).
+// others drop it before any public-key work, as "not_for_us").
 //
 // Threads: one (the pump's), except counters()/Status().
 #ifndef FSTUN_IDENTITY_IDENTITY_LAYER_H_

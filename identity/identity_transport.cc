@@ -49,10 +49,11 @@ void IdentityTransport::InnerLink::PeerUp(const PeerInfo& peer) {
   for (LinkPeer& l : peers_) {
     if (l.id == peer.id) {
       l.prefixes = peer.prefixes;
+      l.is_server = peer.is_server;
       return;
     }
   }
-  peers_.push_back({peer.id, peer.prefixes});
+  peers_.push_back({peer.id, peer.prefixes, peer.is_server});
 }
 
 void IdentityTransport::InnerLink::PeerDown(const PeerId& id) {

@@ -21,6 +21,7 @@ namespace fstun {
 struct LinkPeer {
   std::string id;                  // the link's name for the peer
   std::vector<IpPrefix> prefixes;  // what it announced (may be empty)
+  bool is_server = false;          // it announced the server role
 };
 
 class PeerLink {

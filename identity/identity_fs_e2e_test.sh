@@ -6,7 +6,8 @@
 #     each with its own key (fstun genkey /
 #     pubkey), the server listing each client's key with its /32, each client
 #     the server's with 0.0.0.0/0: all eight ping the server at once and
-#     nothing is lost, and no client sees another's handshakes;
+#     nothing is lost, and no client sees another's handshakes; a TCP
+#     transfer arrives intact;
 #   - `fstun status` on the server shows each client's key, prefix and
 #     latest handshake;
 #   - a client that sends from another client's address (an extra address
@@ -118,6 +119,14 @@ run_round() {  # run_round LABEL [EXTRA FLAGS...]
     check "$label: c$i: 40 of 40 pings answered (${got:-0})" test "${got:-0}" == 40
   done
   check "$label: the server pings a client" fse_wait_ping s "$(client_ip 3)"
+  if [[ "$label" == plain ]]; then
+    local rate
+    if rate="$(fse_transfer c1 s 192.0.2.1 16)"; then
+      pass "$label: 16 MiB c1->s arrived intact ($rate Mbit/s)"
+    else
+      fail "$label: 16 MiB c1->s differs"
+    fi
+  fi
 
   # Status: each client's key, prefix and latest handshake.
   local status

@@ -286,5 +286,54 @@ TEST(IdentityLayerTest, SendToAnUnknownKeyIsCounted) {
 INSTANTIATE_TEST_SUITE_P(Psk, IdentityLayerTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "with_psk" : "no_psk"; });
 
+// A link whose peers are given, and which records where each message went.
+class RecordingLink : public PeerLink {
+ public:
+  explicit RecordingLink(std::vector<LinkPeer> peers) : peers_(std::move(peers)) {}
+  absl::StatusOr<size_t> Send(const std::string& to, absl::Span<const FrameView> frames) override {
+    for (size_t i = 0; i < frames.size(); ++i) sent_to.push_back(to);
+    return frames.size();
+  }
+  absl::StatusOr<Received> Receive(FrameBatch&) override { return Received{}; }
+  std::vector<LinkPeer> peers() const override { return peers_; }
+  std::vector<std::string> sent_to;
+
+ private:
+  std::vector<LinkPeer> peers_;
+};
+
+// Where the first handshake initiation for a key goes, before any message
+// from that key says which link peer carries it.
+std::vector<std::string> FirstInitiationGoesTo(const char* allowed) {
+  RecordingLink link({{"192-0-2-12", {*IpPrefix::Parse("192.0.2.12/24")}, false},
+                      {"192-0-2-1", {*IpPrefix::Parse("192.0.2.1/24")}, true},
+                      {"192-0-2-13", {*IpPrefix::Parse("192.0.2.13/24")}, false}});
+  auto crypto = PeerCrypto::Create(
+      PrivateKey::Generate(), {},
+      {.peers = {{PrivateKey::Generate().public_key(), {*IpPrefix::Parse(allowed)}}}});
+  EXPECT_TRUE(crypto.ok()) << crypto.status();
+  IdentityLayer layer(*std::move(crypto), &link);
+  std::string key = layer.peers()[0].id;
+  std::vector<uint8_t> f = PacketBuilder::TaggedUdp(Ip("192.0.2.11"), Ip("192.0.2.1"), 1, 100);
+  EXPECT_TRUE(layer.Send(key, {FrameView(f)}).ok());
+  return link.sent_to;
+}
+
+TEST(IdentityLayerLinkTest, AClientsServerKeyHandshakesWithTheServerOnly) {
+  // 0.0.0.0/0 holds every peer's address: the one announcing the server role.
+  EXPECT_THAT(FirstInitiationGoesTo("0.0.0.0/0"), ::testing::ElementsAre("192-0-2-1"));
+}
+
+TEST(IdentityLayerLinkTest, AServersClientKeyHandshakesWithThatClientOnly) {
+  // Every client announces a /24 that overlaps 192.0.2.12/32; only one has
+  // that address.
+  EXPECT_THAT(FirstInitiationGoesTo("192.0.2.12/32"), ::testing::ElementsAre("192-0-2-12"));
+}
+
+TEST(IdentityLayerLinkTest, WithNoAddressMatchEveryOverlappingPeerGetsIt) {
+  EXPECT_THAT(FirstInitiationGoesTo("192.0.2.128/25"),
+              ::testing::UnorderedElementsAre("192-0-2-12", "192-0-2-1", "192-0-2-13"));
+}
+
 }  // namespace
 }  // namespace fstun

@@ -6,7 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "transports/fs/crc32c.h"
+#include "core/crc32c.h"
 #include "transports/fs/names.h"
 
 namespace fstun::fs {

@@ -13,8 +13,8 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "core/crc32c.h"
 #include "transports/fs/announcement.h"
-#include "transports/fs/crc32c.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1 || size > 2 * fstun::fs::kMaxAnnouncementBytes) return 0;
@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t crc_at = text.rfind("crc=");
     std::string body = crc_at == std::string::npos ? text : text.substr(0, crc_at);
     if (!body.empty() && body.back() != '\n') body += '\n';
-    text = body + absl::StrFormat("crc=%08x\n", fstun::fs::Crc32c(body.data(), body.size()));
+    text = body + absl::StrFormat("crc=%08x\n", fstun::Crc32c(body.data(), body.size()));
   }
   absl::StatusOr<fstun::fs::Announcement> a = fstun::fs::ParseAnnouncement(text);
   if (!a.ok()) return 0;

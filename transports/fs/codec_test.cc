@@ -6,7 +6,6 @@
 
 #include "gtest/gtest.h"
 #include "transports/fs/announcement.h"
-#include "transports/fs/crc32c.h"
 #include "transports/fs/names.h"
 #include "transports/fs/record.h"
 
@@ -37,17 +36,6 @@ std::vector<uint8_t> EncodeSome(uint64_t seq = 9) {
   std::vector<FrameView> views(frames.begin(), frames.end());
   RecordEncoder enc;
   return Flatten(enc.Encode("peer-a", 0xABCDEF0123456789, seq, views));
-}
-
-TEST(Crc32c, KnownVectorBothPaths) {
-  const char* s = "123456789";
-  EXPECT_EQ(Crc32c(s, 9), 0xE3069283u);
-  EXPECT_EQ(Crc32cExtendPortable(0, s, 9), 0xE3069283u);
-  std::vector<uint8_t> big(10007);
-  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i * 31 + 3);
-  uint32_t whole = Crc32c(big.data(), big.size());
-  EXPECT_EQ(whole, Crc32cExtendPortable(0, big.data(), big.size()));
-  EXPECT_EQ(whole, Crc32cExtend(Crc32c(big.data(), 333), big.data() + 333, big.size() - 333));
 }
 
 TEST(Record, RoundTrip) {

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "transports/fs/crc32c.h"
+#include "core/crc32c.h"
 
 namespace fstun::fs {
 namespace {

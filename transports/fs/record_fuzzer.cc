@@ -15,7 +15,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "transports/fs/crc32c.h"
+#include "core/crc32c.h"
 #include "transports/fs/record.h"
 
 namespace {
@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> image(data + 1, data + size);
   if ((control & 2) && image.size() >= fstun::fs::kRecordTrailer) {
     size_t body = image.size() - fstun::fs::kRecordTrailer;
-    uint32_t crc = fstun::fs::Crc32c(image.data(), body);
+    uint32_t crc = fstun::Crc32c(image.data(), body);
     for (int i = 0; i < 4; ++i) image[body + i] = static_cast<uint8_t>(crc >> (8 * i));
   }
   const size_t limit = (control & 1) ? fstun::kMaxFrameSize : 1500;

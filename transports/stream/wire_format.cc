@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "transports/stream/crc32c.h"
+#include "core/crc32c.h"
 
 namespace fstun::stream {
 namespace {

@@ -9,8 +9,6 @@
 set -uo pipefail
 RUNFILES="${TEST_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 [[ -d "$RUNFILES/fstun" ]] && RUNFILES="$RUNFILES/fstun"
-FSTUN="${FSTUN:-$RUNFILES/cmd/fstun}"
-source "$RUNFILES/testing/netns.sh"
 source "$RUNFILES/transports/stream/stream_e2e_lib.sh"
 trap ste_cleanup EXIT
 
@@ -20,49 +18,48 @@ sock="$STE_SOCKETS/stdio.sock"
 
 # The server: socat listens, runs fstun with the connection as its stdio.
 socat "UNIX-LISTEN:$sock" "EXEC:$(ste_cmd s 192.0.2.1/24),nofork" \
-  2>>"$(ste_log s)" </dev/null &
-STE_PID[s]=$!
+  2>>"$(e2e_log s)" </dev/null &
+E2E_PID[s]=$!
 for ((i = 0; i < 100; i++)); do [[ -S "$sock" ]] && break; sleep 0.05; done
-socat "UNIX-CONNECT:$sock" "EXEC:$(ste_cmd c 192.0.2.2/24),nofork" 2>>"$(ste_log c)" </dev/null &
-STE_PID[c]=$!
-ste_wait_up c c || exit 1
-ste_wait_up s s || exit 1
+socat "UNIX-CONNECT:$sock" "EXEC:$(ste_cmd c 192.0.2.2/24),nofork" 2>>"$(e2e_log c)" </dev/null &
+E2E_PID[c]=$!
+e2e_wait_up c c st0 || exit 1
+e2e_wait_up s s st0 || exit 1
 
-check "client pings server" ste_wait_ping c 192.0.2.1
-check "server pings client" ste_wait_ping s 192.0.2.2
-echo "ping c->s p50/p99/replies: $(ste_ping_stats c 192.0.2.1 100)"
-if rate="$(ste_transfer c s 192.0.2.1 64)"; then
+check "client pings server" e2e_wait_ping c 192.0.2.1
+check "server pings client" e2e_wait_ping s 192.0.2.2
+echo "ping c->s p50/p99/replies: $(e2e_ping_stats c 192.0.2.1 100)"
+if rate="$(e2e_transfer c s 192.0.2.1 64)"; then
   pass "64 MiB c->s arrived intact ($rate Mbit/s)"
 else
   fail "64 MiB c->s differs"
 fi
-if rate="$(ste_transfer s c 192.0.2.2 16)"; then
+if rate="$(e2e_transfer s c 192.0.2.2 16)"; then
   pass "16 MiB s->c arrived intact ($rate Mbit/s)"
 else
   fail "16 MiB s->c differs"
 fi
-check "the server logged (to stderr) after its stream was up" grep -q "fstun .* up:" "$(ste_log s)"
+check "the server logged (to stderr) after its stream was up" grep -q "fstun .* up:" "$(e2e_log s)"
 
 # The client's side goes away: the server's fstun sees its stdin end.
-kill -TERM "${STE_PID[c]}"
-ste_wait_exit "${STE_PID[c]}" 10
-wait "${STE_PID[c]}"
-unset "STE_PID[c]"
-if ste_wait_exit "${STE_PID[s]}" 10; then
+kill -TERM "${E2E_PID[c]}"
+e2e_wait_exit "${E2E_PID[c]}" 10
+wait "${E2E_PID[c]}"
+unset "E2E_PID[c]"
+if e2e_wait_exit "${E2E_PID[s]}" 10; then
   pass "the server's fstun exited when its stdin ended"
 else
   fail "the server's fstun is still running after its stdin ended"
 fi
-wait "${STE_PID[s]}" 2>/dev/null
-unset "STE_PID[s]"
-check "it said why in one line" grep -q "fstun: stream: stdio: end of stream" "$(ste_log s)"
+wait "${E2E_PID[s]}" 2>/dev/null
+unset "E2E_PID[s]"
+check "it said why in one line" grep -q "fstun: stream: stdio: end of stream" "$(e2e_log s)"
 # Had any log line gone to stdout, the other end would have skipped it as
 # garbage.
 check "no garbage was skipped on the client (its stream held records only)" \
-  test "$(ste_drops c garbage)" == 0
-check "no garbage was skipped on the server" test "$(ste_drops s garbage)" == 0
+  test "$(e2e_transport_drops c garbage)" == 0
+check "no garbage was skipped on the server" test "$(e2e_transport_drops s garbage)" == 0
 check "the server's TUN is gone" bash -c "! nsenter -t $(netns_pid s) -n ip link show st0 2>/dev/null"
-grep -h "stopping\|hello\|fstun: " "$(ste_log s)" "$(ste_log c)" | sed 's/^/  /'
+grep -h "stopping\|hello\|fstun: " "$(e2e_log s)" "$(e2e_log c)" | sed 's/^/  /'
 
-echo "$ste_failures failure(s)"
-[[ "$ste_failures" == 0 ]]
+e2e_result

@@ -8,8 +8,6 @@
 set -uo pipefail
 RUNFILES="${TEST_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 [[ -d "$RUNFILES/fstun" ]] && RUNFILES="$RUNFILES/fstun"
-FSTUN="${FSTUN:-$RUNFILES/cmd/fstun}"
-source "$RUNFILES/testing/netns.sh"
 source "$RUNFILES/transports/stream/stream_e2e_lib.sh"
 line_pid=""
 stop_line() { [[ -n "$line_pid" ]] && kill "$line_pid" 2>/dev/null; ste_cleanup; }
@@ -17,17 +15,17 @@ trap stop_line EXIT
 
 netns_new s || exit 1
 netns_new c || exit 1
-python3 "$RUNFILES/transports/stream/pty_line.py" "$STE_WORK/ttys" 300 300 2>"$STE_WORK/line.log" &
+python3 "$RUNFILES/transports/stream/pty_line.py" "$E2E_WORK/ttys" 300 300 2>"$E2E_WORK/line.log" &
 line_pid=$!
-for ((i = 0; i < 100; i++)); do [[ -s "$STE_WORK/ttys" ]] && break; sleep 0.05; done
-read -r tty_s tty_c <"$STE_WORK/ttys" || { echo "pty_line did not start"; exit 1; }
+for ((i = 0; i < 100; i++)); do [[ -s "$E2E_WORK/ttys" ]] && break; sleep 0.05; done
+read -r tty_s tty_c <"$E2E_WORK/ttys" || { echo "pty_line did not start"; exit 1; }
 echo "line: $tty_s <-> $tty_c"
 
 ste_start s s 192.0.2.1/24 --stream_address="tty:$tty_s" || exit 1
 ste_start c c 192.0.2.2/24 --stream_address="tty:$tty_c" || exit 1
-check "client pings server over the line" ste_wait_ping c 192.0.2.1
-check "server pings client over the line" ste_wait_ping s 192.0.2.2
-echo "ping c->s p50/p99/replies: $(ste_ping_stats c 192.0.2.1 50)"
+check "client pings server over the line" e2e_wait_ping c 192.0.2.1
+check "server pings client over the line" e2e_wait_ping s 192.0.2.2
+echo "ping c->s p50/p99/replies: $(e2e_ping_stats c 192.0.2.1 50)"
 
 # Garbage while the transfer runs: 10 bursts of 300 bytes each way.
 (
@@ -38,25 +36,24 @@ echo "ping c->s p50/p99/replies: $(ste_ping_stats c 192.0.2.1 50)"
   done
 ) &
 noise=$!
-if rate="$(ste_transfer c s 192.0.2.1 32)"; then
+if rate="$(e2e_transfer c s 192.0.2.1 32)"; then
   pass "32 MiB c->s arrived intact through injected garbage ($rate Mbit/s)"
 else
   fail "32 MiB c->s differs"
 fi
 wait "$noise"
-check "ping still passes after the garbage" ste_wait_ping c 192.0.2.1
-ste_stop c
-ste_stop s
+check "ping still passes after the garbage" e2e_wait_ping c 192.0.2.1
+e2e_stop c
+e2e_stop s
 kill "$line_pid" 2>/dev/null
 wait "$line_pid" 2>/dev/null
 line_pid=""
-cat "$STE_WORK/line.log"
-check "the line injected garbage" grep -q "injected [1-9][0-9]*/[1-9][0-9]* garbage" "$STE_WORK/line.log"
-g_s="$(ste_drops s garbage)"
-g_c="$(ste_drops c garbage)"
+cat "$E2E_WORK/line.log"
+check "the line injected garbage" grep -q "injected [1-9][0-9]*/[1-9][0-9]* garbage" "$E2E_WORK/line.log"
+g_s="$(e2e_transport_drops s garbage)"
+g_c="$(e2e_transport_drops c garbage)"
 check "the server counted garbage stretches ($g_s)" test "$g_s" -gt 0
 check "the client counted garbage stretches ($g_c)" test "$g_c" -gt 0
-check "each end logged what it skipped" grep -q "skipped garbage" "$(ste_log s)"
+check "each end logged what it skipped" grep -q "skipped garbage" "$(e2e_log s)"
 
-echo "$ste_failures failure(s)"
-[[ "$ste_failures" == 0 ]]
+e2e_result

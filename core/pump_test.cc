@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "testing/fake_device.h"
 #include "testing/packet_builder.h"
+#include "testing/vnet_frames.h"
 #include "transports/loopback/loopback_transport.h"
 #include "transports/memory/memory_transport.h"
 #include "vnet/header.h"
@@ -22,6 +23,7 @@ namespace fstun {
 namespace {
 
 using testing::FakeDevice;
+using testing::GsoSuperPacket;
 using testing::Ip;
 using testing::PacketBuilder;
 
@@ -292,16 +294,7 @@ TEST(PumpRoutingTest, SuperPacketsAreCutForAPeerWithoutOffloadsAndItsPacketsGetA
   // A UDP super-packet of 4 x 1000 payload bytes, as an offloading TUN reads it.
   std::vector<uint8_t> payload(4000, 0x5a);
   auto super = [&](const char* dst) {
-    std::vector<uint8_t> frame =
-        WithEmptyVnetHeader(PacketBuilder::Udp(Ip("192.0.2.1"), Ip(dst), 1, 2, payload));
-    VirtioNetHeader h;
-    h.flags = kVirtioNeedsChecksum;
-    h.gso_type = kVirtioGsoUdpL4;
-    h.gso_size = 1000;
-    h.csum_start = 20;
-    h.csum_offset = 6;
-    WriteVirtioNetHeader(h, absl::MakeSpan(frame));
-    return frame;
+    return GsoSuperPacket(PacketBuilder::Udp(Ip("192.0.2.1"), Ip(dst), 1, 2, payload), 1000);
   };
   device.Inject(super("192.0.2.2"));
   device.Inject(super("192.0.2.3"));

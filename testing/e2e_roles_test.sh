@@ -21,19 +21,9 @@ RUNFILES="${TEST_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}"
 FSTUN="${FSTUN:-$RUNFILES/cmd/fstun}"
 source "$RUNFILES/testing/netns.sh"
 source "$RUNFILES/testing/e2e_roles_lib.sh"
+source "$RUNFILES/testing/checks.sh"
 ROLES_WORK="$(mktemp -d "${TEST_TMPDIR:-/tmp}/e2e_roles.XXXXXX")"
 
-failures=0
-pass() { echo "PASS: $*"; }
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-check() {  # check DESCRIPTION CMD...: passes if CMD succeeds
-  local what="$1"
-  shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
 same_as_before() {  # same_as_before NS WHEN: compares with $ROLES_WORK/NS.$BASELINE
   local baseline="$ROLES_WORK/$1.${BASELINE:-before}"
   roles_snapshot "$1" >"$ROLES_WORK/$1.now"
@@ -197,5 +187,4 @@ same_as_before server "after split routes"
 no_state_files "at the end"
 
 roles_teardown
-echo "$failures failure(s)"
-[[ "$failures" == 0 ]]
+checks_result

@@ -20,33 +20,22 @@
 #                                       prints Mbit/s
 #   e2e_transport_count NAME tx|rx      the transport's frames from the exit line
 #   e2e_transport_drops NAME [REASON]   the transport's drops (all, or one reason)
-#   pass / fail DESCRIPTION; check DESCRIPTION CMD...   e2e_failures counts FAILs
-#   e2e_result                          the last line: the FAIL count, status 0 if none
+#   pass, fail, check, checks_result    PASS/FAIL bookkeeping (testing/checks.sh)
 #
 # FSTUN is the binary (default: cmd/fstun beside testing/ in the runfiles).
 # E2E_WORK is a scratch directory made here; E2E_MTU (1400) the tunnel MTU;
 # E2E_SUMMARY what e2e_stop shows. Sources testing/netns.sh unless the test
-# did.
+# did, and testing/checks.sh.
 export PATH="/usr/sbin:/sbin:$PATH"
 E2E_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FSTUN="${FSTUN:-$E2E_ROOT/cmd/fstun}"
 declare -F netns_new >/dev/null || source "$E2E_ROOT/testing/netns.sh"
+source "$E2E_ROOT/testing/checks.sh"
 E2E_WORK="$(mktemp -d "${TEST_TMPDIR:-/tmp}/e2e.XXXXXX")"
 declare -gA E2E_PID=()
 E2E_MTU="${E2E_MTU:-1400}"
 E2E_SUMMARY="${E2E_SUMMARY:-stopping}"
 
-e2e_failures=0
-pass() { echo "PASS: $*"; }
-fail() {
-  echo "FAIL: $*"
-  e2e_failures=$((e2e_failures + 1))
-}
-check() {  # check DESCRIPTION CMD...
-  local what="$1"
-  shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
 
 e2e_log() { echo "$E2E_WORK/$1.log"; }
 
@@ -178,10 +167,4 @@ e2e_transport_drops() {  # e2e_transport_drops NAME [REASON]
     n="$(grep -o "$2=[0-9]*" <<<"$line" | cut -d= -f2)"
   fi
   echo "${n:-0}"
-}
-
-# The test's last line: prints the FAIL count; succeeds only without FAILs.
-e2e_result() {
-  echo "$e2e_failures failure(s)"
-  [[ "$e2e_failures" == 0 ]]
 }

@@ -5,11 +5,13 @@
 
 #include "gtest/gtest.h"
 #include "testing/packet_builder.h"
+#include "testing/vnet_frames.h"
 #include "vnet/header.h"
 
 namespace fstun {
 namespace {
 
+using ::fstun::testing::GsoSuperPacket;
 using ::fstun::testing::Ip;
 using ::fstun::testing::PacketBuilder;
 
@@ -28,14 +30,7 @@ TEST(ConvertFrameTest, PlainToVnetAddsAnEmptyHeader) {
 TEST(ConvertFrameTest, VnetToPlainCutsASuperPacket) {
   std::vector<uint8_t> payload(4000, 0x5a);
   std::vector<uint8_t> packet = PacketBuilder::Udp(Ip("192.0.2.1"), Ip("192.0.2.2"), 1, 2, payload);
-  std::vector<uint8_t> frame = WithEmptyVnetHeader(packet);
-  VirtioNetHeader h;
-  h.flags = kVirtioNeedsChecksum;
-  h.gso_type = kVirtioGsoUdpL4;
-  h.gso_size = 1000;
-  h.csum_start = 20;
-  h.csum_offset = 6;
-  WriteVirtioNetHeader(h, absl::MakeSpan(frame));
+  std::vector<uint8_t> frame = GsoSuperPacket(packet, 1000);
   FrameBatch out(8, 2048);
   absl::StatusOr<size_t> n = ConvertFrame(frame, FrameFormat::kVnet, FrameFormat::kIp, out);
   ASSERT_TRUE(n.ok()) << n.status();

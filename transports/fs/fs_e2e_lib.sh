@@ -24,7 +24,7 @@ FSE_WORK="$E2E_WORK"
 # shellcheck disable=SC2034
 declare -gn FSE_PID=E2E_PID
 # shellcheck disable=SC2034
-declare -gn fse_failures=e2e_failures
+declare -gn fse_failures=failures
 
 fse_start() {  # fse_start NAME NS DIR IP [FLAGS...]
   local name="$1" ns="$2" dir="$3" ip="$4"

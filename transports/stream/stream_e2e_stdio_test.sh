@@ -62,4 +62,4 @@ check "no garbage was skipped on the server" test "$(e2e_transport_drops s garba
 check "the server's TUN is gone" bash -c "! nsenter -t $(netns_pid s) -n ip link show st0 2>/dev/null"
 grep -h "stopping\|hello\|fstun: " "$(e2e_log s)" "$(e2e_log c)" | sed 's/^/  /'
 
-e2e_result
+checks_result

@@ -56,4 +56,4 @@ check "the server counted garbage stretches ($g_s)" test "$g_s" -gt 0
 check "the client counted garbage stretches ($g_c)" test "$g_c" -gt 0
 check "each end logged what it skipped" grep -q "skipped garbage" "$(e2e_log s)"
 
-e2e_result
+checks_result

@@ -92,4 +92,4 @@ fi
 e2e_stop c3
 e2e_stop s4
 
-e2e_result
+checks_result

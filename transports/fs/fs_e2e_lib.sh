@@ -33,7 +33,6 @@ fse_start() {  # fse_start NAME NS DIR IP [FLAGS...]
 }
 
 fse_log() { e2e_log "$@"; }
-fse_wait_exit() { e2e_wait_exit "$@"; }
 fse_stop() { e2e_stop "$@"; }
 fse_kill9() { e2e_kill9 "$@"; }
 fse_cleanup() { e2e_cleanup; }

@@ -6,8 +6,9 @@
 #     each with its own key (fstun genkey /
 #     pubkey), the server listing each client's key with its /32, each client
 #     the server's with 0.0.0.0/0: all eight ping the server at once and
-#     nothing is lost, and no client sees another's handshakes; a TCP
-#     transfer arrives intact;
+#     nothing is lost, and no client sees another's handshakes; TCP
+#     transfers arrive intact, with TUN offloads on both ends (super-packets
+#     sealed whole) and to a client running --nooffload;
 #   - `fstun status` on the server shows each client's key, prefix and
 #     latest handshake;
 #   - a client that sends from another client's address (an extra address
@@ -93,8 +94,12 @@ run_round() {  # run_round LABEL [EXTRA FLAGS...]
     "${server_peers[@]}" --control_dir="$FSE_WORK/ctl-$label" "$@" || return 1
   local i
   for i in $(seq "$CLIENTS"); do
+    # The last client without TUN offloads: the server sends it plain packets.
+    local own=()
+    ((i == CLIENTS)) && own=(--nooffload)
     fse_start "c$i-$label" "c$i" "$dir" "$(client_ip "$i")/24" --role=client \
-      --private_key_file="$FSE_WORK/keys/c$i" "--peer=${PUB[s]},0.0.0.0/0" "$@" || return 1
+      --private_key_file="$FSE_WORK/keys/c$i" "--peer=${PUB[s]},0.0.0.0/0" "${own[@]}" "$@" ||
+      return 1
   done
 
   # Every client's first ping starts its handshake (all at once).
@@ -120,11 +125,18 @@ run_round() {  # run_round LABEL [EXTRA FLAGS...]
   done
   check "$label: the server pings a client" fse_wait_ping s "$(client_ip 3)"
   if [[ "$label" == plain ]]; then
+    # Super-packets c1->s (both with offloads), and s->c8 (c8 without: the
+    # server's core cuts them into plain packets for it).
     local rate
     if rate="$(fse_transfer c1 s 192.0.2.1 16)"; then
       pass "$label: 16 MiB c1->s arrived intact ($rate Mbit/s)"
     else
       fail "$label: 16 MiB c1->s differs"
+    fi
+    if rate="$(fse_transfer s c8 "$(client_ip 8)" 8)"; then
+      pass "$label: 8 MiB s->c8 (no offloads on c8) arrived intact ($rate Mbit/s)"
+    else
+      fail "$label: 8 MiB s->c8 (no offloads on c8) differs"
     fi
   fi
 

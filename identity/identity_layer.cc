@@ -13,6 +13,7 @@
 
 #include "glog/logging.h"
 #include "identity/messages.h"
+#include "vnet/header.h"
 
 namespace fstun {
 namespace {
@@ -29,7 +30,8 @@ IdentityLayer::IdentityLayer(std::unique_ptr<PeerCrypto> crypto, PeerLink* inner
     : crypto_(std::move(crypto)),
       inner_(inner),
       clock_(clock ? std::move(clock) : std::function<absl::Time()>([] { return absl::Now(); })),
-      bound_(crypto_->peer_count()) {
+      bound_(crypto_->peer_count()),
+      deliver_vnet_(crypto_->peer_count(), false) {
   for (size_t i = 0; i < crypto_->peer_count(); ++i) {
     by_id_[crypto_->peer_config(i).public_key.ToBase64()] = i;
   }
@@ -42,6 +44,40 @@ std::vector<LinkPeer> IdentityLayer::peers() const {
     out.push_back({c.public_key.ToBase64(), c.allowed});
   }
   return out;
+}
+
+void IdentityLayer::SetDeliverVnet(const std::string& key, bool vnet) {
+  if (auto it = by_id_.find(key); it != by_id_.end()) deliver_vnet_[it->second] = vnet;
+}
+
+std::vector<std::string> IdentityLayer::LinkPeersForKey(const std::string& key) const {
+  auto it = by_id_.find(key);
+  if (it == by_id_.end()) return {};
+  return LinkPeersFor(it->second);
+}
+
+size_t IdentityLayer::Adapt(size_t peer, bool vnet, absl::Span<uint8_t> slot, size_t size) {
+  if (vnet == deliver_vnet_[peer]) return size;
+  if (!vnet) {
+    // A plain packet for a caller that wants kVnet: an empty header in front.
+    if (size + kVirtioNetHdrSize > slot.size()) {
+      counters_.AddDrop("oversize");
+      return 0;
+    }
+    std::memmove(slot.data() + kVirtioNetHdrSize, slot.data(), size);
+    std::memset(slot.data(), 0, kVirtioNetHdrSize);
+    return size + kVirtioNetHdrSize;
+  }
+  // kVnet for a caller that wants plain packets: only a header with nothing
+  // left to do can go.
+  std::optional<VirtioNetHeader> h = ParseVirtioNetHeader(FrameView(slot.data(), size));
+  if (!h || size <= kVirtioNetHdrSize || (h->gso_type & ~kVirtioGsoEcn) != kVirtioGsoNone ||
+      (h->flags & kVirtioNeedsChecksum) != 0) {
+    counters_.AddDrop("offload_mismatch");
+    return 0;
+  }
+  std::memmove(slot.data(), slot.data() + kVirtioNetHdrSize, size - kVirtioNetHdrSize);
+  return size - kVirtioNetHdrSize;
 }
 
 std::string IdentityLayer::LinkOf(const std::string& key) const {
@@ -83,7 +119,7 @@ std::vector<std::string> IdentityLayer::LinkPeersFor(size_t peer) const {
 }
 
 absl::StatusOr<size_t> IdentityLayer::Send(const std::string& to,
-                                           absl::Span<const FrameView> frames) {
+                                           absl::Span<const FrameView> frames, bool vnet) {
   auto it = by_id_.find(to);
   if (it == by_id_.end()) {
     counters_.AddDrop("no_peer", frames.size());
@@ -111,7 +147,7 @@ absl::StatusOr<size_t> IdentityLayer::Send(const std::string& to,
     if (outbound_->full()) {
       if (absl::Status s = send_batch(); !s.ok()) return s;
     }
-    size_t n = crypto_->Seal(peer, f, outbound_->NextSlot(), now);
+    size_t n = crypto_->Seal(peer, f, outbound_->NextSlot(), now, vnet);
     if (n > 0) outbound_->CommitNext(n);  // else queued for a handshake, or dropped and counted
   }
   if (absl::Status s = send_batch(); !s.ok()) return s;
@@ -176,8 +212,13 @@ absl::StatusOr<PeerLink::Received> IdentityLayer::Receive(FrameBatch& batch) {
       FrameView m = (*inbound_)[inbound_next_++];
       absl::Span<uint8_t> slot = batch.NextSlot();
       PeerCrypto::Opened o = crypto_->Open(m, slot, now);
-      if (o.authentic) bound_[o.peer] = inbound_from_;
+      if (o.authentic && bound_[o.peer] != inbound_from_) {
+        bound_[o.peer] = inbound_from_;
+        ++binding_changes_;
+      }
       if (!o.deliver) continue;
+      o.size = Adapt(o.peer, o.vnet, slot, o.size);
+      if (o.size == 0) continue;
       if (group && *group != o.peer) {
         // Another peer's frame: keep it for the next call.
         opened_.assign(slot.begin(), slot.begin() + o.size);

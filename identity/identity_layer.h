@@ -46,8 +46,20 @@ class IdentityLayer : public PeerLink {
   IdentityLayer(std::unique_ptr<PeerCrypto> crypto, PeerLink* inner,
                 std::function<absl::Time()> clock = nullptr);
 
-  // `to` is a public key in base64 (PublicKey::ToBase64).
-  absl::StatusOr<size_t> Send(const std::string& to, absl::Span<const FrameView> frames) override;
+  // `to` is a public key in base64 (PublicKey::ToBase64). Frames are plain
+  // IP packets; with `vnet`, each starts with a virtio-net header (the
+  // receiver learns which from the sealed message).
+  absl::StatusOr<size_t> Send(const std::string& to, absl::Span<const FrameView> frames) override {
+    return Send(to, frames, /*vnet=*/false);
+  }
+  absl::StatusOr<size_t> Send(const std::string& to, absl::Span<const FrameView> frames, bool vnet);
+  // The format Receive delivers key `key`'s frames in (default: plain IP).
+  // A plain frame is then given an empty virtio-net header; a kVnet frame
+  // for a plain receiver passes only without offload work pending (no GSO,
+  // no partial checksum), else it is dropped as "offload_mismatch".
+  void SetDeliverVnet(const std::string& key, bool vnet);
+  // The link peers messages for `key` go to now (see the top of this file).
+  std::vector<std::string> LinkPeersForKey(const std::string& key) const;
   // Frames of one authenticated peer; `from` is its public key (base64).
   absl::StatusOr<Received> Receive(FrameBatch& batch) override;
   // The configured peers: id = public key, prefixes = allowed prefixes.
@@ -62,6 +74,8 @@ class IdentityLayer : public PeerLink {
   // The link peer that last sent a message authenticated as public key
   // `key` (base64); "" if none did yet. Pump thread only.
   std::string LinkOf(const std::string& key) const;
+  // Counts changes of the link peer a key is bound to (LinkPeersForKey).
+  uint64_t binding_changes() const { return binding_changes_; }
   PeerCrypto& crypto() { return *crypto_; }
 
  private:
@@ -71,7 +85,13 @@ class IdentityLayer : public PeerLink {
   const std::unique_ptr<PeerCrypto> crypto_;
   PeerLink* const inner_;
   const std::function<absl::Time()> clock_;
+  // Converts an opened frame of `size` bytes in `slot` to the format the
+  // caller wants for `peer`; the new size, or 0 if it cannot (counted).
+  size_t Adapt(size_t peer, bool vnet, absl::Span<uint8_t> slot, size_t size);
+
   absl::flat_hash_map<std::string, size_t> by_id_;
+  std::vector<bool> deliver_vnet_;  // per peer: SetDeliverVnet
+  uint64_t binding_changes_ = 0;
   std::vector<std::string> bound_;        // per peer: link id of its last message
   std::unique_ptr<FrameBatch> outbound_;  // sealed frames of one Send
   // An opened frame of another peer than the one Receive returned.

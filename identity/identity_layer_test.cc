@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "identity/messages.h"
 #include "testing/packet_builder.h"
+#include "vnet/header.h"
 
 namespace fstun {
 namespace {
@@ -333,6 +334,101 @@ TEST(IdentityLayerLinkTest, AServersClientKeyHandshakesWithThatClientOnly) {
 TEST(IdentityLayerLinkTest, WithNoAddressMatchEveryOverlappingPeerGetsIt) {
   EXPECT_THAT(FirstInitiationGoesTo("192.0.2.128/25"),
               ::testing::UnorderedElementsAre("192-0-2-12", "192-0-2-1", "192-0-2-13"));
+}
+
+// Two layers joined by queues: what one sends, the other receives.
+class PairLink : public PeerLink {
+ public:
+  PairLink(std::string me, std::string other) : me_(std::move(me)), other_(std::move(other)) {}
+  void Join(PairLink* far) { far_ = far; }
+  absl::StatusOr<size_t> Send(const std::string&, absl::Span<const FrameView> frames) override {
+    for (FrameView f : frames) far_->queue_.emplace_back(f.begin(), f.end());
+    return frames.size();
+  }
+  absl::StatusOr<Received> Receive(FrameBatch& batch) override {
+    Received r;
+    while (!queue_.empty() && !batch.full()) {
+      EXPECT_TRUE(batch.Append(queue_.front()));
+      queue_.pop_front();
+      ++r.frames;
+      r.from = other_;
+    }
+    return r;
+  }
+  std::vector<LinkPeer> peers() const override { return {{other_, {}, false}}; }
+
+ private:
+  std::string me_, other_;
+  PairLink* far_ = nullptr;
+  std::deque<std::vector<uint8_t>> queue_;
+};
+
+// A frame sent in `sent_vnet` format to a receiver that wants `want_vnet`.
+std::vector<std::vector<uint8_t>> DeliverAcrossFormats(FrameView frame, bool sent_vnet,
+                                                       bool want_vnet, CounterSnapshot* drops) {
+  PairLink la("a", "b"), lb("b", "a");
+  la.Join(&lb);
+  lb.Join(&la);
+  PrivateKey ka = PrivateKey::Generate(), kb = PrivateKey::Generate();
+  PublicKey pa = ka.public_key(), pb = kb.public_key();
+  IdentityLayer a(
+      *PeerCrypto::Create(std::move(ka), {}, {.peers = {{pb, {*IpPrefix::Parse("0.0.0.0/0")}}}}),
+      &la);
+  IdentityLayer b(
+      *PeerCrypto::Create(std::move(kb), {}, {.peers = {{pa, {*IpPrefix::Parse("192.0.2.0/24")}}}}),
+      &lb);
+  b.SetDeliverVnet(pa.ToBase64(), want_vnet);
+  EXPECT_TRUE(a.Send(pb.ToBase64(), {frame}, sent_vnet).ok());
+  std::vector<std::vector<uint8_t>> out;
+  FrameBatch batch(8, kMaxFrameSize);
+  for (int i = 0; i < 6; ++i) {  // initiation, response, data
+    batch.Clear();
+    EXPECT_TRUE(b.Receive(batch).ok());
+    for (FrameView f : batch.frames()) out.emplace_back(f.begin(), f.end());
+    batch.Clear();
+    EXPECT_TRUE(a.Receive(batch).ok());
+  }
+  *drops = b.counters();
+  return out;
+}
+
+TEST(IdentityLayerFormatTest, APlainPacketGetsAnEmptyHeaderForAnOffloadingReceiver) {
+  std::vector<uint8_t> p = PacketBuilder::TaggedUdp(Ip("192.0.2.2"), Ip("192.0.2.1"), 1, 300);
+  CounterSnapshot drops;
+  auto got = DeliverAcrossFormats(FrameView(p), false, true, &drops);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], WithEmptyVnetHeader(p));
+}
+
+TEST(IdentityLayerFormatTest, AFinishedVnetFrameLosesItsHeaderForAPlainReceiver) {
+  std::vector<uint8_t> p = PacketBuilder::TaggedUdp(Ip("192.0.2.2"), Ip("192.0.2.1"), 1, 300);
+  CounterSnapshot drops;
+  auto got = DeliverAcrossFormats(FrameView(WithEmptyVnetHeader(p)), true, false, &drops);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], p);
+}
+
+TEST(IdentityLayerFormatTest, ASuperPacketForAPlainReceiverIsCountedNotDelivered) {
+  std::vector<uint8_t> p = PacketBuilder::TaggedUdp(Ip("192.0.2.2"), Ip("192.0.2.1"), 1, 3000);
+  VirtioNetHeader h;
+  h.gso_type = kVirtioGsoUdpL4;
+  h.gso_size = 1000;
+  std::vector<uint8_t> frame(kVirtioNetHdrSize);
+  WriteVirtioNetHeader(h, absl::MakeSpan(frame));
+  frame.insert(frame.end(), p.begin(), p.end());
+  CounterSnapshot drops;
+  auto got = DeliverAcrossFormats(FrameView(frame), true, false, &drops);
+  EXPECT_TRUE(got.empty());
+  EXPECT_EQ(drops.drops_for("offload_mismatch"), 1u);
+}
+
+TEST(IdentityLayerFormatTest, TheSameFormatPassesUnchanged) {
+  std::vector<uint8_t> p = PacketBuilder::TaggedUdp(Ip("192.0.2.2"), Ip("192.0.2.1"), 1, 300);
+  std::vector<uint8_t> v = WithEmptyVnetHeader(p);
+  CounterSnapshot drops;
+  auto got = DeliverAcrossFormats(FrameView(v), true, true, &drops);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], v);
 }
 
 }  // namespace

@@ -30,7 +30,6 @@ constexpr absl::Duration kTimerInterval = absl::Seconds(1);
 TransportConfig IdentityInnerConfig(const TransportConfig& config) {
   TransportConfig inner = config;
   inner.mtu = config.mtu + kDataOverhead;
-  inner.offload_frames = false;  // sealed frames are never GSO super-packets
   return inner;
 }
 
@@ -46,20 +45,34 @@ absl::StatusOr<PeerLink::Received> IdentityTransport::InnerLink::Receive(FrameBa
 }
 
 void IdentityTransport::InnerLink::PeerUp(const PeerInfo& peer) {
-  for (LinkPeer& l : peers_) {
-    if (l.id == peer.id) {
-      l.prefixes = peer.prefixes;
-      l.is_server = peer.is_server;
+  changed = true;
+  for (size_t i = 0; i < peers_.size(); ++i) {
+    if (peers_[i].id == peer.id) {
+      peers_[i] = {peer.id, peer.prefixes, peer.is_server};
+      infos_[i] = peer;
       return;
     }
   }
   peers_.push_back({peer.id, peer.prefixes, peer.is_server});
+  infos_.push_back(peer);
 }
 
 void IdentityTransport::InnerLink::PeerDown(const PeerId& id) {
-  peers_.erase(
-      std::remove_if(peers_.begin(), peers_.end(), [&](const LinkPeer& l) { return l.id == id; }),
-      peers_.end());
+  changed = true;
+  for (size_t i = 0; i < peers_.size(); ++i) {
+    if (peers_[i].id == id) {
+      peers_.erase(peers_.begin() + i);
+      infos_.erase(infos_.begin() + i);
+      return;
+    }
+  }
+}
+
+const PeerInfo* IdentityTransport::InnerLink::Find(const std::string& id) const {
+  for (const PeerInfo& p : infos_) {
+    if (p.id == id) return &p;
+  }
+  return nullptr;
 }
 
 absl::StatusOr<std::unique_ptr<IdentityTransport>> IdentityTransport::Create(
@@ -83,6 +96,7 @@ IdentityTransport::IdentityTransport(std::unique_ptr<Transport> inner,
                                      IdentityTransportOptions options)
     : inner_(std::move(inner)),
       mtu_(options.mtu),
+      carries_gso_(inner_->capabilities().carries_gso_frames),
       link_(inner_.get()),
       clock_(options.clock ? std::move(options.clock)
                            : std::function<absl::Time()>([] { return absl::Now(); })) {
@@ -97,12 +111,41 @@ IdentityTransport::IdentityTransport(std::unique_ptr<Transport> inner,
 IdentityTransport::~IdentityTransport() = default;
 
 void IdentityTransport::SetPeerObserver(PeerObserver* observer) {
-  for (const LinkPeer& p : layer_->peers()) {
-    PeerInfo info;
-    info.id = p.id;
-    info.prefixes = p.prefixes;
-    info.mtu = mtu_;
-    observer->PeerUp(info);
+  observer_ = observer;
+  Refresh(/*all=*/true);
+}
+
+PeerInfo IdentityTransport::KeyInfo(const LinkPeer& key) const {
+  PeerInfo info;
+  info.id = key.id;
+  info.prefixes = key.prefixes;
+  info.mtu = mtu_;
+  // Super-packets only to a key whose one inner peer takes them.
+  std::vector<std::string> links = layer_->LinkPeersForKey(key.id);
+  if (carries_gso_ && links.size() == 1) {
+    const PeerInfo* inner = link_.Find(links[0]);
+    info.takes_vnet = inner != nullptr && inner->takes_vnet;
+  }
+  return info;
+}
+
+void IdentityTransport::Refresh(bool all) {
+  if (observer_ == nullptr) return;
+  link_.changed = false;
+  binding_changes_seen_ = layer_->binding_changes();
+  std::vector<LinkPeer> keys = layer_->peers();
+  reported_.resize(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    PeerInfo info = KeyInfo(keys[i]);
+    const PeerInfo& old = reported_[i];
+    if (!all && info.takes_vnet == old.takes_vnet && info.mtu == old.mtu) continue;
+    layer_->SetDeliverVnet(info.id, info.takes_vnet);
+    observer_->PeerUp(info);
+    if (info.takes_vnet != old.takes_vnet && !all) {
+      VLOG(1) << "peer " << info.id.substr(0, 8)
+              << "...: " << (info.takes_vnet ? "takes offloaded frames" : "takes plain packets");
+    }
+    reported_[i] = std::move(info);
   }
 }
 
@@ -113,24 +156,39 @@ absl::Duration IdentityTransport::poll_interval() const {
 absl::StatusOr<size_t> IdentityTransport::Send(const PeerId& to,
                                                absl::Span<const FrameView> frames) {
   if (closed_.load()) return ClosedStatus();
+  // The core sends `to` super-packets (kVnet) exactly when it was told the
+  // key takes them.
+  bool vnet = false;
+  for (const PeerInfo& r : reported_) {
+    if (r.id == to) vnet = r.takes_vnet;
+  }
+  const size_t max = carries_gso_ ? kMaxFrameSize - kDataOverhead : mtu_;
   // Runs of frames the peer can take go to the layer; the others are
   // dropped and counted here, keeping the order of the rest.
   size_t start = 0;
   for (size_t i = 0; i <= frames.size(); ++i) {
-    const bool bad = i < frames.size() && (frames[i].empty() || frames[i].size() > mtu_);
+    const bool bad = i < frames.size() && (frames[i].empty() || frames[i].size() > max);
     if (i < frames.size() && !bad) continue;
     if (i > start) {
-      absl::StatusOr<size_t> n = layer_->Send(to, frames.subspan(start, i - start));
+      absl::StatusOr<size_t> n = layer_->Send(to, frames.subspan(start, i - start), vnet);
       if (!n.ok()) return n.status();
     }
     if (bad) counters_.AddDrop(frames[i].empty() ? kDropEmpty : kDropOversize);
     start = i + 1;
   }
+  if (link_.changed) Refresh(/*all=*/false);
   return frames.size();
 }
 
 absl::StatusOr<Transport::Received> IdentityTransport::Receive(FrameBatch& batch) {
   if (closed_.load()) return ClosedStatus();
+  // Inner peers came or went, or a key moved to another inner peer (in an
+  // earlier call): the frames it takes may have changed. Reported before
+  // this call's frames are opened, so that they are adapted to what the
+  // core then expects of their key.
+  if (link_.changed || layer_->binding_changes() != binding_changes_seen_) {
+    Refresh(/*all=*/false);
+  }
   absl::StatusOr<PeerLink::Received> r = layer_->Receive(batch);
   if (!r.ok()) return r.status();
   if (r->frames == 0) return Received{};

@@ -20,9 +20,13 @@
 //   auto t = IdentityTransport::Create(*std::move(inner), *std::move(crypto),
 //                                      {.mtu = config.mtu});
 //
-// Frames are plain IP (capabilities() carries no GSO frames): a frame's
-// format is agreed per peer, and a key's peer has no announcement to say
-// whether it takes virtio-net frames.
+// Frames: when the inner transport carries GSO super-packets, so does this
+// one. A key's peer takes them (PeerInfo::takes_vnet) when the inner peer
+// its messages go to announced so (the fs transport's offload flag); it is
+// reported again whenever that inner peer changes. Each sealed message says
+// whether its frame has a virtio-net header, and Receive hands the core
+// each frame in the format it expects for that key (identity_layer.h), so
+// the two ends never have to switch at the same moment.
 //
 // Threads: as Transport; counters(), peers() and Close() from any thread.
 #ifndef FSTUN_IDENTITY_IDENTITY_TRANSPORT_H_
@@ -75,6 +79,7 @@ class IdentityTransport : public Transport {
   // Reports every configured peer up: id = public key, prefixes = allowed.
   void SetPeerObserver(PeerObserver* observer) override;
   absl::InlinedVector<WaitFd, 2> wait_fds() const override { return inner_->wait_fds(); }
+  TransportCapabilities capabilities() const override { return {carries_gso_}; }
   // The inner transport's, at most 1 s: the handshake timers (retries,
   // rekeying, keepalives) run in Receive.
   absl::Duration poll_interval() const override;
@@ -103,17 +108,31 @@ class IdentityTransport : public Transport {
     std::vector<LinkPeer> peers() const override { return peers_; }
     void PeerUp(const PeerInfo& peer) override;
     void PeerDown(const PeerId& id) override;
+    // What the inner transport reported about peer `id` (nullptr: nothing).
+    const PeerInfo* Find(const std::string& id) const;
+    // Set by every report; cleared by the owner once it acted on them.
+    bool changed = false;
 
    private:
     Transport* const inner_;
     std::vector<LinkPeer> peers_;  // in order of first report
+    std::vector<PeerInfo> infos_;  // the same order
   };
+
+  // What the core should know of configured key `key`.
+  PeerInfo KeyInfo(const LinkPeer& key) const;
+  // Reports keys whose facts changed (all with `all`) to the observer.
+  void Refresh(bool all);
 
   IdentityTransport(std::unique_ptr<Transport> inner, std::unique_ptr<PeerCrypto> crypto,
                     IdentityTransportOptions options);
 
   const std::unique_ptr<Transport> inner_;
   const size_t mtu_;
+  const bool carries_gso_;
+  PeerObserver* observer_ = nullptr;
+  std::vector<PeerInfo> reported_;  // per configured key, as last reported
+  uint64_t binding_changes_seen_ = 0;
   InnerLink link_;
   std::unique_ptr<IdentityLayer> layer_;
   const std::function<absl::Time()> clock_;

@@ -18,6 +18,7 @@
 #include "testing/packet_builder.h"
 #include "testing/transport_conformance.h"
 #include "transports/memory/memory_transport.h"
+#include "vnet/header.h"
 
 namespace fstun {
 namespace {
@@ -42,10 +43,11 @@ struct End {
 // `b_allowed` what a accepts from b. `a_key` (optional): a's private key.
 std::pair<End, End> MakeEnds(size_t mtu, size_t queue_bytes, std::vector<IpPrefix> a_allowed,
                              std::vector<IpPrefix> b_allowed, std::vector<uint8_t> psk,
-                             bool b_knows_a = true) {
+                             bool b_knows_a = true, bool gso = false) {
   MemoryTransportOptions options;
   options.mtu = mtu + kDataOverhead;
   options.queue_bytes = queue_bytes;
+  options.carry_gso_frames = gso;
   auto [ta, tb] = MemoryTransport::CreatePair(options);
   PrivateKey ka = PrivateKey::Generate(), kb = PrivateKey::Generate();
   PublicKey pa = ka.public_key(), pb = kb.public_key();
@@ -63,9 +65,12 @@ std::pair<End, End> MakeEnds(size_t mtu, size_t queue_bytes, std::vector<IpPrefi
 }
 
 // Runs the handshake: one frame a->b, both ends receiving until it arrived.
+// With `vnet`, the frame is sent as the core sends to a peer that takes
+// super-packets (behind a virtio-net header).
 bool Handshake(Transport& a, const std::string& to_b, Transport& b, const IpAddress& src,
-               const IpAddress& dst) {
+               const IpAddress& dst, bool vnet = false) {
   std::vector<uint8_t> f = PacketBuilder::TaggedUdp(src, dst, 999999, 100);
+  if (vnet) f = WithEmptyVnetHeader(f);
   if (!a.Send(to_b, {FrameView(f)}).ok()) return false;
   FrameBatch batch(8, kMaxFrameSize);
   for (absl::Time end = absl::Now() + absl::Seconds(5); absl::Now() < end;) {
@@ -162,6 +167,31 @@ TEST(IdentityTransportTest, UnlistedKeyGetsNothingThroughAndIsCounted) {
       Handshake(*a.transport, b.public_key, *b.transport, Ip("192.0.2.2"), Ip("192.0.2.1")));
   EXPECT_GE(b.transport->counters().drops_for("unknown_peer"), 1u);
   EXPECT_EQ(b.transport->counters().rx_frames, 0u);
+}
+
+TEST(IdentityTransportTest, SuperPacketsPassWhenTheInnerPeerTakesThem) {
+  auto [a, b] = MakeEnds(1400, 1 << 20, {P("192.0.2.2/32")}, {P("0.0.0.0/0")}, {},
+                         /*b_knows_a=*/true, /*gso=*/true);
+  EXPECT_TRUE(a.transport->capabilities().carries_gso_frames);
+  RoutingTable a_table, b_table;
+  a.transport->SetPeerObserver(&a_table);
+  b.transport->SetPeerObserver(&b_table);
+  // The memory peer announces offloads, and it is each key's only inner peer.
+  ASSERT_TRUE(a_table.Find(b.public_key).has_value());
+  EXPECT_TRUE(a_table.Find(b.public_key)->takes_vnet);
+  EXPECT_TRUE(b_table.Find(a.public_key)->takes_vnet);
+  ASSERT_TRUE(Handshake(*a.transport, b.public_key, *b.transport, Ip("192.0.2.2"), Ip("192.0.2.1"),
+                        /*vnet=*/true));
+  // A 30000-byte TCP super-packet (vnet header + packet) arrives as it was sent.
+  std::vector<uint8_t> packet =
+      PacketBuilder::TaggedUdp(Ip("192.0.2.2"), Ip("192.0.2.1"), 7, 30000);
+  std::vector<uint8_t> frame = WithEmptyVnetHeader(packet);
+  ASSERT_TRUE(a.transport->Send(b.public_key, {FrameView(frame)}).ok());
+  std::vector<std::vector<uint8_t>> got =
+      ReceiveFrames(*b.transport, 1, absl::Seconds(2), absl::Milliseconds(500));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], frame);
+  EXPECT_EQ(b.transport->counters().total_drops(), 0u);
 }
 
 TEST(IdentityTransportTest, InnerTransportMustCarrySealedFrames) {

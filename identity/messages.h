@@ -14,14 +14,17 @@
 //
 //   data (32 + n bytes)
 //   0   1 type 0xE4
-//   1   3 zero
+//   1   1 flags: 0x01 the frame starts with a virtio-net header (kVnet)
+//   2   2 zero
 //   4   4 receiver index (LE): the receiver's own number for the session
 //   8   8 counter (LE): the AEAD nonce, checked against a replay window
 //  16 n+16 the frame, ChaCha20-Poly1305 with the session's key
 //
 // As WireGuard's messages (docs/security.md), less the cookie (mac2): there
 // is no UDP source address to return a cookie to, and a folder writer can
-// drop traffic anyway. An empty data message is a keepalive. The type bytes
+// drop traffic anyway. An empty data message is a keepalive. The header
+// (flags included) is the AEAD's associated data, so the frame format a
+// receiver acts on is the one its sender sealed. The type bytes
 // are never an IP version nibble (4, 6) nor the key-only sealed frames'
 // 0xF1/0xF2, so a bare packet written into a folder is "malformed".
 #ifndef FSTUN_IDENTITY_MESSAGES_H_
@@ -42,6 +45,7 @@ inline constexpr size_t kResponseSize = 76;
 inline constexpr size_t kDataHeaderSize = 16;
 inline constexpr size_t kDataOverhead = kDataHeaderSize + 16;  // header + tag
 inline constexpr size_t kMac1Size = 16;
+inline constexpr uint8_t kDataFlagVnet = 0x01;
 inline constexpr size_t kTimestampSize = 12;
 
 // Offsets (see the table above).
@@ -54,7 +58,7 @@ inline constexpr size_t kDataReceiver = 4, kDataCounter = 8;
 }  // namespace msg
 
 // The type of a well-formed message: right size for its type, zero
-// padding, a data message at least a tag long. nullopt otherwise
+// padding (a data message: known flags), a data message at least a tag long. nullopt otherwise
 // ("malformed"). Looks at nothing secret and never reads out of bounds.
 std::optional<MessageType> ClassifyMessage(absl::Span<const uint8_t> message);
 

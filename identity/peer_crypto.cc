@@ -192,9 +192,11 @@ void PeerCrypto::MaybeInitiate(size_t peer, absl::Time now) {
   Initiate(peer, now);
 }
 
-size_t PeerCrypto::SealWith(Session& s, Peer& p, FrameView frame, uint8_t* out, absl::Time now) {
+size_t PeerCrypto::SealWith(Session& s, Peer& p, FrameView frame, uint8_t* out, absl::Time now,
+                            bool vnet) {
   out[0] = static_cast<uint8_t>(MessageType::kData);
-  out[1] = out[2] = out[3] = 0;
+  out[1] = vnet ? kDataFlagVnet : 0;
+  out[2] = out[3] = 0;
   StoreLe32(out + msg::kDataReceiver, s.remote_index);
   uint64_t counter = s.send_counter++;
   StoreLe64(out + msg::kDataCounter, counter);
@@ -204,7 +206,8 @@ size_t PeerCrypto::SealWith(Session& s, Peer& p, FrameView frame, uint8_t* out, 
   return frame.size() + kDataOverhead;
 }
 
-size_t PeerCrypto::Seal(size_t peer, FrameView frame, absl::Span<uint8_t> out, absl::Time now) {
+size_t PeerCrypto::Seal(size_t peer, FrameView frame, absl::Span<uint8_t> out, absl::Time now,
+                        bool vnet) {
   Peer& p = *peers_.at(peer);
   Session* s = p.current.get();
   if (s != nullptr && !Usable(*s, now)) {
@@ -221,7 +224,7 @@ size_t PeerCrypto::Seal(size_t peer, FrameView frame, absl::Span<uint8_t> out, a
       counters_.AddDrop("queue_full");
       p.counters.AddDrop("queue_full");
     } else {
-      p.queue.emplace_back(frame.begin(), frame.end());
+      p.queue.push_back({std::vector<uint8_t>(frame.begin(), frame.end()), vnet});
     }
     MaybeInitiate(peer, now);
     return 0;
@@ -230,7 +233,7 @@ size_t PeerCrypto::Seal(size_t peer, FrameView frame, absl::Span<uint8_t> out, a
     counters_.AddDrop("oversize");
     return 0;
   }
-  size_t n = SealWith(*s, p, frame, out.data(), now);
+  size_t n = SealWith(*s, p, frame, out.data(), now, vnet);
   counters_.AddTx(1, frame.size());
   p.counters.AddTx(1, frame.size());
   if (p.awaiting_reply_since == absl::InfiniteFuture()) p.awaiting_reply_since = now;
@@ -252,9 +255,9 @@ void PeerCrypto::SendKeepalive(size_t peer, absl::Time now) {
 void PeerCrypto::FlushQueue(size_t peer, absl::Time now) {
   Peer& p = *peers_[peer];
   while (!p.queue.empty() && p.current != nullptr && Usable(*p.current, now)) {
-    std::vector<uint8_t>& f = p.queue.front();
+    std::vector<uint8_t>& f = p.queue.front().bytes;
     Outgoing o{peer, std::vector<uint8_t>(f.size() + kDataOverhead)};
-    SealWith(*p.current, p, f, o.bytes.data(), now);
+    SealWith(*p.current, p, f, o.bytes.data(), now, p.queue.front().vnet);
     counters_.AddTx(1, f.size());
     p.counters.AddTx(1, f.size());
     outbox_.push_back(std::move(o));
@@ -434,7 +437,13 @@ PeerCrypto::Opened PeerCrypto::OpenData(FrameView m, absl::Span<uint8_t> out, ab
   r.authentic = true;
   r.peer = peer;
   if (plain == 0) return r;  // keepalive
-  std::optional<IpAddress> src = FrameSource(FrameView(out.data(), plain));
+  const bool vnet = (m[1] & kDataFlagVnet) != 0;
+  std::optional<IpAddress> src;
+  if (!vnet) {
+    src = FrameSource(FrameView(out.data(), plain));
+  } else if (plain > kVirtioNetHdrSize) {
+    src = PacketSource(FrameView(out.data() + kVirtioNetHdrSize, plain - kVirtioNetHdrSize));
+  }
   bool allowed = false;
   if (src) {
     for (const IpPrefix& pre : p.config.allowed) {
@@ -457,6 +466,7 @@ PeerCrypto::Opened PeerCrypto::OpenData(FrameView m, absl::Span<uint8_t> out, ab
   counters_.AddRx(1, plain);
   p.counters.AddRx(1, plain);
   r.size = plain;
+  r.vnet = vnet;
   r.deliver = true;
   return r;
 }

@@ -96,10 +96,12 @@ class PeerCrypto {
   std::optional<size_t> PeerFor(const IpAddress& dst) const;
 
   // Seals `frame` for `peer` into `out` (frame.size() + kDataOverhead
-  // bytes) and returns the size written. 0: the frame was queued until a
+  // bytes) and returns the size written. `vnet`: the frame starts with a
+  // virtio-net header (the receiver learns it from Opened::vnet). 0: the frame was queued until a
   // handshake completes (it then appears in the outbox), or dropped and
   // counted ("oversize", "queue_full", "counter_exhausted").
-  size_t Seal(size_t peer, FrameView frame, absl::Span<uint8_t> out, absl::Time now);
+  size_t Seal(size_t peer, FrameView frame, absl::Span<uint8_t> out, absl::Time now,
+              bool vnet = false);
 
   struct Opened {
     // Empty: a frame to deliver (size bytes in out) or nothing to deliver
@@ -108,6 +110,7 @@ class PeerCrypto {
     bool authentic = false;  // it authenticated as `peer`
     size_t peer = 0;         // valid when authentic
     size_t size = 0;         // plaintext bytes in out
+    bool vnet = false;       // the frame starts with a virtio-net header
     bool deliver = false;
   };
   Opened Open(FrameView message, absl::Span<uint8_t> out, absl::Time now);
@@ -162,7 +165,11 @@ class PeerCrypto {
     absl::Time last_timestamp_sent = absl::InfinitePast();
     Tai64n greatest_timestamp{};  // of initiations accepted from it
     absl::Time last_initiation_accepted = absl::InfinitePast();
-    std::deque<std::vector<uint8_t>> queue;
+    struct Queued {
+      std::vector<uint8_t> bytes;
+      bool vnet = false;
+    };
+    std::deque<Queued> queue;
     absl::Time last_sent = absl::InfinitePast();
     absl::Time last_data_received = absl::InfinitePast();
     absl::Time awaiting_reply_since = absl::InfiniteFuture();
@@ -183,7 +190,8 @@ class PeerCrypto {
   void Initiate(size_t peer, absl::Time now);
   void MaybeInitiate(size_t peer, absl::Time now);
   bool Usable(const Session& s, absl::Time now) const;
-  size_t SealWith(Session& s, Peer& p, FrameView frame, uint8_t* out, absl::Time now);
+  size_t SealWith(Session& s, Peer& p, FrameView frame, uint8_t* out, absl::Time now,
+                  bool vnet = false);
   void SendKeepalive(size_t peer, absl::Time now);
   void FlushQueue(size_t peer, absl::Time now);
   void Promote(size_t peer, std::unique_ptr<Session> s, absl::Time now);

@@ -10,6 +10,7 @@
 # "VMTEST key=value"; tools/vmtest compares the hashes the host end saw.
 #
 # CHECKS=ci: first ping, 5 pings at 5/s, 1 MiB each way.
+# CHECKS=bulk: first ping, 4 MiB each way (to time transfers quickly).
 # CHECKS=full: first ping, 20 pings at 1/s, 200 at 20/s, one ping after
 # 30 s idle, 4 MiB each way, kill -9 + restart of this end's fstun.
 
@@ -17,10 +18,12 @@ PEER=203.0.113.1
 SELF=203.0.113.2
 FSTUN_LOG=/tmp/fstun.log
 FSTUN_PID=""
+# Extra flags for every fstun here (tools/vmtest --fstun-flag), one a line.
+FSTUN_FLAGS=$(cat /vmtest/fstun_flags 2>/dev/null)
 
 start_fstun() {
   /vmtest/fstun --role=none --transport=fs --dirpath=/mnt/share --ip="$SELF/24" \
-    --ifname=tun0 --logtostderr >>"$FSTUN_LOG" 2>&1 &
+    --ifname=tun0 --logtostderr $FSTUN_FLAGS >>"$FSTUN_LOG" 2>&1 &
   FSTUN_PID=$!
 }
 
@@ -111,7 +114,7 @@ prepare_guest_peer() {
 start_guest_peer() {
   in_peer /vmtest/fstun --role=none --transport=fs --dirpath=/mnt/share --ip="$PEER/24" \
     --ifname=tun1 --control_dir=/run/fstun-peer --state_dir=/run/fstun-peer-state \
-    --logtostderr >>/tmp/fstun-peer.log 2>&1 &
+    --logtostderr $FSTUN_FLAGS >>/tmp/fstun-peer.log 2>&1 &
   PEER_FSTUN=$!
 }
 
@@ -157,6 +160,8 @@ run_checks() {
   elif [ "$CHECKS" = ci ]; then
     ping -c 5 -i 0.2 -W 5 "$PEER" >/tmp/ping5.txt 2>&1
     ping_stats ping5 /tmp/ping5.txt
+    transfer "$bytes"
+  elif [ "$CHECKS" = bulk ]; then
     transfer "$bytes"
   else
     ping -c 20 -i 1 -W 5 "$PEER" >/tmp/ping1.txt 2>&1

@@ -156,9 +156,36 @@ absl::StatusOr<size_t> IdentityLayer::Send(const std::string& to,
 }
 
 void IdentityLayer::Flush() {
-  for (PeerCrypto::Outgoing& o : crypto_->TakeOutgoing()) {
+  std::vector<PeerCrypto::Outgoing> out = crypto_->TakeOutgoing();
+  if (out.empty() && unlinked_.empty()) return;
+  const absl::Time now = clock_();
+  // Messages that found no link peer earlier go first, if still fresh.
+  std::vector<Unlinked> waiting;
+  waiting.swap(unlinked_);
+  for (Unlinked& u : waiting) {
+    if (now - u.since > kUnlinkedTtl) {
+      counters_.AddDrop("no_link");
+      continue;
+    }
+    if (LinkPeersFor(u.message.peer).empty()) {
+      unlinked_.push_back(std::move(u));
+      continue;
+    }
+    out.insert(out.begin(), std::move(u.message));
+  }
+  for (PeerCrypto::Outgoing& o : out) {
     std::vector<std::string> links = LinkPeersFor(o.peer);
-    if (links.empty()) counters_.AddDrop("no_link");
+    if (links.empty()) {
+      // The transport knows no peer yet (it is still discovering them, as
+      // fs does in its first scans): keep the message for a while rather
+      // than lose a handshake until its retry.
+      if (unlinked_.size() < kMaxUnlinked) {
+        unlinked_.push_back({std::move(o), now});
+      } else {
+        counters_.AddDrop("no_link");
+      }
+      continue;
+    }
     FrameView m(o.bytes.data(), o.bytes.size());
     for (const std::string& l : links) {
       absl::StatusOr<size_t> sent = inner_->Send(l, absl::MakeConstSpan(&m, 1));

@@ -91,6 +91,15 @@ class IdentityLayer : public PeerLink {
 
   absl::flat_hash_map<std::string, size_t> by_id_;
   std::vector<bool> deliver_vnet_;  // per peer: SetDeliverVnet
+  // Handshake messages (and keepalives) sent while no link peer could carry
+  // them: sent once one can, within kUnlinkedTtl; else "no_link".
+  struct Unlinked {
+    PeerCrypto::Outgoing message;
+    absl::Time since;
+  };
+  static constexpr size_t kMaxUnlinked = 64;
+  static constexpr absl::Duration kUnlinkedTtl = absl::Seconds(2);
+  std::vector<Unlinked> unlinked_;
   uint64_t binding_changes_ = 0;
   std::vector<std::string> bound_;        // per peer: link id of its last message
   std::unique_ptr<FrameBatch> outbound_;  // sealed frames of one Send

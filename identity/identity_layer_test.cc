@@ -297,6 +297,7 @@ class RecordingLink : public PeerLink {
   }
   absl::StatusOr<Received> Receive(FrameBatch&) override { return Received{}; }
   std::vector<LinkPeer> peers() const override { return peers_; }
+  void set_peers(std::vector<LinkPeer> peers) { peers_ = std::move(peers); }
   std::vector<std::string> sent_to;
 
  private:
@@ -329,6 +330,25 @@ TEST(IdentityLayerLinkTest, AServersClientKeyHandshakesWithThatClientOnly) {
   // Every client announces a /24 that overlaps 192.0.2.12/32; only one has
   // that address.
   EXPECT_THAT(FirstInitiationGoesTo("192.0.2.12/32"), ::testing::ElementsAre("192-0-2-12"));
+}
+
+TEST(IdentityLayerLinkTest, AnInitiationWaitsForTheTransportToKnowAPeer) {
+  // The transport has not discovered its peers yet (fs in its first scan).
+  RecordingLink link({});
+  auto crypto = PeerCrypto::Create(
+      PrivateKey::Generate(), {},
+      {.peers = {{PrivateKey::Generate().public_key(), {*IpPrefix::Parse("192.0.2.2/32")}}}});
+  ASSERT_TRUE(crypto.ok()) << crypto.status();
+  IdentityLayer layer(*std::move(crypto), &link);
+  std::vector<uint8_t> f = PacketBuilder::TaggedUdp(Ip("192.0.2.1"), Ip("192.0.2.2"), 1, 100);
+  ASSERT_TRUE(layer.Send(layer.peers()[0].id, {FrameView(f)}).ok());
+  EXPECT_TRUE(link.sent_to.empty());
+  layer.Tick();
+  EXPECT_TRUE(link.sent_to.empty());
+  link.set_peers({{"192-0-2-2", {*IpPrefix::Parse("192.0.2.2/24")}, false}});
+  layer.Tick();  // well before the 5 s retry
+  EXPECT_THAT(link.sent_to, ::testing::ElementsAre("192-0-2-2"));
+  EXPECT_EQ(layer.counters().drops_for("no_link"), 0u);
 }
 
 TEST(IdentityLayerLinkTest, WithNoAddressMatchEveryOverlappingPeerGetsIt) {

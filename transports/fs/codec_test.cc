@@ -128,9 +128,11 @@ TEST(Record, OversizedLengthsAreRejectedWithoutReadingPastTheImage) {
 TEST(Names, SeqNameAndParse) {
   std::string prefix = StreamPrefix("peer-a", 1, 0xff);
   SeqName rec("", prefix, kRecordSuffix);
-  SeqName tmp(".", prefix, kTempSuffix);
+  SeqName tmp(".", prefix, ".rec.tmp.0123456789abcdef");
   EXPECT_STREQ(rec.For(0x10), "peer-a.0000000000000001.00000000000000ff.0000000000000010.rec");
-  EXPECT_STREQ(tmp.For(2), ".peer-a.0000000000000001.00000000000000ff.0000000000000002.tmp");
+  EXPECT_STREQ(tmp.For(2),
+               ".peer-a.0000000000000001.00000000000000ff.0000000000000002.rec.tmp."
+               "0123456789abcdef");
   auto parsed = ParseInboxName(rec.For(77));
   ASSERT_TRUE(parsed.has_value());
   EXPECT_EQ(parsed->kind, InboxName::kRecord);
@@ -141,10 +143,14 @@ TEST(Names, SeqNameAndParse) {
   auto temp = ParseInboxName(tmp.For(3));
   ASSERT_TRUE(temp.has_value());
   EXPECT_EQ(temp->kind, InboxName::kTemp);
+  EXPECT_EQ(temp->seq, 3u);
   for (const char* bad :
        {"x.rec", "garbage", "../x.0000000000000001.0000000000000001.0000000000000001.rec",
         "a.000000000000000g.0000000000000001.0000000000000001.rec",
-        "a.0000000000000001.0000000000000001.rec", ".a.b.c.d.tmp"}) {
+        "a.0000000000000001.0000000000000001.rec", ".a.b.c.d.tmp",
+        // The fixed temp name of old writers, and a random part that is not 16 hex digits.
+        ".a.0000000000000001.0000000000000001.0000000000000001.tmp",
+        ".a.0000000000000001.0000000000000001.0000000000000001.rec.tmp.0123"}) {
     EXPECT_FALSE(ParseInboxName(bad).has_value()) << bad;
   }
   EXPECT_EQ(SanitizeId("192.0.2.2/24"), "192-0-2-2-24");
@@ -154,6 +160,7 @@ TEST(Names, SeqNameAndParse) {
   EXPECT_FALSE(IsValidPeerId(std::string(65, 'a')));
   EXPECT_EQ(ParsePeerFileName("abc.peer"), "abc");
   EXPECT_FALSE(ParsePeerFileName(".abc.peer.tmp").has_value());
+  EXPECT_FALSE(ParsePeerFileName(".abc.peer.tmp.0123456789abcdef").has_value());
 }
 
 TEST(Announcement, RoundTripAndChecksum) {

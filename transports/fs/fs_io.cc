@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/types.h>
@@ -14,6 +15,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "sys/unique_fd.h"
 
 namespace fstun::fs {
 namespace {
@@ -38,8 +41,8 @@ uint8_t* ByteBuffer::Reserve(size_t capacity) {
 
 ReadResult ReadRegularFile(int dirfd, const char* name, size_t max_bytes, ByteBuffer& buffer) {
   buffer.set_size(0);
-  int fd = openat(dirfd, name, kReadFlags);
-  if (fd < 0) {
+  UniqueFd fd(openat(dirfd, name, kReadFlags));
+  if (!fd.valid()) {
     if (errno == ENOENT) return {ReadOutcome::kMissing, ENOENT};
     // O_NOFOLLOW on a symlink gives ELOOP; some filesystems give EMLINK.
     if (errno == ELOOP || errno == EMLINK || errno == ENXIO || errno == EISDIR) {
@@ -49,7 +52,7 @@ ReadResult ReadRegularFile(int dirfd, const char* name, size_t max_bytes, ByteBu
   }
   struct stat st;
   ReadResult result{ReadOutcome::kOk, 0};
-  if (fstat(fd, &st) != 0) {
+  if (fstat(fd.get(), &st) != 0) {
     result = {ReadOutcome::kError, errno};
   } else if (!S_ISREG(st.st_mode)) {
     result = {ReadOutcome::kNotRegular, 0};
@@ -74,7 +77,7 @@ ReadResult ReadRegularFile(int dirfd, const char* name, size_t max_bytes, ByteBu
         data = buffer.data();
       }
       size_t ask = buffer.capacity() - have;
-      ssize_t n = read(fd, data + have, ask);
+      ssize_t n = read(fd.get(), data + have, ask);
       if (n < 0) {
         if (errno == EINTR) continue;
         result = {ReadOutcome::kError, errno};
@@ -89,33 +92,54 @@ ReadResult ReadRegularFile(int dirfd, const char* name, size_t max_bytes, ByteBu
     }
     if (result.outcome == ReadOutcome::kOk) buffer.set_size(have);
   }
-  close(fd);
   return result;
 }
 
-absl::Status WriteFileAtomically(int dirfd, const char* temp, const char* final,
-                                 absl::Span<const iovec> iov, bool* rename_failed,
-                                 const FolderAccess& access) {
-  if (rename_failed != nullptr) *rename_failed = false;
-  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-  int fd = openat(dirfd, temp, kFlags, 0600);
-  if (fd < 0 && errno == EEXIST) {
-    // A temp left by an earlier failure of ours: replace it.
-    unlinkat(dirfd, temp, 0);
-    fd = openat(dirfd, temp, kFlags, 0600);
+namespace {
+
+// 16 random hex digits for a temp name (getrandom; never blocks after boot).
+void AppendRandomHex(std::string& out) {
+  uint64_t r = 0;
+  if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
+    r = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())) * 0x9E3779B97F4A7C15ull;
   }
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("create ", temp));
-  if (access.group && (fchown(fd, -1, *access.group) != 0 || fchmod(fd, 0660) != 0)) {
+  absl::StrAppend(&out, absl::Hex(r, absl::kZeroPad16));
+}
+
+}  // namespace
+
+absl::Status WriteRecordFile(int dirfd, const char* final, absl::Span<const iovec> iov,
+                             const FolderAccess& access, bool* name_blocked,
+                             const char* fixed_temp) {
+  if (name_blocked != nullptr) *name_blocked = false;
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  std::string temp;
+  UniqueFd fd;
+  for (int attempt = 0; attempt < 4 && !fd.valid(); ++attempt) {
+    if (fixed_temp != nullptr) {
+      temp = fixed_temp;
+    } else {
+      temp.clear();
+      absl::StrAppend(&temp, ".", final, ".tmp.");
+      AppendRandomHex(temp);
+    }
+    fd.reset(openat(dirfd, temp.c_str(), kFlags, 0600));
+    if (fd.valid() || errno != EEXIST) break;
+    // Taken: a random name is drawn again; a fixed one is our own leftover.
+    if (fixed_temp != nullptr) unlinkat(dirfd, temp.c_str(), 0);
+  }
+  if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("create ", temp));
+  if (access.group && (fchown(fd.get(), -1, *access.group) != 0 || fchmod(fd.get(), 0660) != 0)) {
     int err = errno;
-    close(fd);
-    unlinkat(dirfd, temp, 0);
+    fd.reset();
+    unlinkat(dirfd, temp.c_str(), 0);
     return ErrnoStatus(err, absl::StrCat("give ", temp, " to the --fs_group group"));
   }
   // writev may write less than asked (FUSE, signals); continue where it
   // stopped. The iovec array is copied only in that rare case.
   size_t total = 0;
   for (const iovec& v : iov) total += v.iov_len;
-  ssize_t n = writev(fd, iov.data(), static_cast<int>(iov.size()));
+  ssize_t n = writev(fd.get(), iov.data(), static_cast<int>(iov.size()));
   int err = n < 0 ? errno : 0;
   if (n >= 0 && static_cast<size_t>(n) < total) {
     std::vector<iovec> rest(iov.begin(), iov.end());
@@ -128,7 +152,7 @@ absl::Status WriteFileAtomically(int dirfd, const char* temp, const char* final,
       }
       rest[i].iov_base = static_cast<uint8_t*>(rest[i].iov_base) + n;
       rest[i].iov_len -= n;
-      n = writev(fd, rest.data() + i, static_cast<int>(rest.size() - i));
+      n = writev(fd.get(), rest.data() + i, static_cast<int>(rest.size() - i));
       if (n < 0) {
         if (errno == EINTR) {
           n = 0;
@@ -142,27 +166,27 @@ absl::Status WriteFileAtomically(int dirfd, const char* temp, const char* final,
       }
     }
   }
-  if (close(fd) != 0 && err == 0) err = errno;  // NFS reports write errors at close
+  if (close(fd.release()) != 0 && err == 0) err = errno;  // NFS reports write errors at close
   if (err != 0) {
-    unlinkat(dirfd, temp, 0);
+    unlinkat(dirfd, temp.c_str(), 0);
     return ErrnoStatus(err, absl::StrCat("write ", temp));
   }
-  if (renameat(dirfd, temp, dirfd, final) != 0) {
+  if (renameat(dirfd, temp.c_str(), dirfd, final) != 0) {
     err = errno;
-    unlinkat(dirfd, temp, 0);
-    if (rename_failed != nullptr) *rename_failed = true;
+    unlinkat(dirfd, temp.c_str(), 0);
+    struct stat st;
+    if (name_blocked != nullptr && fstatat(dirfd, final, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISDIR(st.st_mode)) {
+      *name_blocked = true;
+    }
     return ErrnoStatus(err, absl::StrCat("rename to ", final));
   }
   return absl::OkStatus();
 }
 
 bool Exists(int dirfd, const char* name) {
-  int fd = openat(dirfd, name, kReadFlags);
-  if (fd >= 0) {
-    close(fd);
-    return true;
-  }
-  return errno != ENOENT;
+  UniqueFd fd(openat(dirfd, name, kReadFlags));
+  return fd.valid() || errno != ENOENT;
 }
 
 bool RemoveEntry(int dirfd, const char* name) {
@@ -175,22 +199,20 @@ absl::StatusOr<int> OpenOrCreateDir(int parentfd, const char* name, const Folder
   if (mkdirat(parentfd, name, 0700) != 0 && errno != EEXIST) {
     return ErrnoStatus(errno, absl::StrCat("mkdir ", name));
   }
-  int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
+  UniqueFd fd(openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
     return ErrnoStatus(errno,
                        absl::StrCat("open directory ", name, " (a symlink or not a directory?)"));
   }
   if (access.group) {
     struct stat st;
     // Only what this user owns (a peer's folder is its own business).
-    if (fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
-        (fchown(fd, -1, *access.group) != 0 || fchmod(fd, 0770) != 0)) {
-      int err = errno;
-      close(fd);
-      return ErrnoStatus(err, absl::StrCat("give directory ", name, " to the --fs_group group"));
+    if (fstat(fd.get(), &st) == 0 && st.st_uid == geteuid() &&
+        (fchown(fd.get(), -1, *access.group) != 0 || fchmod(fd.get(), 0770) != 0)) {
+      return ErrnoStatus(errno, absl::StrCat("give directory ", name, " to the --fs_group group"));
     }
   }
-  return fd;
+  return fd.release();
 }
 
 std::vector<std::string> ListDir(int dirfd) {

@@ -69,18 +69,28 @@ struct FolderAccess {
   std::optional<gid_t> group;
 };
 
-// Writes `iov` to a new file `temp` (0600, O_EXCL, no symlinks) and renames
-// it to `final`, replacing any file there. On failure removes `temp` and
-// returns the errno as a status. `rename_failed` tells whether the data was
-// written but the rename refused (e.g. a directory sits at `final`).
-absl::Status WriteFileAtomically(int dirfd, const char* temp, const char* final,
-                                 absl::Span<const iovec> iov, bool* rename_failed = nullptr,
-                                 const FolderAccess& access = {});
+// Writes `iov` to a fresh temp file and renames it to `final`, replacing
+// any file there: the data path's writer (records, legacy packets). The temp
+// name is "." + final + ".tmp." + 16 random hex digits (the shape
+// sys/atomic_write.h uses), created O_EXCL|O_NOFOLLOW 0600 and drawn again
+// if taken, so nobody who writes the folder can squat it in advance;
+// `fixed_temp` overrides it where a format prescribes the temp name (legacy:
+// "_" + name). Unlike sys/atomic_write.h it makes no fchmod (0600 at create
+// is exact) and no copy of the iovecs: on FUSE and network shares each
+// extra call is a round trip per record. On failure the temp is removed and
+// the errno comes back as a status; `name_blocked` tells whether `final` is
+// occupied by something a rename cannot replace (a directory someone put
+// there), so the caller can use another name instead of retrying.
+absl::Status WriteRecordFile(int dirfd, const char* final, absl::Span<const iovec> iov,
+                             const FolderAccess& access = {}, bool* name_blocked = nullptr,
+                             const char* fixed_temp = nullptr);
 
 // Whether `name` exists, by opening it (never by cached attributes).
 bool Exists(int dirfd, const char* name);
 
-// unlink, or rmdir if `name` is an (empty) directory. False if it remains.
+// unlink, or rmdir if `name` is an (empty) directory. False if it remains
+// (a non-empty directory, or no permission): callers treat such an entry
+// as if the name were free, since nothing we write can ever land there.
 bool RemoveEntry(int dirfd, const char* name);
 
 // Creates `name` in `parentfd` (mode 0700) if missing and opens it as a

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/send_checks.h"
 #include "glog/logging.h"
+#include "sys/unique_fd.h"
 #include "transports/fs/names.h"
 #include "transports/fs/record.h"
 
@@ -100,9 +101,8 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
   // Before anything is created: a mount that cannot work is refused with
   // the remount advice, never run with silent 100% loss.
   {
-    int fd = open(options.dirpath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    FolderProfile probe = DetectFolderProfile(options.dirpath, fd);
-    if (fd >= 0) close(fd);
+    UniqueFd fd(open(options.dirpath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    FolderProfile probe = DetectFolderProfile(options.dirpath, fd.get());
     if (!probe.refusal.empty()) return absl::FailedPreconditionError(probe.refusal);
   }
   absl::StatusOr<std::unique_ptr<FsFolder>> folder =
@@ -165,8 +165,9 @@ absl::InlinedVector<WaitFd, 2> FsTransport::wait_fds() const { return {{watch_->
 // (the seccomp filter allows these and the core's own; security/).
 SyscallNeeds FsTransport::syscalls() const {
   SyscallNeeds n;
-  n.syscalls = {// Records and announcements: WriteFileAtomically (openat, writev,
-                // fchmod/fchown for --fs_group, renameat), ReadRegularFile and
+  n.syscalls = {// Records: WriteRecordFile; announcements and doorbells:
+                // sys/atomic_write.h (getrandom for the temp names, openat,
+                // writev, fchmod, fchown for --fs_group, renameat), ReadRegularFile and
                 // ReadNamed (openat, fstat, read/pread), Exists/lookups past
                 // negative caches (newfstatat, statx with AT_STATX_FORCE_SYNC),
                 // consumed and stale records (unlinkat), a restarted peer's inbox
@@ -174,6 +175,7 @@ SyscallNeeds FsTransport::syscalls() const {
                 "openat", "open", "read", "pread64", "preadv", "write", "writev", "pwrite64",
                 "pwritev", "fstat", "newfstatat", "statx", "fstatfs", "statfs", "renameat",
                 "renameat2", "rename", "unlinkat", "unlink", "mkdirat", "mkdir", "fchmod", "fchown",
+                "getrandom",
                 // Listing peers and the inbox (ListDir: peer scan, garbage collection).
                 "getdents64",
                 // FolderWatch (wakeup.cc): inotify on the inbox.
@@ -190,13 +192,14 @@ void FsTransport::SetPeerObserver(PeerObserver* observer) {
 
 void FsTransport::ReportPeers() {
   if (observer_ == nullptr) return;
+  const std::string server = ChooseServer();
   std::vector<PeerInfo> now;
   for (const auto& p : peers_.peers()) {
     if (!p->live) continue;
     PeerInfo info;
     info.id = p->id;
     info.prefixes = p->ann.addresses;
-    info.is_server = p->ann.role == "server";
+    info.is_server = p->id == server;
     info.takes_vnet = p->ann.offload;
     info.mtu = p->ann.mtu;
     now.push_back(std::move(info));
@@ -217,6 +220,47 @@ void FsTransport::ReportPeers() {
     }
   }
   reported_ = std::move(now);
+}
+
+// Unkeyed, anyone who writes the folder can announce role=server. Which
+// peer is the server (a client's default route) is therefore decided here
+// and kept: the first peer seen with the role whenever it is live (also
+// after it restarted, or left and came back), else the one chosen since,
+// else the only live peer with the role. Other claims are counted and
+// logged once each (`extra_server`); two claims at once with neither known
+// before: no server until one stops beating.
+std::string FsTransport::ChooseServer() {
+  std::vector<const Peer*> claims;
+  for (const auto& p : peers_.peers()) {
+    if (p->live && p->ann.role == "server") claims.push_back(p.get());
+  }
+  auto claims_it = [&](const std::string& id) {
+    return !id.empty() &&
+           std::any_of(claims.begin(), claims.end(), [&](const Peer* p) { return p->id == id; });
+  };
+  std::string chosen;
+  if (claims_it(first_server_)) {
+    chosen = first_server_;
+  } else if (claims_it(server_)) {
+    chosen = server_;
+  } else if (claims.size() == 1) {
+    chosen = claims[0]->id;
+  }
+  if (!chosen.empty() && chosen != server_) {
+    LOG(INFO) << "fs: peer " << chosen << " is the server (the default route of a client)";
+  }
+  if (first_server_.empty()) first_server_ = chosen;
+  server_ = chosen;
+  for (const Peer* p : claims) {
+    if (p->id == chosen || extra_servers_.size() >= 64 || !extra_servers_.insert(p->id).second) {
+      continue;
+    }
+    counters_.AddDrop("extra_server");
+    LOG(WARNING) << "fs: peer " << p->id << " also announces role=server; "
+                 << (chosen.empty() ? "no server until only one of them is live"
+                                    : absl::StrCat("the server stays ", chosen));
+  }
+  return chosen;
 }
 
 // ---------------------------------------------------------------- sending

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -102,8 +103,10 @@ struct FsTransportOptions {
 // peer_restarted, peer_gone, frame_too_large. File-level (count files):
 // not_regular, oversize_file, truncated, bad_magic, bad_version,
 // bad_header, trailing_bytes, frame_too_large, bad_checksum, stale_file,
-// unknown_sender, ignored_name.
-// Sequence numbers skipped: gap.
+// unknown_sender, ignored_name, late_record, blocked_name (a record name
+// occupied by something nobody can remove; sender and reader count it).
+// Sequence numbers skipped: gap. Events: far_jump, jump_undone,
+// session_flip, extra_server, peer_table_full (docs/fs-transport.md 8).
 class FsTransport : public Transport {
  public:
   static absl::StatusOr<std::unique_ptr<FsTransport>> Create(FsTransportOptions options);
@@ -135,6 +138,8 @@ class FsTransport : public Transport {
   void PublishInterval() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tells the observer about live peers that came, changed or went.
   void ReportPeers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The id of the one live peer reported as the server, or "".
+  std::string ChooseServer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const FsTransportOptions options_;
   const std::unique_ptr<FsFolder> folder_;
@@ -162,6 +167,11 @@ class FsTransport : public Transport {
   PeerObserver* observer_ ABSL_GUARDED_BY(mu_) = nullptr;
   // What the observer was last told, per live peer.
   std::vector<PeerInfo> reported_ ABSL_GUARDED_BY(mu_);
+  // The server: the first peer reported as such, the current one, and the
+  // other claimants already counted (ChooseServer).
+  std::string first_server_ ABSL_GUARDED_BY(mu_);
+  std::string server_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> extra_servers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fstun::fs

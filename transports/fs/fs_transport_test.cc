@@ -435,7 +435,7 @@ TEST(FsTransportTest, RestartedSenderIsNotReplayedAndItsFilesAreCollected) {
   // inbox; b has not read them.
   std::vector<std::string> left = RecordsIn(folder.inbox(b->peer_id()));
   ASSERT_EQ(left.size(), 5u);
-  std::string temp = "." + left[0].substr(0, left[0].size() - 4) + ".tmp";
+  std::string temp = "." + left[0] + ".tmp.0123456789abcdef";
   WriteFile(folder.inbox(b->peer_id()) + "/" + temp, {1, 2, 3});
   // The sender restarts with a new session before b looks.
   auto a = MakePeer(TestOptions(folder.path(), "192.0.2.2/24"));

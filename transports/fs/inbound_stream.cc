@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "glog/logging.h"
@@ -16,15 +17,21 @@ constexpr absl::Duration kBadRetryInterval = absl::Milliseconds(10);
 }  // namespace
 
 void InboundStream::Start(uint64_t peer_session, bool peer_offload) {
+  Resume(peer_session, peer_offload, 1);
+}
+
+void InboundStream::Resume(uint64_t peer_session, bool peer_offload, uint64_t seq) {
   peer_session_ = peer_session;
   peer_offload_ = peer_offload;
   name_ = std::make_unique<SeqName>("", StreamPrefix(peer_id_, peer_session, config_.my_session),
                                     kRecordSuffix);
-  seq_ = 1;
+  seq_ = seq;
   record_.frames.clear();
   record_pos_ = 0;
   gap_next_ = 0;
   bad_seq_ = 0;
+  blocked_.clear();
+  rewind_from_ = 0;
   next_gap_probe_ = absl::InfinitePast();
 }
 
@@ -47,6 +54,7 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
     }
     if (bad_seq_ == seq_ && now < bad_retry_at_) break;
     const char* name = name_->For(seq_);
+    const bool blocked = IsBlocked(seq_);
     ReadResult r = ReadNamed(name);
     if (r.outcome == ReadOutcome::kMissing) {
       OnMissing(now, counters, progress);
@@ -55,7 +63,14 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
     if (r.outcome == ReadOutcome::kNotRegular || r.outcome == ReadOutcome::kTooLarge) {
       // Never a record we wrote: remove it now. The sender may still write
       // this number (its rename replaces whatever is there).
-      RemoveEntry(config_.inbox_fd, name);
+      if (blocked || !RemoveEntry(config_.inbox_fd, name)) {
+        // It stays (a non-empty directory, no permission): no record can
+        // ever land under this name, so it counts as missing and the gap
+        // rule moves past it once the sender has moved on.
+        NoteBlocked(seq_, counters);
+        OnMissing(now, counters, progress);
+        break;
+      }
       counters.AddDrop(r.outcome == ReadOutcome::kNotRegular ? "not_regular" : "oversize_file");
       break;
     }
@@ -68,12 +83,18 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
     if (reason != nullptr) {
       record_.frames.clear();
       record_pos_ = 0;
-      OnBadFile(reason, now, counters);
+      if (blocked || OnBadFile(reason, now, counters)) {
+        NoteBlocked(seq_, counters);
+        OnMissing(now, counters, progress);
+      }
       break;
     }
     // The frames now live in buffer_: the file can go.
     unlinkat(config_.inbox_fd, name, 0);
     ++progress.records;
+    // A record beyond where the last far jump landed: the sender is really
+    // there, the jump was right.
+    if (rewind_from_ != 0 && seq_ > rewind_to_) rewind_from_ = 0;
     ++seq_;
     record_pos_ = 0;
     gap_next_ = 0;
@@ -121,37 +142,91 @@ void InboundStream::NoteLaterRecord(uint64_t seq, absl::Time now) {
   }
 }
 
+bool InboundStream::WantsEarlierRecord(uint64_t seq, absl::Time now) {
+  if (rewind_from_ == 0 || seq < rewind_from_ || seq >= seq_) return false;
+  next_rewind_probe_ = now;  // look at once
+  return true;
+}
+
+bool InboundStream::IsBlocked(uint64_t seq) const {
+  return std::find(blocked_.begin(), blocked_.end(), seq) != blocked_.end();
+}
+
+void InboundStream::NoteBlocked(uint64_t seq, Counters& counters) {
+  if (IsBlocked(seq)) return;
+  // Only names at or beyond the reader matter; the list stays short.
+  blocked_.erase(
+      std::remove_if(blocked_.begin(), blocked_.end(), [&](uint64_t b) { return b < seq_; }),
+      blocked_.end());
+  if (blocked_.size() >= 64) blocked_.erase(blocked_.begin());
+  blocked_.push_back(seq);
+  counters.AddDrop("blocked_name");
+  LOG_EVERY_T(WARNING, 10) << "fs: record name " << seq << " from " << peer_id_
+                           << " is occupied by something that cannot be removed (a directory?);"
+                              " treated as missing";
+}
+
+InboundStream::Look InboundStream::LookAt(uint64_t seq, Counters& counters) {
+  const char* name = name_->For(seq);
+  ReadResult r = ReadNamed(name);
+  if (r.outcome == ReadOutcome::kMissing || r.outcome == ReadOutcome::kError) return Look::kMissing;
+  const char* reason = nullptr;
+  if (r.outcome == ReadOutcome::kOk) {
+    RecordError e = ParseRecord(buffer_.span(), config_.mtu, record_);
+    reason = e == RecordError::kOk ? CheckHeader(seq) : RecordErrorName(e);
+  } else {
+    reason = r.outcome == ReadOutcome::kNotRegular ? "not_regular" : "oversize_file";
+  }
+  record_.frames.clear();
+  record_pos_ = 0;
+  if (reason == nullptr) return Look::kValid;
+  if (IsBlocked(seq) || !RemoveEntry(config_.inbox_fd, name)) {
+    NoteBlocked(seq, counters);
+    return Look::kBlocked;
+  }
+  counters.AddDrop(reason);
+  return Look::kRemoved;
+}
+
 void InboundStream::OnMissing(absl::Time now, Counters& counters, Progress& progress) {
+  // After a far jump (to a record planted far ahead, perhaps): if the
+  // sender's records show up where we jumped from, the jump was wrong.
+  if (rewind_from_ != 0 && now >= next_rewind_probe_) {
+    next_rewind_probe_ = now + config_.gap_wait / 4;
+    if (LookAt(rewind_from_, counters) == Look::kValid) {
+      counters.AddDrop("jump_undone");
+      LOG(WARNING) << "fs: records from " << peer_id_ << " arrive at " << rewind_from_
+                   << " again after a jump to " << rewind_to_
+                   << " (a record planted far ahead?); reading from " << rewind_from_;
+      seq_ = rewind_from_;
+      rewind_from_ = 0;
+      gap_next_ = 0;
+      bad_seq_ = 0;
+      progress.more = true;
+      return;
+    }
+  }
   if (gap_next_ > seq_) {
     if (now - gap_seen_at_ < config_.gap_wait) return;
     // Never skip a record that a fresh look shows (Read's look just now
     // was one), and skip only to a valid record of this stream: a file
     // planted under a far-ahead number must not make us discard the real
-    // ones.
-    const char* later = name_->For(gap_next_);
-    ReadResult r = ReadNamed(later);
-    RecordError e = r.outcome == ReadOutcome::kOk
-                        ? ParseRecord(buffer_.span(), config_.mtu, record_)
-                        : RecordError::kBadHeader;
-    const char* reason = e == RecordError::kOk ? CheckHeader(gap_next_) : RecordErrorName(e);
-    record_.frames.clear();
-    record_pos_ = 0;
-    if (r.outcome == ReadOutcome::kMissing) {
-      gap_next_ = 0;
-      return;
+    // ones. Names nobody can remove are passed over (the sender did too).
+    for (int i = 0; i <= kMaxBlockedNamesPerRecord && gap_next_ > seq_; ++i) {
+      switch (LookAt(gap_next_, counters)) {
+        case Look::kValid:
+          Skip(progress, counters);
+          return;
+        case Look::kBlocked:
+          ++gap_next_;
+          continue;
+        case Look::kMissing:
+        case Look::kRemoved:
+          gap_next_ = 0;
+          return;
+      }
     }
-    if (reason != nullptr) {
-      RemoveEntry(config_.inbox_fd, later);
-      counters.AddDrop(r.outcome == ReadOutcome::kNotRegular ? "not_regular" : reason);
-      gap_next_ = 0;
-      return;
-    }
-    counters.AddDrop("gap", gap_next_ - seq_);
-    LOG(WARNING) << "fs: records " << seq_ << ".." << gap_next_ - 1 << " from " << peer_id_
-                 << " never arrived; skipped after " << config_.gap_wait;
-    seq_ = gap_next_;
     gap_next_ = 0;
-    progress.more = true;  // read the next one without waiting
     return;
   }
   // Is a later record there (one was lost or arrives out of order)? Probe
@@ -162,7 +237,26 @@ void InboundStream::OnMissing(absl::Time now, Counters& counters, Progress& prog
   }
 }
 
-void InboundStream::OnBadFile(const char* reason, absl::Time now, Counters& counters) {
+void InboundStream::Skip(Progress& progress, Counters& counters) {
+  const uint64_t distance = gap_next_ - seq_;
+  if (distance > kFarJump) {
+    // Genuine gaps are a few lost or squatted names; this far is more
+    // likely a planted record. Go, but keep looking where we were.
+    counters.AddDrop("far_jump");
+    rewind_from_ = seq_;
+    rewind_to_ = gap_next_;
+    next_rewind_probe_ = absl::InfinitePast();
+  } else {
+    counters.AddDrop("gap", distance);
+  }
+  LOG(WARNING) << "fs: records " << seq_ << ".." << gap_next_ - 1 << " from " << peer_id_
+               << " never arrived; skipped after " << config_.gap_wait;
+  seq_ = gap_next_;
+  gap_next_ = 0;
+  progress.more = true;  // read the next one without waiting
+}
+
+bool InboundStream::OnBadFile(const char* reason, absl::Time now, Counters& counters) {
   if (bad_seq_ != seq_) {
     bad_seq_ = seq_;
     bad_since_ = now;
@@ -172,15 +266,16 @@ void InboundStream::OnBadFile(const char* reason, absl::Time now, Counters& coun
   if (now - bad_since_ >= config_.bad_file_wait) {
     // Still bad: remove it. A rewrite under the same number is still read;
     // otherwise the gap handling skips the number.
-    RemoveEntry(config_.inbox_fd, name_->For(seq_));
+    bad_seq_ = 0;
+    next_gap_probe_ = now;
+    if (!RemoveEntry(config_.inbox_fd, name_->For(seq_))) return true;
     counters.AddDrop(reason);
     LOG(WARNING) << "fs: removed invalid record " << seq_ << " from " << peer_id_ << " (" << reason
                  << ")";
-    bad_seq_ = 0;
-    next_gap_probe_ = now;
-    return;
+    return false;
   }
   bad_retry_at_ = now + kBadRetryInterval;
+  return false;
 }
 
 }  // namespace fstun::fs

@@ -19,12 +19,26 @@
 //     after bad_file_wait: delete it and count the reason; the gap rule
 //     then moves past it if the sender has moved on;
 //   * not a regular file, or over 16 MiB: deleted at once and counted.
+//   * junk that cannot be removed (a non-empty directory, no permission):
+//     no record can ever land there (the sender's rename fails too, and it
+//     moves to the next number), so the name counts as missing
+//     (`blocked_name`, once per name) and the gap rule moves past it, and
+//     past up to kMaxBlockedNamesPerRecord such names in a row.
+// Jumps: a skip of more than kFarJump numbers (genuine gaps are a few lost
+// or squatted names; unkeyed, a planted record can carry any number) is
+// counted as `far_jump`, and the name we jumped from is still looked at
+// every gap_wait/4 until a record past the landing place is read: if the
+// sender's records show up there, the reader goes back (`jump_undone`), so
+// a planted far-future record costs at most that look's delay, and genuine
+// records are never deleted as "already passed" meanwhile (the inbox
+// collector asks WantsEarlierRecord first).
 #ifndef FSTUN_TRANSPORTS_FS_INBOUND_STREAM_H_
 #define FSTUN_TRANSPORTS_FS_INBOUND_STREAM_H_
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "core/counters.h"
@@ -32,9 +46,13 @@
 #include "transports/fs/folder_profile.h"
 #include "transports/fs/fs_io.h"
 #include "transports/fs/names.h"
+#include "transports/fs/outbound_stream.h"
 #include "transports/fs/record.h"
 
 namespace fstun::fs {
+
+// A skip farther than this is a "far jump" (see above).
+inline constexpr uint64_t kFarJump = 16;
 
 // What every inbound stream of one transport shares.
 struct InboundConfig {
@@ -57,6 +75,9 @@ class InboundStream {
   // (Re)starts at sequence number 1 for the peer's session `peer_session`;
   // `peer_offload`: the peer announced offload=1.
   void Start(uint64_t peer_session, bool peer_offload);
+  // The same, continuing a stream of that session at `seq` (the peer's
+  // session was replaced for a while, e.g. by a forged announcement).
+  void Resume(uint64_t peer_session, bool peer_offload, uint64_t seq);
 
   struct Progress {
     size_t frames = 0;   // delivered into the batch
@@ -68,6 +89,9 @@ class InboundStream {
 
   // The inbox collector saw record `seq` (> next_seq()) of this stream.
   void NoteLaterRecord(uint64_t seq, absl::Time now);
+  // The inbox collector saw record `seq` (< next_seq()): true if the reader
+  // wants it (it may undo a far jump); false: it is a late duplicate.
+  bool WantsEarlierRecord(uint64_t seq, absl::Time now);
   uint64_t next_seq() const { return seq_; }
   uint64_t session() const { return peer_session_; }
   uint64_t rx_frames() const { return rx_frames_; }
@@ -80,7 +104,15 @@ class InboundStream {
   // Reads `name` into buffer_; a miss is re-checked as the profile says.
   ReadResult ReadNamed(const char* name);
   void OnMissing(absl::Time now, Counters& counters, Progress& progress);
-  void OnBadFile(const char* reason, absl::Time now, Counters& counters);
+  // True if the file stays bad and cannot be removed.
+  bool OnBadFile(const char* reason, absl::Time now, Counters& counters);
+  // What is under `seq`'s name: junk is removed (counted) where possible.
+  enum class Look { kValid, kMissing, kRemoved, kBlocked };
+  Look LookAt(uint64_t seq, Counters& counters);
+  // Moves to gap_next_ (a valid record), counting what was skipped.
+  void Skip(Progress& progress, Counters& counters);
+  bool IsBlocked(uint64_t seq) const;
+  void NoteBlocked(uint64_t seq, Counters& counters);
 
   const InboundConfig& config_;
   const std::string peer_id_;
@@ -94,6 +126,10 @@ class InboundStream {
   uint64_t gap_next_ = 0;  // a later record known to exist
   absl::Time gap_seen_at_ = absl::InfinitePast();
   absl::Time next_gap_probe_ = absl::InfinitePast();
+  std::vector<uint64_t> blocked_;  // names (>= seq_) that cannot be removed
+  uint64_t rewind_from_ = 0;       // a far jump went from here...
+  uint64_t rewind_to_ = 0;         // ...to here
+  absl::Time next_rewind_probe_ = absl::InfinitePast();
   uint64_t bad_seq_ = 0;  // the record that failed validation
   absl::Time bad_since_ = absl::InfinitePast();
   absl::Time bad_retry_at_ = absl::InfinitePast();

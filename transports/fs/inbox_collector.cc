@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "sys/log_escape.h"
 #include "transports/fs/fs_io.h"
 #include "transports/fs/names.h"
 #include "transports/fs/record.h"
@@ -34,8 +35,7 @@ void InboxCollector::Collect(PeerTable& peers, absl::Time now, Counters& counter
     if (p == nullptr) {
       std::string announcement = absl::StrCat(n->sender, kPeerSuffix);
       if (Exists(folder_.peers_fd(), announcement.c_str())) continue;  // not scanned yet
-      RemoveEntry(inbox, name.c_str());
-      counters.AddDrop("unknown_sender");
+      if (RemoveEntry(inbox, name.c_str())) counters.AddDrop("unknown_sender");
       continue;
     }
     if (n->sender_session != p->ann.session && n->receiver_session == folder_.session() &&
@@ -50,21 +50,25 @@ void InboxCollector::Collect(PeerTable& peers, absl::Time now, Counters& counter
       if (p == nullptr) continue;  // left: the next pass removes its files
     }
     if (n->sender_session != p->ann.session || n->receiver_session != folder_.session()) {
-      RemoveEntry(inbox, name.c_str());
-      counters.AddDrop("stale_file");
+      if (RemoveEntry(inbox, name.c_str())) counters.AddDrop("stale_file");
       continue;
     }
     if (n->kind == InboxName::kTemp) continue;  // being written
     if (n->seq < p->in.next_seq()) {
-      RemoveEntry(inbox, name.c_str());  // arrived after we skipped it
+      // Below the reader: wanted only right after a far jump (the jump may
+      // have been to a planted record); otherwise it arrived after we
+      // skipped it.
+      if (p->in.WantsEarlierRecord(n->seq, now)) continue;
+      if (RemoveEntry(inbox, name.c_str())) counters.AddDrop("late_record");
       continue;
     }
     if (n->seq == p->in.next_seq()) continue;  // the reader handles it
     // A record we have not reached yet. Junk under such a name would sit
     // there until the stream reaches it, so check what we cheaply can now.
     if (const char* junk = CheckFutureRecord(*p, name, n->seq)) {
-      RemoveEntry(inbox, name.c_str());
-      counters.AddDrop(junk);
+      // What cannot be removed is left to the reader, which passes over it
+      // when it gets there (counted then, once).
+      if (RemoveEntry(inbox, name.c_str())) counters.AddDrop(junk);
       continue;
     }
     p->in.NoteLaterRecord(n->seq, now);
@@ -96,7 +100,7 @@ const char* InboxCollector::CheckFutureRecord(const Peer& p, const std::string& 
 void InboxCollector::CountIgnoredName(const std::string& name, Counters& counters) {
   if (ignored_names_.size() >= kMaxIgnoredNames || !ignored_names_.insert(name).second) return;
   counters.AddDrop("ignored_name");
-  LOG(WARNING) << "fs: ignoring '" << name << "' in inbox " << folder_.peer_id()
+  LOG(WARNING) << "fs: ignoring '" << EscapeForLog(name) << "' in inbox " << folder_.peer_id()
                << " (not an fstun record name)";
 }
 

@@ -5,15 +5,17 @@
 // whose sender is not announced (`unknown_sender`) or whose sessions are
 // not the current pair (`stale_file`: an old incarnation's, or a crashed
 // writer's temp), records below the stream's next number (they arrived
-// after a skip), and junk under not-yet-reached record names (non-regular
-// files, oversized files, and records far ahead that fail validation). A
-// valid later record of a stream is reported to that stream's gap rule.
+// after a skip: `late_record`; unless the stream wants them to undo a far
+// jump), and junk under not-yet-reached record names (non-regular files,
+// oversized files, and records far ahead that fail validation; junk that
+// cannot be removed is left to the reader, which counts it once). A valid
+// later record of a stream is reported to that stream's gap rule.
 // A file from a sender session we do not know is only stale once a fresh
 // scan of the announcements says so: it may be the first record of a
 // restarted peer whose new announcement we have not read yet.
 // Names outside the scheme are never opened: counted and logged once
-// (`ignored_name`). A listing may be stale; nothing here is needed for
-// traffic to flow, only for the folder to stay clean.
+// (`ignored_name`, escaped: the name is anyone's). A listing may be stale; nothing here is needed
+// for traffic to flow, only for the folder to stay clean.
 #ifndef FSTUN_TRANSPORTS_FS_INBOX_COLLECTOR_H_
 #define FSTUN_TRANSPORTS_FS_INBOX_COLLECTOR_H_
 

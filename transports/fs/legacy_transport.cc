@@ -96,7 +96,7 @@ absl::InlinedVector<WaitFd, 2> LegacyFsTransport::wait_fds() const {
 
 SyscallNeeds LegacyFsTransport::syscalls() const {
   SyscallNeeds n;
-  // One file per packet (WriteFileAtomically, ReadRegularFile), listing
+  // One file per packet (WriteRecordFile, ReadRegularFile), listing
   // the folder, deleting what was read, inotify.
   n.syscalls = {"openat",          "open",      "read",       "pread64",       "write",
                 "writev",          "pwritev",   "fstat",      "newfstatat",    "statx",
@@ -127,7 +127,9 @@ absl::StatusOr<size_t> LegacyFsTransport::Send(const PeerId& to,
     last_time_ns_ = t;
     std::string temp = NameFor(t, true);
     iovec iov{const_cast<uint8_t*>(f.data()), f.size()};
-    absl::Status s = WriteFileAtomically(dir_fd_, temp.c_str(), NameFor(t, false), {&iov, 1});
+    // The format prescribes the temp name ("_" + name: the old script skips it).
+    absl::Status s =
+        WriteRecordFile(dir_fd_, NameFor(t, false), {&iov, 1}, {}, nullptr, temp.c_str());
     if (!s.ok()) {
       counters_.AddDrop("write_error");
       LOG_EVERY_N(WARNING, 1000) << "fs legacy: " << s;

@@ -72,9 +72,16 @@ const char* SeqName::For(uint64_t seq) {
 
 std::optional<InboxName> ParseInboxName(absl::string_view name) {
   InboxName out;
+  uint64_t random = 0;
   if (absl::ConsumeSuffix(&name, kRecordSuffix)) {
     out.kind = InboxName::kRecord;
-  } else if (absl::ConsumePrefix(&name, ".") && absl::ConsumeSuffix(&name, kTempSuffix)) {
+  } else if (name.size() > 16 && ParseHex16(name.substr(name.size() - 16), &random)) {
+    // "." + a record's name + ".tmp." + 16 random hex digits.
+    name.remove_suffix(16);
+    if (!absl::ConsumePrefix(&name, ".") || !absl::ConsumeSuffix(&name, kTempInfix) ||
+        !absl::ConsumeSuffix(&name, kRecordSuffix)) {
+      return std::nullopt;
+    }
     out.kind = InboxName::kTemp;
   } else {
     return std::nullopt;

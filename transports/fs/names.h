@@ -1,15 +1,18 @@
 // Names in the fs transport's folder: peer ids, record and temp file names.
 //
 //   DIR/peers/<id>.peer                        a peer's announcement
-//   DIR/peers/.<id>.peer.tmp                   its temp while rewritten
+//   DIR/peers/.<id>.peer.tmp.<R>               its temp while rewritten
 //   DIR/inbox/<receiver>/<S>.<SS>.<RS>.<Q>.rec a record from S to the receiver
-//   DIR/inbox/<receiver>/.<S>.<SS>.<RS>.<Q>.tmp its temp while written
+//   DIR/inbox/<receiver>/.<S>.<SS>.<RS>.<Q>.rec.tmp.<R>  its temp while written
 //   DIR/inbox/<receiver>/doorbell              "<S>\n": S wants to be known
+//   DIR/inbox/<receiver>/.doorbell.tmp.<R>     its temp
 //
 // S = sender id, SS / RS = sender / receiver session (16 hex digits),
-// Q = sequence number (16 hex digits). A reader computes the name of the
-// next record it expects and opens it directly; it never needs a directory
-// listing to find traffic.
+// Q = sequence number (16 hex digits), R = 16 random hex digits drawn per
+// write: a temp name cannot be squatted in advance by whoever else writes
+// the folder (a directory at a fixed temp name blocked its file for good). A reader computes the
+// name of the next record it expects and opens it directly; it never needs a directory listing to
+// find traffic.
 #ifndef FSTUN_TRANSPORTS_FS_NAMES_H_
 #define FSTUN_TRANSPORTS_FS_NAMES_H_
 
@@ -25,12 +28,14 @@ inline constexpr char kPeersDir[] = "peers";
 inline constexpr char kInboxDir[] = "inbox";
 inline constexpr char kPeerSuffix[] = ".peer";
 inline constexpr char kRecordSuffix[] = ".rec";
-inline constexpr char kTempSuffix[] = ".tmp";
+// Between a temp's final name and its random part (sys/atomic_write.h
+// makes the same shape: "." + final + ".tmp." + R).
+inline constexpr char kTempInfix[] = ".tmp.";
 // A peer that the receiver's announcement does not list yet writes its id
 // here (temp + rename), since the receiver's listing of DIR/peers may be
 // stale for many seconds on network shares; the receiver reads it by name.
 inline constexpr char kDoorbell[] = "doorbell";
-inline constexpr char kDoorbellTempPrefix[] = ".doorbell.";
+inline constexpr char kDoorbellTempPrefix[] = ".doorbell.tmp.";
 
 // 1..64 characters from [A-Za-z0-9_-]; safe in file names everywhere.
 bool IsValidPeerId(absl::string_view id);

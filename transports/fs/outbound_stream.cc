@@ -12,11 +12,14 @@ OutboundStream::~OutboundStream() {
 }
 
 void OutboundStream::Start(int inbox_fd, uint64_t peer_session) {
+  Resume(inbox_fd, peer_session, 1);
+}
+
+void OutboundStream::Resume(int inbox_fd, uint64_t peer_session, uint64_t seq) {
   SetInbox(inbox_fd);
   std::string prefix = StreamPrefix(config_.my_id, config_.my_session, peer_session);
   name_ = std::make_unique<SeqName>("", prefix, kRecordSuffix);
-  temp_ = std::make_unique<SeqName>(".", prefix, kTempSuffix);
-  seq_ = 1;
+  seq_ = seq;
   outstanding_.clear();
   backlog_bytes_ = 0;
 }
@@ -65,26 +68,36 @@ void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags, C
 
 bool OutboundStream::WriteRecord(absl::Span<const FrameView> frames, size_t payload, uint32_t flags,
                                  Counters& counters) {
-  const uint64_t seq = seq_;
-  absl::Span<const iovec> iov =
-      encoder_.Encode(config_.my_id, config_.my_session, seq, frames, flags);
-  bool rename_failed = false;
-  absl::Status s = WriteFileAtomically(inbox_fd_, temp_->For(seq), name_->For(seq), iov,
-                                       &rename_failed, config_.access);
-  if (s.ok()) {
-    outstanding_.push_back({seq, encoder_.size(), frames.size()});
-    backlog_bytes_ += encoder_.size();
+  absl::Status s;
+  // A directory someone put under the record's name cannot be replaced by a
+  // rename (nor removed from here: the name is in the peer's inbox). The
+  // number is given up (the reader treats an entry it cannot remove as
+  // missing, and its gap rule moves past it) and the record goes under the
+  // next one, so a few squatted names lose no frame.
+  for (int attempt = 0; attempt <= kMaxBlockedNamesPerRecord; ++attempt) {
+    const uint64_t seq = seq_;
+    absl::Span<const iovec> iov =
+        encoder_.Encode(config_.my_id, config_.my_session, seq, frames, flags);
+    bool blocked = false;
+    s = WriteRecordFile(inbox_fd_, name_->For(seq), iov, config_.access, &blocked);
+    if (s.ok()) {
+      outstanding_.push_back({seq, encoder_.size(), frames.size()});
+      backlog_bytes_ += encoder_.size();
+      ++seq_;
+      counters.AddTx(frames.size(), payload);
+      tx_frames_ += frames.size();
+      tx_bytes_ += payload;
+      return true;
+    }
+    if (!blocked) break;
     ++seq_;
-    counters.AddTx(frames.size(), payload);
-    tx_frames_ += frames.size();
-    tx_bytes_ += payload;
-    return true;
+    counters.AddDrop("blocked_name");
+    LOG_EVERY_T(WARNING, 10) << "fs: record " << seq << " to peer " << peer_id_
+                             << " cannot be written (a directory occupies its name); using the "
+                                "next number";
   }
   counters.AddDrop("write_error", frames.size());
   LOG_EVERY_T(WARNING, 1) << "fs: writing to peer " << peer_id_ << " failed: " << s;
-  // Something occupies that name: leave the number to the reader's gap
-  // handling rather than retry it forever.
-  if (rename_failed) ++seq_;
   if (absl::IsNotFound(s)) {  // the inbox went away (peer restarting)
     SetInbox(-1);
     return false;
@@ -102,6 +115,11 @@ size_t OutboundStream::Reclaim() {
     ++consumed;
   }
   return consumed;
+}
+
+uint64_t OutboundStream::FirstUnread() {
+  Reclaim();
+  return outstanding_.empty() ? seq_ : outstanding_.front().seq;
 }
 
 void OutboundStream::DropUnread(const char* reason, Counters& counters) {

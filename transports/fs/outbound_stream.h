@@ -11,7 +11,11 @@
 // those that are gone. A write that would pass --fs_max_backlog_bytes
 // first reclaims, then writes what fits and drops the rest
 // (`backlog_full`), as a full NIC queue drops. DropUnread() deletes what
-// the peer never read (it restarted or went away).
+// the peer never read (it restarted or went away). Temp names carry a
+// random part (fs_io.h), so nobody can squat them; a final name occupied by
+// a directory (a rename cannot replace it) is given up and the record goes
+// under the next number (`blocked_name`, at most kMaxBlockedNamesPerRecord
+// in a row).
 #ifndef FSTUN_TRANSPORTS_FS_OUTBOUND_STREAM_H_
 #define FSTUN_TRANSPORTS_FS_OUTBOUND_STREAM_H_
 
@@ -29,6 +33,9 @@
 #include "transports/fs/record.h"
 
 namespace fstun::fs {
+
+// Names in a row a record skips when directories occupy them.
+inline constexpr int kMaxBlockedNamesPerRecord = 8;
 
 // What every outbound stream of one transport shares.
 struct OutboundConfig {
@@ -52,6 +59,9 @@ class OutboundStream {
   // inbox is not there yet, SetInbox later). Forgets the old backlog
   // (DropUnread first to delete it).
   void Start(int inbox_fd, uint64_t peer_session);
+  // The same, continuing at `seq` (the peer's session came back after a
+  // forged one: it still waits there).
+  void Resume(int inbox_fd, uint64_t peer_session, uint64_t seq);
   void SetInbox(int inbox_fd);
   // The peer's inbox (also where doorbells are rung), or -1.
   int inbox_fd() const { return inbox_fd_; }
@@ -61,6 +71,9 @@ class OutboundStream {
   void Write(absl::Span<const FrameView> frames, uint32_t flags, Counters& counters);
   // Forgets records the peer has consumed; returns how many.
   size_t Reclaim();
+  // The number the peer waits for: the oldest record it has not read (after
+  // a Reclaim), or the next one to write.
+  uint64_t FirstUnread();
   // Deletes the records the peer has not read; counts their frames as
   // dropped for `reason` (nullptr: not counted, e.g. on a clean stop).
   void DropUnread(const char* reason, Counters& counters);
@@ -84,7 +97,6 @@ class OutboundStream {
   const std::string peer_id_;
   int inbox_fd_ = -1;
   std::unique_ptr<SeqName> name_;
-  std::unique_ptr<SeqName> temp_;
   uint64_t seq_ = 1;
   std::deque<Outstanding> outstanding_;  // written, not yet seen consumed
   size_t backlog_bytes_ = 0;

@@ -24,6 +24,13 @@ struct Peer {
   // life that a cached, stale announcement cannot hide.
   absl::Time traffic_at = absl::InfinitePast();
   bool live = true;
+  // The session this peer had before its current one, and where our
+  // streams with it stood: resumed if the announcement returns to it.
+  struct Previous {
+    uint64_t session = 0;
+    uint64_t out_seq = 1;  // the first record it had not read
+    uint64_t in_seq = 1;   // the next record we expected from it
+  } previous;
   OutboundStream out;  // records me -> peer, in DIR/inbox/<peer>
   InboundStream in;    // records peer -> me, in my inbox
 };

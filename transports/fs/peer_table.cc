@@ -6,8 +6,11 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "sys/atomic_write.h"
+#include "sys/log_escape.h"
 #include "transports/fs/fs_io.h"
 #include "transports/fs/names.h"
 #include "transports/fs/record.h"
@@ -35,14 +38,34 @@ void PeerTable::Announce(absl::Time now) {
   a.formats = {kRecordVersion};
   a.offload = config_.offload;
   a.beat = ++beat_;
-  for (const auto& p : peers_) a.peers.push_back(p->id);
   a.time = now;
-  std::string text = EncodeAnnouncement(a);
-  iovec iov{text.data(), text.size()};
-  std::string temp = absl::StrCat(".", a.id, kPeerSuffix, kTempSuffix);
-  std::string final = absl::StrCat(a.id, kPeerSuffix);
-  absl::Status s = WriteFileAtomically(folder_.peers_fd(), temp.c_str(), final.c_str(), {&iov, 1},
-                                       nullptr, folder_.access());
+  // `peers` lists live peers only (announcements nobody rewrites, e.g.
+  // junk, drop out after the peer timeout), those that moved records most
+  // recently first, and only as many as keep the file within the limit
+  // every reader applies: junk announcements cannot push ours past it. A
+  // peer left out rings our doorbell, which costs a scan, not traffic.
+  std::vector<const Peer*> live;
+  for (const auto& p : peers_) {
+    if (p->live) live.push_back(p.get());
+  }
+  std::stable_sort(live.begin(), live.end(),
+                   [](const Peer* x, const Peer* y) { return x->traffic_at > y->traffic_at; });
+  size_t size = EncodeAnnouncement(a).size();
+  for (const Peer* p : live) {
+    size += p->id.size() + (a.peers.empty() ? 0 : 1);
+    if (size > kMaxAnnouncementBytes) break;
+    a.peers.push_back(p->id);
+  }
+  if (a.peers.size() < live.size()) {
+    LOG_EVERY_T(WARNING, 60) << "fs: announcement lists " << a.peers.size() << " of " << live.size()
+                             << " live peers (" << kMaxAnnouncementBytes
+                             << "-byte limit); the others ring the doorbell";
+  }
+  AtomicWriteOptions options;
+  options.mode = folder_.access().group ? 0660 : 0600;
+  options.group = folder_.access().group;
+  absl::Status s = WriteFileAtomically(folder_.peers_fd(), absl::StrCat(a.id, kPeerSuffix),
+                                       EncodeAnnouncement(a), options);
   if (!s.ok()) {
     LOG_EVERY_T(WARNING, 1) << "fs: cannot write announcement: " << s;
   }
@@ -66,6 +89,23 @@ void PeerTable::StartStreams(Peer& p) {
   p.in.Start(p.ann.session, p.ann.offload);
 }
 
+bool PeerTable::MakeRoom(absl::Time now, Counters& counters) {
+  if (peers_.size() < kMaxPeers) return true;
+  // The peer silent for longest, if it is not live.
+  auto oldest = peers_.end();
+  for (auto it = peers_.begin(); it != peers_.end(); ++it) {
+    if ((*it)->live) continue;
+    if (oldest == peers_.end() || std::max((*it)->beat_changed_at, (*it)->traffic_at) <
+                                      std::max((*oldest)->beat_changed_at, (*oldest)->traffic_at)) {
+      oldest = it;
+    }
+  }
+  if (oldest == peers_.end()) return false;
+  (*oldest)->out.DropUnread("peer_gone", counters);
+  peers_.erase(oldest);
+  return true;
+}
+
 PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
   ScanResult result;
   last_scan_ = now;
@@ -73,14 +113,23 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
   // Discovery by listing (may be stale on network shares); known peers are
   // re-read by name every time, which is fresh.
   std::vector<std::string> ids;
+  for (const auto& p : peers_) ids.push_back(p->id);
+  const std::string own_temp = absl::StrCat(".", me, kPeerSuffix, kTempInfix);
   if (config_.list_peers) {
+    size_t fresh = 0;
     for (const std::string& name : ListDir(folder_.peers_fd())) {
       std::optional<std::string> id = ParsePeerFileName(name);
-      if (id && *id != me) ids.push_back(*std::move(id));
+      if (!id) {
+        // Our own temp, left by a crash mid-write (a live write is never
+        // concurrent: Announce runs on this thread).
+        if (absl::StartsWith(name, own_temp)) unlinkat(folder_.peers_fd(), name.c_str(), 0);
+        continue;
+      }
+      if (*id == me || Find(*id) != nullptr) continue;
+      // A flood of names costs one bounded read each per scan, no more.
+      if (++fresh > kMaxNewPeersPerScan) break;
+      ids.push_back(*std::move(id));
     }
-  }
-  for (const auto& p : peers_) {
-    if (std::find(ids.begin(), ids.end(), p->id) == ids.end()) ids.push_back(p->id);
   }
   ByteBuffer buffer;
   // A newcomer our listing may not show yet rang the doorbell.
@@ -113,6 +162,15 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
     absl::StatusOr<Announcement> ann = ParseAnnouncement(AsText(buffer));
     if (!ann.ok() || ann->id != id) continue;  // half-written or foreign: next time
     if (p == nullptr) {
+      if (!MakeRoom(now, counters)) {
+        if (!table_full_) {
+          counters.AddDrop("peer_table_full");
+          LOG(WARNING) << "fs: " << kMaxPeers << " live peers in " << folder_.dirpath()
+                       << "; new peers are not taken until some stop beating";
+        }
+        table_full_ = true;
+        continue;
+      }
       auto fresh = std::make_unique<Peer>(id, out_config_, in_config_);
       p = fresh.get();
       p->ann = *ann;
@@ -125,17 +183,33 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
       // earlier session of ours (we restarted), which it learns of at once.
       if (p->live) RingDoorbell(*p);
       peers_.push_back(std::move(fresh));
-      LOG(INFO) << "fs: peer " << id << " session " << Hex16(ann->session) << " role '" << ann->role
-                << "' mtu " << ann->mtu << (p->live ? "" : " (not beating)");
+      LOG(INFO) << "fs: peer " << id << " session " << Hex16(ann->session) << " role '"
+                << EscapeForLog(ann->role, 32) << "' mtu " << ann->mtu
+                << (p->live ? "" : " (not beating)");
       continue;
     }
     if (ann->session != p->ann.session) {
-      LOG(INFO) << "fs: peer " << id << " restarted (session " << Hex16(p->ann.session) << " -> "
-                << Hex16(ann->session) << "); its old records are discarded";
+      // What the streams of the session being replaced had reached: if the
+      // announcement returns to that session (the new one was forged: an
+      // unkeyed folder cannot tell), both streams resume there instead of
+      // restarting at 1 while the other end waits at its old number.
+      Peer::Previous now_ending{p->ann.session, p->out.FirstUnread(), p->in.next_seq()};
       p->out.DropUnread("peer_restarted", counters);
       p->ann = *ann;
       p->beat_changed_at = now;
-      StartStreams(*p);
+      if (p->previous.session == ann->session) {
+        LOG(WARNING) << "fs: peer " << id << " is back at session " << Hex16(ann->session)
+                     << " after " << Hex16(now_ending.session)
+                     << " (a forged announcement?); its streams resume";
+        counters.AddDrop("session_flip");
+        p->out.Resume(folder_.OpenPeerInbox(p->id), p->ann.session, p->previous.out_seq);
+        p->in.Resume(p->ann.session, p->ann.offload, p->previous.in_seq);
+      } else {
+        LOG(INFO) << "fs: peer " << id << " restarted (session " << Hex16(now_ending.session)
+                  << " -> " << Hex16(ann->session) << "); its old records are discarded";
+        StartStreams(*p);
+      }
+      p->previous = now_ending;
       result.restarted = true;
     } else {
       if (ann->beat != p->ann.beat) p->beat_changed_at = now;
@@ -157,6 +231,7 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
   // next scan. Never left in place, so DoorbellRung() does not keep
   // triggering scans.
   if (rung) unlinkat(folder_.inbox_fd(), kDoorbell, 0);
+  if (peers_.size() < kMaxPeers) table_full_ = false;
   for (const auto& p : peers_) {
     if (p->live && !Lists(p->ann, me)) RingDoorbell(*p);
   }
@@ -176,11 +251,11 @@ void PeerTable::SilenceDoorbell(Peer& p) {
 void PeerTable::RingDoorbell(Peer& p) {
   if (p.out.inbox_fd() < 0) p.out.SetInbox(folder_.OpenPeerInbox(p.id));
   if (p.out.inbox_fd() < 0) return;
-  std::string text = absl::StrCat(folder_.peer_id(), "\n");
-  std::string temp = absl::StrCat(kDoorbellTempPrefix, folder_.peer_id(), kTempSuffix);
-  iovec iov{text.data(), text.size()};
-  (void)WriteFileAtomically(p.out.inbox_fd(), temp.c_str(), kDoorbell, {&iov, 1}, nullptr,
-                            folder_.access());
+  AtomicWriteOptions options;
+  options.mode = folder_.access().group ? 0660 : 0600;
+  options.group = folder_.access().group;
+  (void)WriteFileAtomically(p.out.inbox_fd(), kDoorbell, absl::StrCat(folder_.peer_id(), "\n"),
+                            options);
 }
 
 void PeerTable::DropAllUnread(Counters& counters) {

@@ -18,6 +18,15 @@
 // 50 ms (FsTransport), so a newcomer or a restarted peer is read at once.
 // Routing is not done here: FsTransport reports the live peers' announced
 // addresses, role and offloads to the core's routing table.
+//
+// Against whoever else writes the folder (unkeyed, announcements are not
+// authenticated): the own announcement goes through a random temp name
+// (sys/atomic_write.h) and lists only live peers, and only as many as fit
+// kMaxAnnouncementBytes; the table holds at most kMaxPeers (a peer that
+// stopped beating makes room; beyond that new peers wait, `peer_table_full`)
+// and a scan reads at most kMaxNewPeersPerScan unknown announcements; a
+// session that returns to the one before it (a forged announcement came
+// and went) resumes both streams where they were (`session_flip`).
 #ifndef FSTUN_TRANSPORTS_FS_PEER_TABLE_H_
 #define FSTUN_TRANSPORTS_FS_PEER_TABLE_H_
 
@@ -34,6 +43,9 @@
 #include "transports/fs/peer.h"
 
 namespace fstun::fs {
+
+inline constexpr size_t kMaxPeers = 256;
+inline constexpr size_t kMaxNewPeersPerScan = 64;
 
 // What this peer announces and how it judges others.
 struct PeerTableConfig {
@@ -75,6 +87,9 @@ class PeerTable {
  private:
   bool IsLive(const Peer& p, absl::Time now) const;
   void StartStreams(Peer& p);
+  // Below kMaxPeers, or made so by forgetting the longest-silent peer that
+  // is not live; false if every peer is live.
+  bool MakeRoom(absl::Time now, Counters& counters);
   void RingDoorbell(Peer& p);
   // Removes our ring from a peer that went away without answering.
   void SilenceDoorbell(Peer& p);
@@ -86,6 +101,7 @@ class PeerTable {
   std::vector<std::unique_ptr<Peer>> peers_;
   uint64_t beat_ = 0;
   absl::Time last_scan_ = absl::InfinitePast();
+  bool table_full_ = false;  // counted and logged once per episode
 };
 
 }  // namespace fstun::fs

@@ -225,11 +225,13 @@ void FsTransport::ReportPeers() {
 // Unkeyed, anyone who writes the folder can announce role=server. Which
 // peer is the server (a client's default route) is therefore decided here
 // and kept: the first peer seen with the role whenever it is live (also
-// after it restarted, or left and came back), else the one chosen since,
-// else the only live peer with the role. Other claims are counted and
-// logged once each (`extra_server`); two claims at once with neither known
-// before: no server until one stops beating.
+// after it restarted, or left and came back); while it is away, for up to
+// twice the peer timeout (a restart), nobody else; after that the one
+// chosen since, else the only live peer with the role. Other claims are
+// counted and logged once each (`extra_server`); two claims at once with
+// neither known before: no server until one stops beating.
 std::string FsTransport::ChooseServer() {
+  const absl::Time now = absl::Now();
   std::vector<const Peer*> claims;
   for (const auto& p : peers_.peers()) {
     if (p->live && p->ann.role == "server") claims.push_back(p.get());
@@ -241,15 +243,21 @@ std::string FsTransport::ChooseServer() {
   std::string chosen;
   if (claims_it(first_server_)) {
     chosen = first_server_;
+    first_server_seen_ = now;
+  } else if (!first_server_.empty() && now - first_server_seen_ < 2 * options_.peer_timeout) {
+    // Away for a restart, perhaps: nobody else takes its place yet.
   } else if (claims_it(server_)) {
     chosen = server_;
   } else if (claims.size() == 1) {
     chosen = claims[0]->id;
   }
+  if (first_server_.empty() && !chosen.empty()) {
+    first_server_ = chosen;
+    first_server_seen_ = now;
+  }
   if (!chosen.empty() && chosen != server_) {
     LOG(INFO) << "fs: peer " << chosen << " is the server (the default route of a client)";
   }
-  if (first_server_.empty()) first_server_ = chosen;
   server_ = chosen;
   for (const Peer* p : claims) {
     if (p->id == chosen || extra_servers_.size() >= 64 || !extra_servers_.insert(p->id).second) {
@@ -257,7 +265,8 @@ std::string FsTransport::ChooseServer() {
     }
     counters_.AddDrop("extra_server");
     LOG(WARNING) << "fs: peer " << p->id << " also announces role=server; "
-                 << (chosen.empty() ? "no server until only one of them is live"
+                 << (chosen.empty() ? "no server until only one of them is live (or the first "
+                                      "server is back)"
                                     : absl::StrCat("the server stays ", chosen));
   }
   return chosen;

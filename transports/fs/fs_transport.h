@@ -170,6 +170,7 @@ class FsTransport : public Transport {
   // The server: the first peer reported as such, the current one, and the
   // other claimants already counted (ChooseServer).
   std::string first_server_ ABSL_GUARDED_BY(mu_);
+  absl::Time first_server_seen_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::string server_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> extra_servers_ ABSL_GUARDED_BY(mu_);
 };

@@ -274,6 +274,30 @@ TEST_F(FsAttackTest, FakeSessionInARewrittenAnnouncementDoesNotRestartTheStreams
   EXPECT_EQ(ba.tags.front(), 100);
 }
 
+// (e, variant) b's announcement deleted by someone else: a forgot b, and
+// when b's next heartbeat wrote it again, a started both streams at 1.
+TEST_F(FsAttackTest, DeletedAnnouncementThatReturnsResumesTheStreams) {
+  Start();
+  for (uint32_t i = 0; i < 40; ++i) SendAll(*a_, {Frame("192.0.2.2", "192.0.2.1", 10 + i)});
+  ASSERT_EQ(ReceiveN(*b_, 40, kTimeout).size(), 40u);
+  for (uint32_t i = 0; i < 40; ++i) SendAll(*b_, {Frame("192.0.2.1", "192.0.2.2", 10 + i)});
+  ASSERT_EQ(ReceiveN(*a_, 40, kTimeout).size(), 40u);
+  ASSERT_EQ(unlink(absl::StrCat(Peers(), "/", b_->peer_id(), kPeerSuffix).c_str()), 0);
+  RunFor({a_.get()}, absl::Milliseconds(120));  // a's scan: b left
+  RunFor({a_.get(), b_.get()}, absl::Milliseconds(200));
+  Recovery ab = MeasureRecovery(*a_, "192.0.2.2", *b_, "192.0.2.1", 100, kTimeout);
+  Report("the server's announcement deleted (a -> b)", ab);
+  Recovery ba = MeasureRecovery(*b_, "192.0.2.1", *a_, "192.0.2.2", 100, kTimeout);
+  Report("the server's announcement deleted (b -> a)", ba);
+  EXPECT_LE(ab.took, absl::Milliseconds(300));
+  EXPECT_LE(ba.took, absl::Milliseconds(300));
+  ASSERT_FALSE(ab.tags.empty());
+  EXPECT_EQ(ab.tags.front(), 100);
+  ASSERT_FALSE(ba.tags.empty());
+  EXPECT_EQ(ba.tags.front(), 100);
+  EXPECT_EQ(a_->counters().drops_for("session_flip"), 1u);
+}
+
 // (f) A fake peer announcing role=server: the client's default route (what
 // matches no announced prefix) must stay with the server it knew first,
 // also after that server restarted cleanly (it left and came back).

@@ -152,6 +152,10 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
     if (r.outcome == ReadOutcome::kMissing) {
       if (p != nullptr) {
         LOG(INFO) << "fs: peer " << id << " left (announcement removed)";
+        // Kept for a while: an announcement deleted by someone else comes
+        // back with the same session, and the streams resume.
+        if (left_.size() >= 16) left_.erase(left_.begin());
+        left_.push_back({id, {p->ann.session, p->out.FirstUnread(), p->in.next_seq()}});
         p->out.DropUnread("peer_gone", counters);
         peers_.erase(std::find_if(peers_.begin(), peers_.end(),
                                   [&](const auto& q) { return q.get() == p; }));
@@ -178,7 +182,20 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
       p->beat_changed_at =
           now - ann->time > config_.peer_timeout + absl::Minutes(1) ? absl::InfinitePast() : now;
       p->live = IsLive(*p, now);
-      StartStreams(*p);
+      auto was = std::find_if(left_.begin(), left_.end(), [&](const auto& l) {
+        return l.first == id && l.second.session == ann->session;
+      });
+      if (was != left_.end()) {
+        LOG(WARNING) << "fs: peer " << id << " is back with the same session "
+                     << Hex16(ann->session)
+                     << " (its announcement was removed by someone else?); its streams resume";
+        counters.AddDrop("session_flip");
+        p->out.Resume(folder_.OpenPeerInbox(p->id), p->ann.session, was->second.out_seq);
+        p->in.Resume(p->ann.session, p->ann.offload, was->second.in_seq);
+        left_.erase(was);
+      } else {
+        StartStreams(*p);
+      }
       // Ring once even if its announcement lists our id: that may be an
       // earlier session of ours (we restarted), which it learns of at once.
       if (p->live) RingDoorbell(*p);

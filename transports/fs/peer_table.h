@@ -26,13 +26,16 @@
 // stopped beating makes room; beyond that new peers wait, `peer_table_full`)
 // and a scan reads at most kMaxNewPeersPerScan unknown announcements; a
 // session that returns to the one before it (a forged announcement came
-// and went) resumes both streams where they were (`session_flip`).
+// and went), or an announcement that reappears with the session it had
+// when it vanished (deleted by someone else), resumes both streams where
+// they were (`session_flip`).
 #ifndef FSTUN_TRANSPORTS_FS_PEER_TABLE_H_
 #define FSTUN_TRANSPORTS_FS_PEER_TABLE_H_
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -102,6 +105,9 @@ class PeerTable {
   uint64_t beat_ = 0;
   absl::Time last_scan_ = absl::InfinitePast();
   bool table_full_ = false;  // counted and logged once per episode
+  // Peers whose announcement disappeared, and where their streams stood
+  // (the last 16).
+  std::vector<std::pair<std::string, Peer::Previous>> left_;
 };
 
 }  // namespace fstun::fs

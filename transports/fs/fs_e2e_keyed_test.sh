@@ -103,6 +103,12 @@ for kind in tmpfs fuse; do
     # The attacker copies the waiting records, and once the server has
     # consumed them, writes its own under the stream's next numbers.
     inbox="$(dirname "$(find "$dir/inbox" -name '*.rec' | head -1)")"
+    # The client is held from here until the attacker has written, so that
+    # none of its own records (hellos) takes the sequence numbers the
+    # attacker claims (held only after the wait below, it sometimes wrote
+    # one first: the attacker's replay was then below the reader and
+    # removed as late_record, and "counted as replay" failed).
+    kill -STOP "${FSE_PID[c-$kind]}"
     "$ATTACKER" capture "$inbox" "$FSE_WORK/captured" || fail "capture"
     kill -CONT "${FSE_PID[s-$kind]}"
     # Wait (bounded) until the server has consumed the waiting records, so
@@ -113,9 +119,6 @@ for kind in tmpfs fuse; do
     done
     sleep 0.2
     before="$(tun_rx s)"
-    # The client is held while the attacker writes, so that none of its own
-    # records (hellos) takes the sequence numbers the attacker claims.
-    kill -STOP "${FSE_PID[c-$kind]}"
     "$ATTACKER" attack "$inbox" "$FSE_WORK/captured" || fail "attack"
     sleep 1.5
     kill -CONT "${FSE_PID[c-$kind]}"

@@ -43,62 +43,56 @@ uint64_t NewSessionId() {
 absl::StatusOr<std::unique_ptr<FsFolder>> FsFolder::Open(
     const std::string& dirpath, const std::string& peer_id, const FolderAccess& access,
     const std::optional<TransportConfig::FileOwner>& owner) {
-  int root = open(dirpath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (root < 0) {
+  UniqueFd root(open(dirpath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) {
     return absl::InvalidArgumentError(
         absl::StrCat("fs: cannot open folder '", dirpath, "': ", strerror(errno)));
   }
-  std::vector<int> opened = {root};
-  auto fail = [&](absl::Status s) {
-    for (int fd : opened) close(fd);
-    return s;
-  };
-  absl::StatusOr<int> peers = OpenOrCreateDir(root, kPeersDir, access);
-  if (!peers.ok()) return fail(peers.status());
-  opened.push_back(*peers);
-  absl::StatusOr<int> inbox_root = OpenOrCreateDir(root, kInboxDir, access);
-  if (!inbox_root.ok()) return fail(inbox_root.status());
-  opened.push_back(*inbox_root);
-  absl::StatusOr<int> inbox = OpenOrCreateDir(*inbox_root, peer_id.c_str(), access);
-  if (!inbox.ok()) return fail(inbox.status());
-  opened.push_back(*inbox);
+  absl::StatusOr<int> peers_fd = OpenOrCreateDir(root.get(), kPeersDir, access);
+  if (!peers_fd.ok()) return peers_fd.status();
+  UniqueFd peers(*peers_fd);
+  absl::StatusOr<int> inbox_root_fd = OpenOrCreateDir(root.get(), kInboxDir, access);
+  if (!inbox_root_fd.ok()) return inbox_root_fd.status();
+  UniqueFd inbox_root(*inbox_root_fd);
+  absl::StatusOr<int> inbox_fd = OpenOrCreateDir(inbox_root.get(), peer_id.c_str(), access);
+  if (!inbox_fd.ok()) return inbox_fd.status();
+  UniqueFd inbox(*inbox_fd);
   // With --user the daemon drops root after set-up: the folders it works in
   // become that user's now. (peers/ and inbox/ are shared with other peers;
   // they get the user too when this peer created them, i.e. owns them.)
   if (owner) {
-    for (int fd : {*peers, *inbox_root, *inbox}) {
+    for (int fd : {peers.get(), inbox_root.get(), inbox.get()}) {
       struct stat st;
       if (fstat(fd, &st) != 0 || (st.st_uid != 0 && st.st_uid != owner->uid)) continue;
       if (fchown(fd, owner->uid, owner->gid) != 0) {
-        return fail(absl::PermissionDeniedError(absl::StrCat("fs: cannot give folders in '",
-                                                             dirpath, "' to uid ", owner->uid,
-                                                             " for --user: ", strerror(errno))));
+        return absl::PermissionDeniedError(absl::StrCat("fs: cannot give folders in '", dirpath,
+                                                        "' to uid ", owner->uid,
+                                                        " for --user: ", strerror(errno)));
       }
     }
   }
   // Anything in our inbox was addressed to an earlier session (or is a
   // crashed writer's temp): none of it may be delivered to this one.
-  if (size_t removed = EmptyDirectory(*inbox); removed > 0) {
+  if (size_t removed = EmptyDirectory(inbox.get()); removed > 0) {
     LOG(INFO) << "fs: removed " << removed << " stale file(s) from inbox " << peer_id;
   }
-  return std::unique_ptr<FsFolder>(
-      new FsFolder(dirpath, peer_id, access, NewSessionId(), root, *peers, *inbox_root, *inbox));
+  return std::unique_ptr<FsFolder>(new FsFolder(dirpath, peer_id, access, NewSessionId(),
+                                                std::move(root), std::move(peers),
+                                                std::move(inbox_root), std::move(inbox)));
 }
 
 FsFolder::FsFolder(std::string dirpath, std::string peer_id, FolderAccess access, uint64_t session,
-                   int root_fd, int peers_fd, int inbox_root_fd, int inbox_fd)
+                   UniqueFd root_fd, UniqueFd peers_fd, UniqueFd inbox_root_fd, UniqueFd inbox_fd)
     : dirpath_(std::move(dirpath)),
       peer_id_(std::move(peer_id)),
       access_(std::move(access)),
       session_(session),
-      root_fd_(root_fd),
-      peers_fd_(peers_fd),
-      inbox_root_fd_(inbox_root_fd),
-      inbox_fd_(inbox_fd) {}
+      root_fd_(std::move(root_fd)),
+      peers_fd_(std::move(peers_fd)),
+      inbox_root_fd_(std::move(inbox_root_fd)),
+      inbox_fd_(std::move(inbox_fd)) {}
 
-FsFolder::~FsFolder() {
-  for (int fd : {inbox_fd_, inbox_root_fd_, peers_fd_, root_fd_}) close(fd);
-}
+FsFolder::~FsFolder() = default;
 
 std::string FsFolder::inbox_path() const {
   return absl::StrCat(dirpath_, "/", kInboxDir, "/", peer_id_);
@@ -106,14 +100,15 @@ std::string FsFolder::inbox_path() const {
 
 int FsFolder::OpenPeerInbox(absl::string_view id) const {
   std::string name(id);
-  return openat(inbox_root_fd_, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  return openat(inbox_root_fd_.get(), name.c_str(),
+                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 void FsFolder::Leave() {
   std::string announcement = absl::StrCat(peer_id_, kPeerSuffix);
-  unlinkat(peers_fd_, announcement.c_str(), 0);
-  EmptyDirectory(inbox_fd_);
-  unlinkat(inbox_root_fd_, peer_id_.c_str(), AT_REMOVEDIR);
+  unlinkat(peers_fd_.get(), announcement.c_str(), 0);
+  EmptyDirectory(inbox_fd_.get());
+  unlinkat(inbox_root_fd_.get(), peer_id_.c_str(), AT_REMOVEDIR);
 }
 
 }  // namespace fstun::fs

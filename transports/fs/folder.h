@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "core/registry.h"
+#include "sys/unique_fd.h"
 #include "transports/fs/fs_io.h"
 
 namespace fstun::fs {
@@ -38,10 +39,10 @@ class FsFolder {
   const std::string& peer_id() const { return peer_id_; }
   const FolderAccess& access() const { return access_; }
   uint64_t session() const { return session_; }
-  int root_fd() const { return root_fd_; }
-  int peers_fd() const { return peers_fd_; }
-  int inbox_root_fd() const { return inbox_root_fd_; }
-  int inbox_fd() const { return inbox_fd_; }  // DIR/inbox/<me>
+  int root_fd() const { return root_fd_.get(); }
+  int peers_fd() const { return peers_fd_.get(); }
+  int inbox_root_fd() const { return inbox_root_fd_.get(); }
+  int inbox_fd() const { return inbox_fd_.get(); }  // DIR/inbox/<me>
   // DIR/inbox/<me> as a path (for inotify).
   std::string inbox_path() const;
 
@@ -54,16 +55,16 @@ class FsFolder {
 
  private:
   FsFolder(std::string dirpath, std::string peer_id, FolderAccess access, uint64_t session,
-           int root_fd, int peers_fd, int inbox_root_fd, int inbox_fd);
+           UniqueFd root_fd, UniqueFd peers_fd, UniqueFd inbox_root_fd, UniqueFd inbox_fd);
 
   const std::string dirpath_;
   const std::string peer_id_;
   const FolderAccess access_;
   const uint64_t session_;
-  const int root_fd_;
-  const int peers_fd_;
-  const int inbox_root_fd_;
-  const int inbox_fd_;
+  const UniqueFd root_fd_;
+  const UniqueFd peers_fd_;
+  const UniqueFd inbox_root_fd_;
+  const UniqueFd inbox_fd_;
 };
 
 }  // namespace fstun::fs

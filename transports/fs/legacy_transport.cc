@@ -38,20 +38,21 @@ absl::StatusOr<std::unique_ptr<LegacyFsTransport>> LegacyFsTransport::Create(
   if (options.max_backlog_bytes < options.mtu) {
     return absl::InvalidArgumentError("fs legacy: --fs_max_backlog_bytes is below the MTU");
   }
-  int fd = open(options.dirpath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
+  UniqueFd fd(open(options.dirpath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) {
     return absl::InvalidArgumentError(
         absl::StrCat("fs legacy: cannot open folder '", options.dirpath, "': ", strerror(errno)));
   }
-  std::string fs_type = FilesystemType(fd);
+  std::string fs_type = FilesystemType(fd.get());
   LOG(INFO) << "fs legacy: files '" << options.own_prefix << "-<ns>' in " << options.dirpath << " ("
             << fs_type << ")";
-  return std::unique_ptr<LegacyFsTransport>(new LegacyFsTransport(std::move(options), fd, fs_type));
+  return std::unique_ptr<LegacyFsTransport>(
+      new LegacyFsTransport(std::move(options), std::move(fd), fs_type));
 }
 
-LegacyFsTransport::LegacyFsTransport(LegacyOptions options, int dir_fd, std::string fs_type)
+LegacyFsTransport::LegacyFsTransport(LegacyOptions options, UniqueFd dir_fd, std::string fs_type)
     : options_(std::move(options)),
-      dir_fd_(dir_fd),
+      dir_fd_(std::move(dir_fd)),
       watch_(std::make_unique<FolderWatch>(options_.dirpath, options_.use_inotify)),
       pacer_(options_.pacer, absl::StrCat(options_.dirpath, " (", fs_type, ", legacy)"),
              watch_->has_inotify()) {
@@ -59,10 +60,7 @@ LegacyFsTransport::LegacyFsTransport(LegacyOptions options, int dir_fd, std::str
   interval_ns_.store(absl::ToInt64Nanoseconds(pacer_.interval()));
 }
 
-LegacyFsTransport::~LegacyFsTransport() {
-  Close();
-  close(dir_fd_);
-}
+LegacyFsTransport::~LegacyFsTransport() { Close(); }
 
 absl::Duration LegacyFsTransport::poll_interval() const {
   return absl::Nanoseconds(interval_ns_.load(std::memory_order_relaxed));
@@ -77,7 +75,7 @@ const char* LegacyFsTransport::NameFor(uint64_t time_ns, bool temp) {
 
 void LegacyFsTransport::Reclaim() {
   while (!written_.empty()) {
-    if (Exists(dir_fd_, NameFor(written_.front().time_ns, false))) break;
+    if (Exists(dir_fd_.get(), NameFor(written_.front().time_ns, false))) break;
     backlog_bytes_ -= written_.front().bytes;
     written_.pop_front();
   }
@@ -129,7 +127,7 @@ absl::StatusOr<size_t> LegacyFsTransport::Send(const PeerId& to,
     iovec iov{const_cast<uint8_t*>(f.data()), f.size()};
     // The format prescribes the temp name ("_" + name: the old script skips it).
     absl::Status s =
-        WriteRecordFile(dir_fd_, NameFor(t, false), {&iov, 1}, {}, nullptr, temp.c_str());
+        WriteRecordFile(dir_fd_.get(), NameFor(t, false), {&iov, 1}, {}, nullptr, temp.c_str());
     if (!s.ok()) {
       counters_.AddDrop("write_error");
       LOG_EVERY_N(WARNING, 1000) << "fs legacy: " << s;
@@ -148,7 +146,7 @@ absl::StatusOr<size_t> LegacyFsTransport::Send(const PeerId& to,
 void LegacyFsTransport::ListIncoming() {
   incoming_.clear();
   incoming_pos_ = 0;
-  for (std::string& name : ListDir(dir_fd_)) {
+  for (std::string& name : ListDir(dir_fd_.get())) {
     if (absl::StartsWith(name, options_.own_prefix) || absl::StartsWith(name, "_")) continue;
     incoming_.push_back(std::move(name));
   }
@@ -171,15 +169,15 @@ absl::StatusOr<Transport::Received> LegacyFsTransport::Receive(FrameBatch& batch
   uint64_t bytes = 0;
   while (!batch.full() && incoming_pos_ < incoming_.size()) {
     const char* name = incoming_[incoming_pos_++].c_str();
-    ReadResult r = ReadRegularFile(dir_fd_, name, options_.mtu, buffer_);
+    ReadResult r = ReadRegularFile(dir_fd_.get(), name, options_.mtu, buffer_);
     if (r.outcome == ReadOutcome::kTooLarge) {
-      unlinkat(dir_fd_, name, 0);
+      unlinkat(dir_fd_.get(), name, 0);
       counters_.AddDrop("oversize_file");
       continue;
     }
     // Directories, FIFOs, symlinks are not the format's: leave them alone.
     if (r.outcome != ReadOutcome::kOk) continue;
-    unlinkat(dir_fd_, name, 0);
+    unlinkat(dir_fd_.get(), name, 0);
     if (buffer_.size() == 0) {
       counters_.AddDrop("empty_file");
       continue;

@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/counters.h"
 #include "core/transport.h"
+#include "sys/unique_fd.h"
 #include "transports/fs/fs_io.h"
 #include "transports/fs/wakeup.h"
 
@@ -66,13 +67,13 @@ class LegacyFsTransport : public Transport {
     size_t bytes;
   };
 
-  LegacyFsTransport(LegacyOptions options, int dir_fd, std::string fs_type);
+  LegacyFsTransport(LegacyOptions options, UniqueFd dir_fd, std::string fs_type);
   const char* NameFor(uint64_t time_ns, bool temp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Reclaim() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ListIncoming() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const LegacyOptions options_;
-  const int dir_fd_;
+  const UniqueFd dir_fd_;
   std::unique_ptr<FolderWatch> watch_;
   std::atomic<bool> closed_{false};
   std::atomic<int64_t> interval_ns_{0};

@@ -7,9 +7,7 @@
 
 namespace fstun::fs {
 
-OutboundStream::~OutboundStream() {
-  if (inbox_fd_ >= 0) close(inbox_fd_);
-}
+OutboundStream::~OutboundStream() = default;
 
 void OutboundStream::Start(int inbox_fd, uint64_t peer_session) {
   Resume(inbox_fd, peer_session, 1);
@@ -24,13 +22,10 @@ void OutboundStream::Resume(int inbox_fd, uint64_t peer_session, uint64_t seq) {
   backlog_bytes_ = 0;
 }
 
-void OutboundStream::SetInbox(int inbox_fd) {
-  if (inbox_fd_ >= 0) close(inbox_fd_);
-  inbox_fd_ = inbox_fd;
-}
+void OutboundStream::SetInbox(int inbox_fd) { inbox_fd_.reset(inbox_fd); }
 
 void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags, Counters& counters) {
-  if (inbox_fd_ < 0 || name_ == nullptr) {
+  if (!inbox_fd_.valid() || name_ == nullptr) {
     counters.AddDrop("no_route", frames.size());
     return;
   }
@@ -79,7 +74,7 @@ bool OutboundStream::WriteRecord(absl::Span<const FrameView> frames, size_t payl
     absl::Span<const iovec> iov =
         encoder_.Encode(config_.my_id, config_.my_session, seq, frames, flags);
     bool blocked = false;
-    s = WriteRecordFile(inbox_fd_, name_->For(seq), iov, config_.access, &blocked);
+    s = WriteRecordFile(inbox_fd_.get(), name_->For(seq), iov, config_.access, &blocked);
     if (s.ok()) {
       outstanding_.push_back({seq, encoder_.size(), frames.size()});
       backlog_bytes_ += encoder_.size();
@@ -107,9 +102,9 @@ bool OutboundStream::WriteRecord(absl::Span<const FrameView> frames, size_t payl
 
 size_t OutboundStream::Reclaim() {
   size_t consumed = 0;
-  while (!outstanding_.empty() && inbox_fd_ >= 0) {
+  while (!outstanding_.empty() && inbox_fd_.valid()) {
     const Outstanding& o = outstanding_.front();
-    if (Exists(inbox_fd_, name_->For(o.seq))) break;
+    if (Exists(inbox_fd_.get(), name_->For(o.seq))) break;
     backlog_bytes_ -= o.bytes;
     outstanding_.pop_front();
     ++consumed;
@@ -125,7 +120,7 @@ uint64_t OutboundStream::FirstUnread() {
 void OutboundStream::DropUnread(const char* reason, Counters& counters) {
   Reclaim();
   for (const Outstanding& o : outstanding_) {
-    if (inbox_fd_ >= 0) unlinkat(inbox_fd_, name_->For(o.seq), 0);
+    if (inbox_fd_.valid()) unlinkat(inbox_fd_.get(), name_->For(o.seq), 0);
     if (reason != nullptr) counters.AddDrop(reason, o.frames);
   }
   outstanding_.clear();

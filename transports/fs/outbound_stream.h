@@ -28,6 +28,7 @@
 #include "absl/types/span.h"
 #include "core/counters.h"
 #include "core/frame.h"
+#include "sys/unique_fd.h"
 #include "transports/fs/fs_io.h"
 #include "transports/fs/names.h"
 #include "transports/fs/record.h"
@@ -64,7 +65,7 @@ class OutboundStream {
   void Resume(int inbox_fd, uint64_t peer_session, uint64_t seq);
   void SetInbox(int inbox_fd);
   // The peer's inbox (also where doorbells are rung), or -1.
-  int inbox_fd() const { return inbox_fd_; }
+  int inbox_fd() const { return inbox_fd_.get(); }
 
   // Writes `frames` in order as records with `flags`. Every frame is either
   // written (counted as tx) or dropped and counted in `counters`.
@@ -95,7 +96,7 @@ class OutboundStream {
 
   const OutboundConfig& config_;
   const std::string peer_id_;
-  int inbox_fd_ = -1;
+  UniqueFd inbox_fd_;
   std::unique_ptr<SeqName> name_;
   uint64_t seq_ = 1;
   std::deque<Outstanding> outstanding_;  // written, not yet seen consumed

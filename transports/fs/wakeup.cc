@@ -26,44 +26,39 @@ constexpr int kOverflowCredit = 1 << 20;
 }  // namespace
 
 FolderWatch::FolderWatch(const std::string& path, bool use_inotify) {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) {
+  epoll_fd_.reset(epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_fd_.valid()) {
     PLOG(WARNING) << "fs: epoll_create1 failed; waking on close only, polling for data";
     return;
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, close_event_.fd(), &ev) != 0) {
+  if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, close_event_.fd(), &ev) != 0) {
     PLOG(WARNING) << "fs: epoll_ctl failed";
-    close(epoll_fd_);
-    epoll_fd_ = -1;
+    epoll_fd_.reset();
     return;
   }
   if (!use_inotify) return;
-  inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (inotify_fd_ < 0) {
+  inotify_fd_.reset(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!inotify_fd_.valid()) {
     PLOG(WARNING) << "fs: inotify unavailable; polling only";
     return;
   }
-  if (inotify_add_watch(inotify_fd_, path.c_str(), kWatchMask | IN_ONLYDIR) < 0 ||
-      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, inotify_fd_, &ev) != 0) {
+  if (inotify_add_watch(inotify_fd_.get(), path.c_str(), kWatchMask | IN_ONLYDIR) < 0 ||
+      epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, inotify_fd_.get(), &ev) != 0) {
     PLOG(WARNING) << "fs: cannot watch " << path << " with inotify; polling only";
-    close(inotify_fd_);
-    inotify_fd_ = -1;
+    inotify_fd_.reset();
   }
 }
 
-FolderWatch::~FolderWatch() {
-  if (inotify_fd_ >= 0) close(inotify_fd_);
-  if (epoll_fd_ >= 0) close(epoll_fd_);
-}
+FolderWatch::~FolderWatch() = default;
 
 int FolderWatch::Drain(absl::FunctionRef<bool(absl::string_view)> counts) {
-  if (inotify_fd_ < 0) return 0;
+  if (!inotify_fd_.valid()) return 0;
   alignas(inotify_event) char buf[8192];
   int count = 0;
   while (true) {
-    ssize_t n = read(inotify_fd_, buf, sizeof(buf));
+    ssize_t n = read(inotify_fd_.get(), buf, sizeof(buf));
     if (n <= 0) break;
     for (ssize_t off = 0; off + static_cast<ssize_t>(sizeof(inotify_event)) <= n;) {
       const inotify_event* e = reinterpret_cast<const inotify_event*>(buf + off);

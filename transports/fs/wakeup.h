@@ -33,6 +33,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/event_fd.h"
+#include "sys/unique_fd.h"
 
 namespace fstun::fs {
 
@@ -45,8 +46,8 @@ class FolderWatch {
   FolderWatch(const FolderWatch&) = delete;
   FolderWatch& operator=(const FolderWatch&) = delete;
 
-  int fd() const { return epoll_fd_ >= 0 ? epoll_fd_ : close_event_.fd(); }
-  bool has_inotify() const { return inotify_fd_ >= 0; }
+  int fd() const { return epoll_fd_.valid() ? epoll_fd_.get() : close_event_.fd(); }
+  bool has_inotify() const { return inotify_fd_.valid(); }
 
   // Reads pending inotify events. Returns how many named new files for
   // which `counts(name)` is true; a queue overflow counts as very many.
@@ -56,8 +57,8 @@ class FolderWatch {
 
  private:
   EventFd close_event_;
-  int inotify_fd_ = -1;
-  int epoll_fd_ = -1;
+  UniqueFd inotify_fd_;
+  UniqueFd epoll_fd_;
 };
 
 struct PacerOptions {

@@ -380,8 +380,9 @@ std::vector<PeerStatus> FsTransport::peers() const {
     s.last_seen = p->beat_changed_at;
     s.details.emplace_back("wakeup", pacer_.path_name());
     if (pacer_.interval() != absl::InfiniteDuration()) {
-      s.details.emplace_back(pacer_.path_name() == "polling" ? "poll_interval" : "safety_poll",
-                             absl::FormatDuration(pacer_.interval()));
+      s.details.emplace_back(
+          pacer_.path() == WakeupPacer::Path::kPolling ? "poll_interval" : "safety_poll",
+          absl::FormatDuration(pacer_.interval()));
     }
     s.backlog_bytes = p->out.backlog_bytes();
     s.counters.tx_frames = p->out.tx_frames();

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -337,6 +338,21 @@ TEST(FsTransportTest, AmbiguousOrUnknownDestinationIsDroppedNotLeaked) {
   EXPECT_EQ(server->counters().drops_for("no_route"), 1u);
   EXPECT_THAT(ReceiveN(*c1, 1, absl::Milliseconds(100)), IsEmpty());
   EXPECT_THAT(ReceiveN(*c2, 1, absl::Milliseconds(100)), IsEmpty());
+}
+
+TEST(FsTransportTest, StatusNamesTheWakeUpPathAndThePollInterval) {
+  TempFolder folder;
+  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
+  ao.use_inotify = false;  // polling from the start
+  auto a = MakePeer(ao);
+  auto b = MakePeer(TestOptions(folder.path(), "192.0.2.1/24"));
+  ASSERT_TRUE(WaitForPeer(*a, b->peer_id()));
+  std::vector<PeerStatus> peers = a->peers();
+  ASSERT_EQ(peers.size(), 1u);
+  std::map<std::string, std::string> details(peers[0].details.begin(), peers[0].details.end());
+  EXPECT_EQ(details["wakeup"], "polling");
+  EXPECT_EQ(details.count("poll_interval"), 1u);
+  EXPECT_EQ(details.count("safety_poll"), 0u);
 }
 
 TEST(FsTransportTest, APeerThatLeavesIsReportedGone) {

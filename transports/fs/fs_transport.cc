@@ -67,6 +67,7 @@ OutboundConfig MakeOutboundConfig(const FsTransportOptions& o, const FsFolder& f
   c.max_file_bytes = o.max_file_bytes;
   c.max_backlog_bytes = o.max_backlog_bytes;
   c.access = o.access;
+  c.coalesce_max = o.coalesce_max;
   return c;
 }
 
@@ -155,8 +156,10 @@ std::string FsTransport::wakeup_path() const {
 }
 
 void FsTransport::PublishInterval() {
-  interval_ns_.store(more_ready_ ? 0 : absl::ToInt64Nanoseconds(pacer_.interval()),
-                     std::memory_order_relaxed);
+  absl::Duration d = pacer_.interval();
+  // Held frames go when the peer takes its last record: look soon.
+  if (held_) d = std::min(d, options_.pacer.poll_min);
+  interval_ns_.store(more_ready_ ? 0 : absl::ToInt64Nanoseconds(d), std::memory_order_relaxed);
 }
 
 absl::InlinedVector<WaitFd, 2> FsTransport::wait_fds() const { return {{watch_->fd(), POLLIN}}; }
@@ -292,7 +295,8 @@ absl::StatusOr<size_t> FsTransport::Send(const PeerId& to, absl::Span<const Fram
   if (p->out.inbox_fd() < 0) p->out.SetInbox(folder_->OpenPeerInbox(p->id));
   // Frames travel as the core adapted them; the record says whether they
   // carry a virtio_net_hdr (both ends announced offloads).
-  p->out.Write(run, vnet && p->ann.offload ? kRecordFlagVnetHdr : 0, counters_);
+  p->out.Write(run, vnet && p->ann.offload ? kRecordFlagVnetHdr : 0, counters_, now);
+  held_ |= p->out.has_held();
   pacer_.OnActivity(now);  // a reply is likely soon: poll fast
   pacer_.Update(now);
   PublishInterval();
@@ -308,6 +312,13 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   pacer_.OnEvents(
       watch_->Drain([](absl::string_view name) { return absl::EndsWith(name, kRecordSuffix); }));
   Housekeeping(now);
+  if (held_) {
+    held_ = false;
+    for (const auto& p : peers_.peers()) {
+      p->out.Flush(now, counters_);
+      held_ |= p->out.has_held();
+    }
+  }
   const size_t before = batch.size();
   more_ready_ = false;
   // One peer per call (the core learns the sender from Received::from);

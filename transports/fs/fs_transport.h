@@ -82,6 +82,11 @@ struct FsTransportOptions {
   size_t max_backlog_bytes = 32 << 20;
   // Largest record file written; a bigger batch is split.
   size_t max_file_bytes = 1 << 20;
+  // While a peer has not taken the last record written to it, later frames
+  // are held this long at most and written as one record (OutboundStream;
+  // zero: off, the default for now: a transport that is only sent on, never
+  // received on, writes held frames only at its next Send).
+  absl::Duration coalesce_max = absl::ZeroDuration();
   PacerOptions pacer;
   bool use_inotify = true;
   absl::Duration heartbeat = absl::Seconds(1);
@@ -157,6 +162,7 @@ class FsTransport : public Transport {
   WakeupPacer pacer_ ABSL_GUARDED_BY(mu_);
   // The last Receive stopped early (batch full, or a gap was skipped).
   bool more_ready_ ABSL_GUARDED_BY(mu_) = false;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;       // some stream holds frames
   size_t next_reader_ ABSL_GUARDED_BY(mu_) = 0;  // round robin over streams
   // When each periodic job is due next.
   absl::Time next_beat_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

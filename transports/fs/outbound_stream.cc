@@ -11,6 +11,10 @@ OutboundStream::~OutboundStream() = default;
 
 void OutboundStream::Start(int inbox_fd, uint64_t peer_session) {
   Resume(inbox_fd, peer_session, 1);
+  // Held frames were for the old session (DropUnread counted them).
+  held_.clear();
+  held_sizes_.clear();
+  last_record_at_ = absl::InfinitePast();
 }
 
 void OutboundStream::Resume(int inbox_fd, uint64_t peer_session, uint64_t seq) {
@@ -24,7 +28,72 @@ void OutboundStream::Resume(int inbox_fd, uint64_t peer_session, uint64_t seq) {
 
 void OutboundStream::SetInbox(int inbox_fd) { inbox_fd_.reset(inbox_fd); }
 
-void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags, Counters& counters) {
+void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags, Counters& counters,
+                           absl::Time now) {
+  if (frames.empty()) return;
+  Flush(now, counters);  // what is held goes first once its time has come
+  if (!ShouldHold(frames, flags, now)) {
+    // They do not fit with what is held: that goes first (and the new ones
+    // are then held behind the record just written), or nothing is held
+    // and the last record is old enough: written at once.
+    if (!held_sizes_.empty()) {
+      FlushHeld(counters);
+      last_record_at_ = now;
+    }
+    if (!ShouldHold(frames, flags, now)) {
+      WriteNow(frames, flags, counters);
+      last_record_at_ = now;
+      return;
+    }
+  }
+  if (held_sizes_.empty()) held_flags_ = flags;
+  for (FrameView f : frames) {
+    held_.append(reinterpret_cast<const char*>(f.data()), f.size());
+    held_sizes_.push_back(f.size());
+  }
+}
+
+bool OutboundStream::ShouldHold(absl::Span<const FrameView> frames, uint32_t flags,
+                                absl::Time now) {
+  if (config_.coalesce_max <= absl::ZeroDuration() || !inbox_fd_.valid() || name_ == nullptr) {
+    return false;
+  }
+  if (!held_sizes_.empty() && flags != held_flags_) return false;
+  size_t bytes = held_.size();
+  for (FrameView f : frames) bytes += f.size();
+  const size_t count = held_sizes_.size() + frames.size();
+  const size_t record = RecordSize(config_.my_id.size(), count, bytes);
+  // Too many for one record, or past the backlog cap (Write drops there).
+  if (count > kMaxRecordFrames || record > config_.max_file_bytes ||
+      backlog_bytes_ + record > config_.max_backlog_bytes) {
+    return false;
+  }
+  return !held_sizes_.empty() || now - last_record_at_ < config_.coalesce_max;
+}
+
+void OutboundStream::Flush(absl::Time now, Counters& counters, bool force) {
+  if (held_sizes_.empty()) return;
+  if (!force && now - last_record_at_ < config_.coalesce_max) return;
+  FlushHeld(counters);
+  last_record_at_ = now;
+}
+
+void OutboundStream::FlushHeld(Counters& counters) {
+  if (held_sizes_.empty()) return;
+  std::vector<FrameView> views;
+  views.reserve(held_sizes_.size());
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(held_.data());
+  for (size_t n : held_sizes_) {
+    views.emplace_back(p, n);
+    p += n;
+  }
+  WriteNow(views, held_flags_, counters);
+  held_.clear();
+  held_sizes_.clear();
+}
+
+void OutboundStream::WriteNow(absl::Span<const FrameView> frames, uint32_t flags,
+                              Counters& counters) {
   if (!inbox_fd_.valid() || name_ == nullptr) {
     counters.AddDrop("no_route", frames.size());
     return;
@@ -118,6 +187,9 @@ uint64_t OutboundStream::FirstUnread() {
 }
 
 void OutboundStream::DropUnread(const char* reason, Counters& counters) {
+  if (reason != nullptr && !held_sizes_.empty()) counters.AddDrop(reason, held_sizes_.size());
+  held_.clear();
+  held_sizes_.clear();
   Reclaim();
   for (const Outstanding& o : outstanding_) {
     if (inbox_fd_.valid()) unlinkat(inbox_fd_.get(), name_->For(o.seq), 0);

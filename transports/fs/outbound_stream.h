@@ -16,6 +16,17 @@
 // a directory (a rename cannot replace it) is given up and the record goes
 // under the next number (`blocked_name`, at most kMaxBlockedNamesPerRecord
 // in a row).
+//
+// Coalescing (coalesce_max > 0; off by default): every record costs its
+// reader an open, read, close and unlink, which on a slow reader (a guest
+// with an emulated CPU reading a 9p or virtiofs share) dominates bulk
+// transfers, and a fast writer ACK-clocked by that reader otherwise writes
+// each ACK step as its own few-KB record. So records to one peer are written
+// at most every coalesce_max: frames that come sooner after the last record
+// are held in memory (copied, at most one record's worth within the backlog
+// cap) and Flush() writes them as one record when that time has passed. The
+// first frame after a pause is written at once; a frame is never held
+// longer than coalesce_max.
 #ifndef FSTUN_TRANSPORTS_FS_OUTBOUND_STREAM_H_
 #define FSTUN_TRANSPORTS_FS_OUTBOUND_STREAM_H_
 
@@ -24,7 +35,9 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "core/counters.h"
 #include "core/frame.h"
@@ -45,6 +58,8 @@ struct OutboundConfig {
   size_t max_file_bytes = 1 << 20;
   size_t max_backlog_bytes = 32 << 20;
   FolderAccess access;
+  // Records to one peer at most this often (see above); 0: off.
+  absl::Duration coalesce_max = absl::ZeroDuration();
 };
 
 class OutboundStream {
@@ -67,16 +82,23 @@ class OutboundStream {
   // The peer's inbox (also where doorbells are rung), or -1.
   int inbox_fd() const { return inbox_fd_.get(); }
 
-  // Writes `frames` in order as records with `flags`. Every frame is either
-  // written (counted as tx) or dropped and counted in `counters`.
-  void Write(absl::Span<const FrameView> frames, uint32_t flags, Counters& counters);
+  // Writes `frames` in order as records with `flags` (or holds them; see
+  // above). Every frame is either written
+  // (counted as tx), held, or dropped and counted in `counters`.
+  void Write(absl::Span<const FrameView> frames, uint32_t flags, Counters& counters,
+             absl::Time now);
+  // Writes held frames once coalesce_max has passed since the last record
+  // (`force`: now).
+  void Flush(absl::Time now, Counters& counters, bool force = false);
+  bool has_held() const { return !held_sizes_.empty(); }
   // Forgets records the peer has consumed; returns how many.
   size_t Reclaim();
   // The number the peer waits for: the oldest record it has not read (after
   // a Reclaim), or the next one to write.
   uint64_t FirstUnread();
-  // Deletes the records the peer has not read; counts their frames as
-  // dropped for `reason` (nullptr: not counted, e.g. on a clean stop).
+  // Deletes the records the peer has not read and forgets held frames;
+  // counts their frames as dropped for `reason` (nullptr: not counted,
+  // e.g. on a clean stop).
   void DropUnread(const char* reason, Counters& counters);
 
   size_t backlog_bytes() const { return backlog_bytes_; }
@@ -93,6 +115,12 @@ class OutboundStream {
   // Writes one record of `frames`; false if the inbox went away.
   bool WriteRecord(absl::Span<const FrameView> frames, size_t payload, uint32_t flags,
                    Counters& counters);
+  // Write() without holding.
+  void WriteNow(absl::Span<const FrameView> frames, uint32_t flags, Counters& counters);
+  // Whether `frames` should be held at `now` (the last record is younger
+  // than coalesce_max, and they fit one record with what is held already).
+  bool ShouldHold(absl::Span<const FrameView> frames, uint32_t flags, absl::Time now);
+  void FlushHeld(Counters& counters);
 
   const OutboundConfig& config_;
   const std::string peer_id_;
@@ -104,6 +132,11 @@ class OutboundStream {
   RecordEncoder encoder_;
   uint64_t tx_frames_ = 0;
   uint64_t tx_bytes_ = 0;
+  // Held frames: their bytes back to back, each one's size, their flags.
+  std::string held_;
+  std::vector<size_t> held_sizes_;
+  uint32_t held_flags_ = 0;
+  absl::Time last_record_at_ = absl::InfinitePast();
 };
 
 }  // namespace fstun::fs

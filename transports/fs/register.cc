@@ -44,6 +44,11 @@ DEFINE_uint64(fs_poll_max_ms, 5,
               "pause waits about half of it; each look costs one open of a name (on FUSE ~40 us "
               "of CPU with the daemon's share). 5: ~2% of a core idle; 50: ~0.2%, 25 ms "
               "added latency");
+DEFINE_uint64(fs_coalesce_ms, 0,
+              "fs transport: while a peer has not yet taken the last record written to it, "
+              "hold later frames up to this long and write them as one record (a slow reader "
+              "pays per record: host-to-guest bulk over 9p/virtiofs on an emulated CPU, "
+              "docs/shared-folders.md); 0: off");
 DEFINE_uint64(fs_hot_window_ms, 20,
               "fs transport: keep polling at --fs_poll_min_us this long after the last frame");
 DEFINE_bool(fs_inotify, true,
@@ -70,7 +75,8 @@ absl::Status Number(const TransportConfig& config, const char* key, uint64_t fla
 }
 
 absl::StatusOr<std::unique_ptr<Transport>> CreateFs(const TransportConfig& config) {
-  uint64_t backlog, file, poll_min_us, poll_max_ms, hot_ms, peer_timeout_ms, gap_ms, gc_ms;
+  uint64_t backlog, file, poll_min_us, poll_max_ms, hot_ms, peer_timeout_ms, gap_ms, gc_ms,
+      coalesce_ms;
   for (auto [key, flag, out] : {
            std::tuple{"max_backlog_bytes", FLAGS_fs_max_backlog_bytes, &backlog},
            std::tuple{"max_file_bytes", FLAGS_fs_max_file_bytes, &file},
@@ -80,6 +86,7 @@ absl::StatusOr<std::unique_ptr<Transport>> CreateFs(const TransportConfig& confi
            std::tuple{"peer_timeout_ms", FLAGS_fs_peer_timeout_ms, &peer_timeout_ms},
            std::tuple{"gap_wait_ms", FLAGS_fs_gap_wait_ms, &gap_ms},
            std::tuple{"gc_interval_ms", FLAGS_fs_gc_interval_ms, &gc_ms},
+           std::tuple{"coalesce_ms", FLAGS_fs_coalesce_ms, &coalesce_ms},
        }) {
     if (absl::Status s = Number(config, key, flag, out); !s.ok()) return s;
   }
@@ -144,6 +151,7 @@ absl::StatusOr<std::unique_ptr<Transport>> CreateFs(const TransportConfig& confi
   o.peer_timeout = absl::Milliseconds(peer_timeout_ms);
   o.gap_wait = absl::Milliseconds(gap_ms);
   o.gc_interval = absl::Milliseconds(gc_ms);
+  o.coalesce_max = absl::Milliseconds(coalesce_ms);
   absl::StatusOr<std::unique_ptr<FsTransport>> t = FsTransport::Create(std::move(o));
   if (!t.ok()) return t.status();
   return std::unique_ptr<Transport>(*std::move(t));

@@ -372,6 +372,22 @@ TEST(FsTransportTest, APeerThatLeavesIsReportedGone) {
   EXPECT_EQ(Tags(ReceiveN(*c2, 3, kTimeout)), (std::vector<int64_t>{2, 3, 4}));
 }
 
+TEST(FsTransportTest, CoalescingHoldsFramesSentSoonAfterARecordAndWritesThemAsOne) {
+  TempFolder folder;
+  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
+  ao.coalesce_max = absl::Seconds(1);
+  auto a = MakePeer(ao);
+  auto b = MakePeer(TestOptions(folder.path(), "192.0.2.1/24"));
+  // 20 Send calls of one frame each, well within a second.
+  SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 0, 20, 200), /*batch=*/false);
+  EXPECT_EQ(RecordsIn(folder.inbox(b->peer_id())).size(), 1u);  // the first; 19 held
+  EXPECT_LE(a->poll_interval(), ao.pacer.poll_min);             // call again soon: frames are held
+  RunFor({a.get()}, absl::Milliseconds(1200));
+  EXPECT_EQ(RecordsIn(folder.inbox(b->peer_id())).size(), 2u);
+  EXPECT_EQ(Tags(ReceiveN(*b, 20, kTimeout)), Range(0, 20));
+  EXPECT_EQ(a->counters().total_drops(), 0u);
+}
+
 TEST(FsTransportTest, BacklogStopsAtTheCapAndDrainsAfterwards) {
   TempFolder folder;
   FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");

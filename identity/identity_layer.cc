@@ -30,8 +30,8 @@ IdentityLayer::IdentityLayer(std::unique_ptr<PeerCrypto> crypto, PeerLink* inner
     : crypto_(std::move(crypto)),
       inner_(inner),
       clock_(clock ? std::move(clock) : std::function<absl::Time()>([] { return absl::Now(); })),
-      bound_(crypto_->peer_count()),
-      deliver_vnet_(crypto_->peer_count(), false) {
+      deliver_vnet_(crypto_->peer_count(), false),
+      bound_(crypto_->peer_count()) {
   for (size_t i = 0; i < crypto_->peer_count(); ++i) {
     by_id_[crypto_->peer_config(i).public_key.ToBase64()] = i;
   }

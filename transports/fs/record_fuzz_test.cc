@@ -116,7 +116,9 @@ TEST(RecordFuzz, NamesAndAnnouncementsNeverCrash) {
     std::string name(rng() % 80, 'x');
     for (char& c : name) c = alphabet[rng() % alphabet.size()];
     auto parsed = ParseInboxName(name);
-    if (parsed) EXPECT_TRUE(IsValidPeerId(parsed->sender));
+    if (parsed) {
+      EXPECT_TRUE(IsValidPeerId(parsed->sender));
+    }
     std::string text = valid;
     size_t edits = 1 + rng() % 3;
     for (size_t e = 0; e < edits; ++e) text[rng() % text.size()] = static_cast<char>(rng());

@@ -96,7 +96,9 @@ void SendAll(Transport& t, const std::vector<std::vector<uint8_t>>& frames, bool
     if (run.empty()) return;
     absl::StatusOr<size_t> n = t.Send(run_peer, run);
     EXPECT_TRUE(n.ok()) << n.status();
-    if (n.ok()) EXPECT_EQ(*n, run.size());
+    if (n.ok()) {
+      EXPECT_EQ(*n, run.size());
+    }
     run.clear();
   };
   for (const auto& f : frames) {

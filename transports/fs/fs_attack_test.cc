@@ -33,23 +33,6 @@ using namespace fstun::fs::testing;  // NOLINT
 
 constexpr absl::Duration kTimeout = absl::Seconds(8);
 
-std::vector<uint8_t> RecordImage(const FsTransport& sender, uint64_t seq,
-                                 const std::vector<uint8_t>& frame) {
-  RecordEncoder enc;
-  FrameView v(frame);
-  std::vector<uint8_t> out;
-  for (const iovec& io : enc.Encode(sender.peer_id(), sender.session(), seq, {&v, 1})) {
-    const uint8_t* p = static_cast<const uint8_t*>(io.iov_base);
-    out.insert(out.end(), p, p + io.iov_len);
-  }
-  return out;
-}
-
-void WriteFile(const std::string& path, absl::string_view bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), bytes.size());
-}
-
 // A directory that nobody can remove with rmdir (it is not empty).
 void MakeNonEmptyDirectory(const std::string& path) {
   ASSERT_EQ(mkdir(path.c_str(), 0700), 0) << path;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 
@@ -13,6 +14,7 @@
 #include "core/event_fd.h"
 #include "gtest/gtest.h"
 #include "testing/packet_builder.h"
+#include "transports/fs/record.h"
 
 namespace fstun::fs::testing {
 
@@ -80,6 +82,28 @@ bool WaitForPeer(Transport& t, const std::string& id) {
     absl::SleepFor(absl::Milliseconds(5));
   }
   return false;
+}
+
+std::vector<uint8_t> RecordImage(const FsTransport& sender, uint64_t seq,
+                                 const std::vector<uint8_t>& frame) {
+  RecordEncoder enc;
+  FrameView v(frame);
+  std::vector<uint8_t> out;
+  for (const iovec& io : enc.Encode(sender.peer_id(), sender.session(), seq, {&v, 1})) {
+    const uint8_t* p = static_cast<const uint8_t*>(io.iov_base);
+    out.insert(out.end(), p, p + io.iov_len);
+  }
+  return out;
+}
+
+void WriteFile(const std::string& path, absl::Span<const uint8_t> bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+void WriteFile(const std::string& path, absl::string_view bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(bytes.data(), bytes.size());
 }
 
 std::vector<uint8_t> Frame(const std::string& src, const std::string& dst, uint32_t tag,

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "core/routing_table.h"
 #include "core/transport.h"
 #include "transports/fs/fs_transport.h"
@@ -41,6 +43,14 @@ RoutingTable& TableOf(Transport& t, bool client = false, bool fresh = false);
 void Housekeep(Transport& t);
 // Waits up to 2 s until t reported peer `id` to TableOf(t).
 bool WaitForPeer(Transport& t, const std::string& id);
+
+// The bytes of a well-formed record from `sender` numbered `seq` carrying
+// `frame` (for tests that plant records in an inbox).
+std::vector<uint8_t> RecordImage(const FsTransport& sender, uint64_t seq,
+                                 const std::vector<uint8_t>& frame);
+// Writes `bytes` to `path` (created or truncated).
+void WriteFile(const std::string& path, absl::Span<const uint8_t> bytes);
+void WriteFile(const std::string& path, absl::string_view bytes);
 
 // A UDP frame from `src` to `dst` (bare addresses) carrying `tag`.
 std::vector<uint8_t> Frame(const std::string& src, const std::string& dst, uint32_t tag,

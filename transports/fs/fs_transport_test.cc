@@ -49,23 +49,6 @@ std::string RecordName(const FsTransport& sender, const FsTransport& receiver, u
   return n.For(seq);
 }
 
-std::vector<uint8_t> RecordImage(const FsTransport& sender, uint64_t seq,
-                                 const std::vector<uint8_t>& frame) {
-  RecordEncoder enc;
-  FrameView v(frame);
-  std::vector<uint8_t> out;
-  for (const iovec& io : enc.Encode(sender.peer_id(), sender.session(), seq, {&v, 1})) {
-    const uint8_t* p = static_cast<const uint8_t*>(io.iov_base);
-    out.insert(out.end(), p, p + io.iov_len);
-  }
-  return out;
-}
-
-void WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
-
 class FsPairTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -143,8 +143,11 @@ void SendAll(Transport& t, const std::vector<std::vector<uint8_t>>& frames, bool
   flush();
 }
 
-std::vector<std::vector<uint8_t>> ReceiveN(Transport& t, size_t count, absl::Duration timeout,
-                                           std::vector<Transport*> others) {
+namespace {
+
+std::vector<std::vector<uint8_t>> Receive(Transport& t, size_t count, absl::Duration timeout,
+                                          const std::vector<Transport*>& others,
+                                          absl::Duration max_sleep) {
   std::vector<std::vector<uint8_t>> out;
   FrameBatch batch(64, kMaxFrameSize);
   FrameBatch ignored(64, kMaxFrameSize);
@@ -164,12 +167,24 @@ std::vector<std::vector<uint8_t>> ReceiveN(Transport& t, size_t count, absl::Dur
     if (n->frames == 0) {
       std::vector<struct pollfd> fds;
       for (const WaitFd& w : t.wait_fds()) fds.push_back({w.fd, POLLIN, 0});
+      absl::Duration sleep = std::min({t.poll_interval(), max_sleep, deadline - absl::Now()});
       poll(fds.data(), fds.size(),
-           static_cast<int>(
-               absl::ToInt64Milliseconds(std::min(t.poll_interval(), absl::Milliseconds(10)))));
+           static_cast<int>(absl::ToInt64Milliseconds(std::max(sleep, absl::ZeroDuration()))));
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<std::vector<uint8_t>> ReceiveN(Transport& t, size_t count, absl::Duration timeout,
+                                           std::vector<Transport*> others) {
+  return Receive(t, count, timeout, others, absl::Milliseconds(10));
+}
+
+std::vector<std::vector<uint8_t>> ReceiveAsThePump(Transport& t, size_t count,
+                                                   absl::Duration timeout) {
+  return Receive(t, count, timeout, {}, absl::InfiniteDuration());
 }
 
 void RunFor(std::vector<Transport*> ts, absl::Duration d) {

@@ -65,6 +65,11 @@ void SendAll(Transport& t, const std::vector<std::vector<uint8_t>>& frames, bool
 // Receive on `others` meanwhile so their housekeeping (heartbeats) runs.
 std::vector<std::vector<uint8_t>> ReceiveN(Transport& t, size_t count, absl::Duration timeout,
                                            std::vector<Transport*> others = {});
+// Like ReceiveN, but sleeps between calls exactly as the pump does: in
+// poll() on wait_fds() for up to poll_interval() (ReceiveN looks at least
+// every 10 ms, which hides a wake-up the transport misses).
+std::vector<std::vector<uint8_t>> ReceiveAsThePump(Transport& t, size_t count,
+                                                   absl::Duration timeout);
 // Runs every transport's Receive for `d` (heartbeats, scans, GC), returning
 // nothing (frames received are dropped: use when none are expected).
 void RunFor(std::vector<Transport*> ts, absl::Duration d);

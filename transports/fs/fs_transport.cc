@@ -309,8 +309,14 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   if (closed_.load()) return ClosedStatus();
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
-  pacer_.OnEvents(
-      watch_->Drain([](absl::string_view name) { return absl::EndsWith(name, kRecordSuffix); }));
+  bool rung = false;
+  pacer_.OnEvents(watch_->Drain([&rung](absl::string_view name) {
+    if (name == kDoorbell) rung = true;
+    return absl::EndsWith(name, kRecordSuffix);
+  }));
+  // The ring woke us: look now, even if we looked < kDoorbellInterval ago
+  // (with inotify nothing else wakes us before the safety poll).
+  if (rung) next_doorbell_ = absl::InfinitePast();
   Housekeeping(now);
   if (held_) {
     held_ = false;

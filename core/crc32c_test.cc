@@ -45,6 +45,31 @@ TEST(Crc32cTest, BothPathsAgreeOnEveryLengthAndAlignment) {
   EXPECT_EQ(Crc32c(data.data(), data.size()), Crc32cExtendPortable(0, data.data(), data.size()));
 }
 
+// Long inputs run as three interleaved parts joined by shift tables: every
+// length around the part boundaries (3 x 256 B, 3 x 8 KiB) and a record's
+// worth must give the portable value.
+TEST(Crc32cTest, InterleavedPartsAgreeAroundEveryBoundary) {
+  // Not Pattern(): its period (256) would give the three parts equal bytes.
+  std::vector<uint8_t> data(3 * 65536 + 100);
+  uint64_t x = 0x9E3779B97F4A7C15;
+  for (uint8_t& b : data) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    b = static_cast<uint8_t>(x >> 32);
+  }
+  for (size_t base : {size_t{768}, size_t{1536}, size_t{24576}, size_t{49152}, size_t{65546}}) {
+    for (size_t n = base - 9; n <= base + 9; ++n) {
+      for (size_t offset : {0, 3}) {
+        EXPECT_EQ(Crc32cExtend(0x12345678, data.data() + offset, n),
+                  Crc32cExtendPortable(0x12345678, data.data() + offset, n))
+            << "offset " << offset << " length " << n;
+      }
+    }
+  }
+  EXPECT_EQ(Crc32c(data.data(), data.size()), Crc32cExtendPortable(0, data.data(), data.size()));
+}
+
 TEST(Crc32cTest, ExtendingEqualsOnePass) {
   std::vector<uint8_t> data = Pattern(10007);
   uint32_t whole = Crc32c(data.data(), data.size());

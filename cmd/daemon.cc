@@ -20,10 +20,12 @@
 #include "glog/logging.h"
 #include "identity/identity_flags.h"
 #include "identity/identity_transport.h"
+#include "identity/link_keys.h"
 #include "netconfig/role.h"
 #include "netconfig/role_flags.h"
 #include "ops/operations.h"
 #include "seal/layer.h"
+#include "seal/link_auth.h"
 #include "security/harden.h"
 #include "security/privileges.h"
 #include "tun/tun_device.h"
@@ -111,15 +113,28 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   // table below.
   std::vector<PeerConfig> configured_peers;
   absl::StatusOr<std::unique_ptr<Transport>> transport;
+  //    Either way the transport also gets a LinkAuthenticator
+  //    (core/link_auth.h) for its own control data: per pair of peers, or
+  //    from the shared key.
   if (identity->has_value()) {
     configured_peers = (*identity)->peers;
     absl::Span<const uint8_t> psk;
     if (key->has_value()) psk = (*key)->bytes();
+    std::vector<PublicKey> peer_keys;
+    for (const PeerConfig& p : configured_peers) peer_keys.push_back(p.public_key);
+    absl::StatusOr<std::shared_ptr<const LinkAuthenticator>> link_auth =
+        MakeIdentityLinkAuth((*identity)->key, peer_keys, psk);
+    if (!link_auth.ok()) return absl::InvalidArgumentError(link_auth.status().message());
+    transport_config.link_auth = *std::move(link_auth);
     transport =
         CreateIdentityTransport(TransportRegistry::Global(), config.transport, transport_config,
                                 std::move((*identity)->key), (*identity)->peers, psk);
   } else {
-    if (!key->has_value()) LogTrustedModeWarning();
+    if (key->has_value()) {
+      transport_config.link_auth = MakeSharedKeyLinkAuth(**key);
+    } else {
+      LogTrustedModeWarning();
+    }
     transport = CreateTransport(TransportRegistry::Global(), config.transport, transport_config,
                                 *std::move(key));
   }

@@ -31,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "core/ip_address.h"
+#include "core/link_auth.h"
 #include "core/transport.h"
 
 namespace fstun {
@@ -54,6 +55,10 @@ struct TransportConfig {
     uint32_t gid = 0;
   };
   std::optional<FileOwner> file_owner;
+  // Set when a key is configured (--key_file or --private_key_file): lets
+  // the transport authenticate its own control data (core/link_auth.h).
+  // Null: unkeyed. Transports whose medium nobody else writes may ignore it.
+  std::shared_ptr<const LinkAuthenticator> link_auth;
   // Transport-specific options, opaque to the core.
   absl::flat_hash_map<std::string, std::string> options;
 

@@ -170,15 +170,27 @@ bool OutboundStream::WriteRecord(absl::Span<const FrameView> frames, size_t payl
 }
 
 size_t OutboundStream::Reclaim() {
-  size_t consumed = 0;
-  while (!outstanding_.empty() && inbox_fd_.valid()) {
-    const Outstanding& o = outstanding_.front();
-    if (Exists(inbox_fd_.get(), name_->For(o.seq))) break;
-    backlog_bytes_ -= o.bytes;
-    outstanding_.pop_front();
-    ++consumed;
+  if (!inbox_fd_.valid()) return 0;
+  // The peer reads in sequence (a record it skipped as a gap is lost to it
+  // as well), so the records gone from its inbox are a prefix of
+  // outstanding_. Find where that prefix ends with O(log n) lookups, not one
+  // per record: on a FUSE or network share each is a round trip, and a bulk
+  // sender has hundreds outstanding per reclaim interval.
+  size_t gone = 0;                       // outstanding_[0, gone) are gone
+  size_t present = outstanding_.size();  // [present, size) are assumed there
+  while (gone < present) {
+    const size_t mid = gone + (present - gone) / 2;
+    if (Exists(inbox_fd_.get(), name_->For(outstanding_[mid].seq))) {
+      present = mid;
+    } else {
+      gone = mid + 1;
+    }
   }
-  return consumed;
+  for (size_t i = 0; i < gone; ++i) {
+    backlog_bytes_ -= outstanding_.front().bytes;
+    outstanding_.pop_front();
+  }
+  return gone;
 }
 
 uint64_t OutboundStream::FirstUnread() {

@@ -6,9 +6,10 @@
 // --fs_max_file_bytes, each written as a temp file and renamed to its final
 // name ("<me>.<my session>.<its session>.<seq>.rec") with one writev. The
 // peer deletes what it read, so the names still present are the unread
-// backlog: Reclaim() opens the oldest outstanding names (opening asks the
-// server; cached attributes may still claim a deleted file) and forgets
-// those that are gone. A write that would pass --fs_max_backlog_bytes
+// backlog: Reclaim() opens outstanding names (opening asks the server;
+// cached attributes may still claim a deleted file) and forgets those that
+// are gone; the peer reads in order, so a binary search finds where the
+// gone ones end in log2(n) opens. A write that would pass --fs_max_backlog_bytes
 // first reclaims, then writes what fits and drops the rest
 // (`backlog_full`), as a full NIC queue drops. DropUnread() deletes what
 // the peer never read (it restarted or went away). Temp names carry a

@@ -162,5 +162,24 @@ TEST_F(OutboundStreamTest, DropUnreadCountsHeldFrames) {
   EXPECT_EQ(counters_.Snapshot().drops.at("peer_gone"), 3u);
 }
 
+TEST_F(OutboundStreamTest, ReclaimForgetsExactlyTheRecordsThePeerHasRead) {
+  auto s = Open();
+  for (int i = 0; i < 50; ++i) Write(*s, absl::StrCat("frame ", i), t0_);
+  std::vector<std::string> names = RecordsIn(dir_);
+  std::sort(names.begin(), names.end());  // sequence order
+  ASSERT_EQ(names.size(), 50u);
+  const uint64_t first = s->FirstUnread();
+  EXPECT_EQ(s->Reclaim(), 0u);
+  // The peer reads in order: every prefix length, including none and all.
+  size_t read = 0;
+  for (size_t upto : {1, 2, 3, 17, 31, 32, 49, 50}) {
+    const size_t before = read;
+    for (; read < upto; ++read) std::filesystem::remove(dir_ + "/" + names[read]);
+    EXPECT_EQ(s->Reclaim(), upto - before) << upto;
+    EXPECT_EQ(s->FirstUnread(), first + upto) << upto;
+  }
+  EXPECT_EQ(s->Reclaim(), 0u);
+}
+
 }  // namespace
 }  // namespace fstun::fs

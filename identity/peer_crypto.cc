@@ -39,6 +39,7 @@
 #include "absl/strings/strip.h"
 #include "glog/logging.h"
 #include "identity/messages.h"
+#include "seal/aead.h"
 #include "seal/key.h"
 #include "vnet/header.h"
 
@@ -80,7 +81,7 @@ absl::StatusOr<PeerConfig> ParsePeerSpec(absl::string_view spec) {
 absl::StatusOr<std::unique_ptr<PeerCrypto>> PeerCrypto::Create(PrivateKey key,
                                                                absl::Span<const uint8_t> psk,
                                                                PeerCryptoOptions options) {
-  InitSodium();
+  aead::InitAead();
   if (!psk.empty() && psk.size() != 32) {
     return absl::InvalidArgumentError("the preshared key must be 32 bytes");
   }
@@ -200,8 +201,11 @@ size_t PeerCrypto::SealWith(Session& s, Peer& p, FrameView frame, uint8_t* out, 
   StoreLe32(out + msg::kDataReceiver, s.remote_index);
   uint64_t counter = s.send_counter++;
   StoreLe64(out + msg::kDataCounter, counter);
-  noise::AeadEncrypt(s.keys.send, counter, frame, absl::MakeConstSpan(out, kDataHeaderSize),
-                     out + kDataHeaderSize);
+  // Noise's nonce: 4 zero bytes || the counter, little-endian.
+  uint8_t nonce[aead::kNonceSize] = {};
+  StoreLe64(nonce + 4, counter);
+  aead::ChaChaPolySeal(s.keys.send.data(), nonce, frame, absl::MakeConstSpan(out, kDataHeaderSize),
+                       out + kDataHeaderSize);
   p.last_sent = now;
   return frame.size() + kDataOverhead;
 }
@@ -408,8 +412,10 @@ PeerCrypto::Opened PeerCrypto::OpenData(FrameView m, absl::Span<uint8_t> out, ab
   if (counter >= timing_.reject_after_messages) return Drop("counter_exhausted");
   size_t plain = m.size() - kDataOverhead;
   if (out.size() < plain) return Drop("oversize");
-  if (!noise::AeadDecrypt(s->keys.receive, counter, m.subspan(kDataHeaderSize),
-                          m.subspan(0, kDataHeaderSize), out.data())) {
+  uint8_t nonce[aead::kNonceSize] = {};
+  StoreLe64(nonce + 4, counter);
+  if (!aead::ChaChaPolyOpen(s->keys.receive.data(), nonce, m.subspan(kDataHeaderSize),
+                            m.subspan(0, kDataHeaderSize), out.data())) {
     p.counters.AddDrop("auth_failed");
     LOG_EVERY_T(WARNING, 60) << "peer " << p.config.public_key.ShortString()
                              << ": a data message failed authentication (forged or corrupted;"

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "seal/aead.h"
 
 namespace fstun {
 namespace {
@@ -45,7 +46,7 @@ std::string SenderIdToString(uint32_t id) {
 
 FrameSealer::FrameSealer(const Key& key, uint32_t sender_id, uint64_t session)
     : key_(key), sender_id_(sender_id), session_(session) {
-  InitSodium();
+  aead::InitAead();
 }
 
 size_t FrameSealer::Seal(FrameView frame, absl::Span<uint8_t> out) {
@@ -66,17 +67,15 @@ size_t FrameSealer::SealWithType(uint8_t type, FrameView frame, absl::Span<uint8
   PutBig64(header + 8, session_);
   PutBig64(header + 16, next_seq_);
   PutBig64(header + 24, echo_);
-  unsigned long long sealed_len = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(header + kSealHeaderSize, &sealed_len, frame.data(),
-                                             frame.size(), header, kSealHeaderSize, nullptr, header,
-                                             key_.bytes().data());
+  aead::XChaChaPolySeal(key_.bytes().data(), header, frame,
+                        absl::MakeConstSpan(header, kSealHeaderSize), header + kSealHeaderSize);
   ++next_seq_;
-  return kSealHeaderSize + static_cast<size_t>(sealed_len);
+  return kSealHeaderSize + frame.size() + kSealTagSize;
 }
 
 FrameOpener::FrameOpener(const Key& key, uint64_t my_session, size_t max_senders)
     : key_(key), my_session_(my_session), max_senders_(max_senders) {
-  InitSodium();
+  aead::InitAead();
 }
 
 FrameOpener::Result FrameOpener::Open(FrameView sealed, absl::Span<uint8_t> out) {
@@ -98,10 +97,8 @@ FrameOpener::Result FrameOpener::Open(FrameView sealed, absl::Span<uint8_t> out)
     r.error = Error::kOversize;
     return r;
   }
-  unsigned long long opened = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          out.data(), &opened, nullptr, header + kSealHeaderSize, sealed.size() - kSealHeaderSize,
-          header, kSealHeaderSize, header, key_.bytes().data()) != 0) {
+  if (!aead::XChaChaPolyOpen(key_.bytes().data(), header, sealed.subspan(kSealHeaderSize),
+                             absl::MakeConstSpan(header, kSealHeaderSize), out.data())) {
     r.error = Error::kAuthFailed;
     return r;
   }
@@ -152,7 +149,7 @@ FrameOpener::Result FrameOpener::Open(FrameView sealed, absl::Span<uint8_t> out)
       return r;
   }
   r.hello = hello;
-  r.size = static_cast<size_t>(opened);
+  r.size = plain_size;
   return r;
 }
 

@@ -4,7 +4,12 @@
 // ceiling of fstun's core and TUN I/O with a transport that costs nothing.
 //
 //   ip netns exec A memory_bridge --netns_a=/run/netns/A --netns_b=/run/netns/B \
-//       --ip_a=192.0.2.1/24 --ip_b=192.0.2.2/24 [--offload]
+//       --ip_a=192.0.2.1/24 --ip_b=192.0.2.2/24 [--offload] [--seal]
+//
+// With --seal each end of the memory transport is wrapped in the shared-key
+// sealing layer (SealedTransport, a fresh random key): every frame is sealed
+// and opened as with --key_file, and nothing else costs: the row then
+// measures the crypto on the pumps' threads.
 //
 // Each TUN is created (and configured over rtnetlink) while the main thread
 // is switched into its namespace with setns(); the TUN's fd stays bound to
@@ -28,6 +33,10 @@
 #include "core/ip_address.h"
 #include "core/pump.h"
 #include "gflags/gflags.h"
+#include "seal/aead.h"
+#include "seal/key.h"
+#include "seal/sealed_frame.h"
+#include "seal/sealed_transport.h"
 #include "transports/memory/memory_transport.h"
 #include "tun/tun_device.h"
 
@@ -41,6 +50,11 @@ DEFINE_int32(mtu, 1500, "MTU of both TUNs");
 DEFINE_bool(offload, false,
             "TUN offloads (virtio_net_hdr, TSO/USO): 64 KiB super-packets pass through the "
             "memory transport unchanged");
+DEFINE_bool(seal, false,
+            "seal every frame as --key_file does (SealedTransport around each end, a random key)");
+DEFINE_string(seal_aead, "auto",
+              "with --seal: 'auto' (libcrypto from 512 bytes on, as fstun does) or 'libsodium' "
+              "(every frame, as fstun did before seal/aead.h): one lever at a time");
 
 namespace fstun {
 namespace {
@@ -128,9 +142,33 @@ int Main() {
   }
 
   MemoryTransportOptions transport_options;
-  transport_options.mtu = FLAGS_mtu;
+  transport_options.mtu = FLAGS_mtu + (FLAGS_seal ? kSealOverhead : 0);
   transport_options.carry_gso_frames = FLAGS_offload;
-  auto [end_a, end_b] = MemoryTransport::CreatePair(transport_options);
+  auto [memory_a, memory_b] = MemoryTransport::CreatePair(transport_options);
+  std::unique_ptr<Transport> end_a = std::move(memory_a);
+  std::unique_ptr<Transport> end_b = std::move(memory_b);
+  if (FLAGS_seal) {
+    if (FLAGS_seal_aead != "auto" && FLAGS_seal_aead != "libsodium") {
+      std::cerr << "memory_bridge: --seal_aead must be auto or libsodium\n";
+      return 2;
+    }
+    aead::InitAead();
+    if (FLAGS_seal_aead == "libsodium") aead::SetBackendForTest(aead::Backend::kLibsodium);
+    Key key = Key::Generate();
+    absl::StatusOr<Key> copy = Key::FromBase64(key.ToBase64());
+    const size_t mtu = static_cast<size_t>(FLAGS_mtu);
+    absl::StatusOr<std::unique_ptr<SealedTransport>> sealed_a =
+        SealedTransport::Create(std::move(end_a), std::move(key), {mtu, 1, 0});
+    absl::StatusOr<std::unique_ptr<SealedTransport>> sealed_b =
+        SealedTransport::Create(std::move(end_b), *std::move(copy), {mtu, 2, 0});
+    if (!sealed_a.ok() || !sealed_b.ok()) {
+      std::cerr << "memory_bridge: "
+                << (sealed_a.ok() ? sealed_b.status() : sealed_a.status()).message() << "\n";
+      return 1;
+    }
+    end_a = *std::move(sealed_a);
+    end_b = *std::move(sealed_b);
+  }
   Pump pump_a(**tun_a, *end_a);
   Pump pump_b(**tun_b, *end_b);
   g_pumps[0] = &pump_a;
@@ -144,6 +182,7 @@ int Main() {
             << (FLAGS_offload ? absl::StrCat(" with offloads (flags 0x",
                                              absl::Hex((*tun_a)->offload_flags()), ")")
                               : std::string(" without offloads"))
+            << (FLAGS_seal ? absl::StrCat(", sealed (aead ", FLAGS_seal_aead, ")") : "")
             << ", running\n";
   absl::Status status_b;
   std::thread thread_b([&] { status_b = pump_b.Run(); });

@@ -84,7 +84,8 @@ class Scope:
 
     # ---- namespaces
     def netns(self, suffix):
-        name = f"{PREFIX}{os.getpid()}{self.tag}{suffix}"
+        # The dash ends the pid: "fstb1234-5a" is pid 1234's row 5, never pid 12345's.
+        name = f"{PREFIX}{os.getpid()}-{self.tag}{suffix}"
         if len(name) > 30:
             raise ValueError(name)
         subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
@@ -217,7 +218,10 @@ def remove_stale_namespaces():
         return
     for line in names:
         name = line.split(" ")[0]
-        m = re.match(rf"^{PREFIX}(\d+)", name)
+        # Before the dash the digits ran into the row number, so a live run's
+        # "fstb20834" + row 6 read as the dead pid 208346 and was deleted
+        # mid-row by the next run's start: such names are left alone.
+        m = re.match(rf"^{PREFIX}(\d+)-", name)
         if m and not os.path.exists(f"/proc/{m.group(1)}"):
             log(f"removing stale namespace {name}")
             subprocess.run(["ip", "netns", "del", name], timeout=10)
@@ -695,19 +699,29 @@ def fstun_transports(ctx):
     return ctx["transports"]
 
 
-def row_memory(scope, a, b, ctx, offload=False):
+def row_memory(scope, a, b, ctx, offload=False, seal=False):
     bridge = ctx.get("memory_bridge")
     if not bridge or not os.access(bridge, os.X_OK):
         raise Skip("bench/memory_bridge not built (needs tun/)")
-    scope.spawn(a, [bridge, f"--netns_a=/run/netns/{a}", f"--netns_b=/run/netns/{b}",
-                    f"--ip_a={TUN_A}/24", f"--ip_b={TUN_B}/24", f"--mtu={TUNNEL_MTU}",
-                    f"--offload={'true' if offload else 'false'}"],
-                "memory-bridge")
-    return {"note": "one process, two TUNs" + (", TUN offloads" if offload else "")}
+    cmd = [bridge, f"--netns_a=/run/netns/{a}", f"--netns_b=/run/netns/{b}",
+           f"--ip_a={TUN_A}/24", f"--ip_b={TUN_B}/24", f"--mtu={TUNNEL_MTU}",
+           f"--offload={'true' if offload else 'false'}"]
+    if seal:
+        res = subprocess.run([bridge, "--helpfull"], capture_output=True, text=True, timeout=10)
+        if "-seal" not in res.stdout + res.stderr:
+            raise Skip("this memory_bridge has no --seal")
+        cmd.append("--seal")
+    scope.spawn(a, cmd + ctx["memory_bridge_flags"], "memory-bridge")
+    return {"note": "one process, two TUNs" + (", TUN offloads" if offload else "") +
+            (", every frame sealed" if seal else "")}
 
 
 def row_memory_offload(scope, a, b, ctx):
     return row_memory(scope, a, b, ctx, offload=True)
+
+
+def row_memory_offload_key(scope, a, b, ctx):
+    return row_memory(scope, a, b, ctx, offload=True, seal=True)
 
 
 def require_fstun_fs(ctx):
@@ -873,6 +887,7 @@ ROWS = [
     ("openvpn", "OpenVPN p2p, no crypto", row_openvpn, {}),
     ("fstun-memory", "fstun core: 2 TUNs + memory", row_memory, {}),
     ("fstun-memory-offload", "fstun core + TUN offloads", row_memory_offload, {}),
+    ("fstun-memory-offload-key", "fstun core + TUN offloads, sealed", row_memory_offload_key, {}),
     ("fstun-fs-tmpfs", "fstun fs, tmpfs", row_fs_tmpfs, {}),
     ("fstun-fs-tmpfs-key", "fstun fs, tmpfs, with a key", row_fs_tmpfs_keyed, {}),
     ("fstun-fs-tmpfs-peer", "fstun fs, tmpfs, per-peer keys", row_fs_tmpfs_peer_keys, {}),
@@ -1157,7 +1172,8 @@ unset multiplot
 def write_report(results, out_dir, args):
     add_ratios(results)
     info = {"machine": machine_info(), "tools": tool_versions(),
-            "settings": {"fstun_flags": args.fstun_flag, "repeat": args.repeat,
+            "settings": {"fstun_flags": args.fstun_flag,
+                         "memory_bridge_flags": args.memory_bridge_flag, "repeat": args.repeat,
                          "nice": args.nice,
                          "tcp_seconds": args.tcp_seconds, "udp_seconds": args.udp_seconds,
                          "ping_rates": [list(r) for r in args.ping_rates],
@@ -1182,7 +1198,8 @@ def write_report(results, out_dir, args):
           f"at {UDP_DATAGRAM}-byte datagrams, pings "
           f"{', '.join(f'{n} at {r}/s' for r, n in s['ping_rates'])}, idle "
           f"{s['idle_seconds']} s, tunnel MTU {TUNNEL_MTU}"
-          f"{', fstun flags ' + ' '.join(s['fstun_flags']) if s['fstun_flags'] else ''}."
+          f"{', fstun flags ' + ' '.join(s['fstun_flags']) if s['fstun_flags'] else ''}"
+          f"{', memory_bridge flags ' + ' '.join(s['memory_bridge_flags']) if s['memory_bridge_flags'] else ''}."
           f"{' Medians of ' + str(s['repeat']) + ' passes.' if s['repeat'] > 1 else ''}"
           f"{' Niceness ' + str(s['nice']) + '.' if s['nice'] else ''}\n\n"
           f"{table}\n\n"
@@ -1221,6 +1238,9 @@ def main():
     parser.add_argument("--fstun-flag", action="append", default=[], metavar="FLAG",
                         help="extra flag for every fstun process, e.g. --fstun-flag=--fs_inotify=false "
                         "(repeatable; to measure one lever at a time)")
+    parser.add_argument("--memory-bridge-flag", action="append", default=[], metavar="FLAG",
+                        help="extra flag for bench/memory_bridge, e.g. "
+                        "--memory-bridge-flag=--seal_aead=libsodium (repeatable)")
     parser.add_argument("--python-demo", default="", help="path of the original python demo")
     parser.add_argument("--disk-dir", default="", help="folder on the project's disk "
                         "(default: a temporary folder beside --out)")
@@ -1262,7 +1282,8 @@ def main():
     ctx = {"fstun": os.path.abspath(args.fstun) if args.fstun else "",
            "memory_bridge": os.path.abspath(args.memory_bridge) if args.memory_bridge else "",
            "python_demo": os.path.abspath(args.python_demo) if args.python_demo else "",
-           "disk_dir": disk_root, "fstun_flags": args.fstun_flag}
+           "disk_dir": disk_root, "fstun_flags": args.fstun_flag,
+           "memory_bridge_flags": args.memory_bridge_flag}
 
     runs = {}  # row name -> one result per pass
     started = time.time()

@@ -116,6 +116,7 @@ class ReportTest(unittest.TestCase):
             tcp_seconds, udp_seconds, idle_seconds = 10, 5, 10
             ping_rates = netbench.PING_RATES
             fstun_flag, repeat, nice = [], 1, 0
+            memory_bridge_flag = ["--seal_aead=libsodium"]
         with tempfile.TemporaryDirectory() as out:
             netbench.write_report(self.results(), out, Args())
             for name in ("results.md", "results.csv", "results.json"):
@@ -125,6 +126,7 @@ class ReportTest(unittest.TestCase):
             with open(os.path.join(out, "results.md")) as f:
                 md = f.read()
             self.assertIn("pings 20 at 1/s, 50 at 5/s, 200 at 50/s", md)
+            self.assertIn("memory_bridge flags --seal_aead=libsodium", md)
             self.assertIn("Latency against veth and wireguard-go", md)
             self.assertIn("| fs | 100/s | 0.12 / 0.25 |", md)
 

@@ -148,7 +148,7 @@ TEST(AeadCrossTest, LibcryptoAndLibsodiumAgreeAtEverySize) {
                                511, 512, 513, 1400, 4096, 65535, 65536 + 10};
   for (size_t size : sizes) {
     std::vector<uint8_t> plain(size);
-    randombytes_buf(plain.data(), plain.size());
+    if (size > 0) randombytes_buf(plain.data(), plain.size());
     for (bool x : {false, true}) {
       for (bool with_ad : {false, true}) {
         absl::Span<const uint8_t> a =

@@ -11,6 +11,9 @@
 #
 # CHECKS=ci: first ping, 5 pings at 5/s, 1 MiB each way.
 # CHECKS=bulk: first ping, 4 MiB each way (to time transfers quickly).
+# CHECKS=perf: first ping, 20 pings at 1/s, 200 at 20/s, 4 MiB each way
+# (the figures an A/B comparison of flags needs, without the idle and
+# restart checks).
 # CHECKS=full: first ping, 20 pings at 1/s, 200 at 20/s, one ping after
 # 30 s idle, 4 MiB each way, kill -9 + restart of this end's fstun.
 
@@ -118,6 +121,22 @@ start_guest_peer() {
   PEER_FSTUN=$!
 }
 
+# --count-requests (COUNT=1) on NFS and SMB: the guest client's own
+# request counters (NFS: /proc/self/mountstats per-op; SMB:
+# /proc/fs/cifs/Stats), as "NAME COUNT" lines into FILE.
+req_snapshot() { # FILE
+  case "$SHARE" in
+    nfs*) awk '/per-op statistics/ { on = 1; next } on && $1 ~ /^[A-Z_0-9]+:$/ { sub(":", "", $1); print $1, $2 }' /proc/self/mountstats ;;
+    smb3) awk '$1 ~ /^[A-Za-z]+:$/ && $3 == "total" { sub(":", "", $1); print $1, $2 }' /proc/fs/cifs/Stats ;;
+  esac >"$1" 2>/dev/null
+}
+# Prints req_NAME= for every counter that grew since FILE.
+req_since() { # FILE
+  req_snapshot /tmp/req.after
+  awk 'NR == FNR { before[$1] = $2; next } $2 - before[$1] > 0 { printf "req_%s=%d\n", $1, $2 - before[$1] }' \
+    "$1" /tmp/req.after | while read -r kv; do say "$kv"; done
+}
+
 status_of() { # LABEL [nsenter args...] -- fstun status lines, prefixed
   _label=$1
   shift
@@ -129,6 +148,7 @@ status_of() { # LABEL [nsenter args...] -- fstun status lines, prefixed
 run_checks() {
   if [ "$CHECKS" = ci ]; then bytes=$((1024 * 1024)); else bytes=$((4 * 1024 * 1024)); fi
   if [ "$SHARE" = tmpfs ]; then prepare_guest_peer "$bytes"; fi
+  [ "$COUNT" = 1 ] && req_snapshot /tmp/req.before
   t0=$(now_ms)
   if [ "$SHARE" = tmpfs ]; then start_guest_peer; fi
   start_fstun
@@ -163,6 +183,12 @@ run_checks() {
     transfer "$bytes"
   elif [ "$CHECKS" = bulk ]; then
     transfer "$bytes"
+  elif [ "$CHECKS" = perf ]; then
+    ping -c 20 -i 1 -W 5 "$PEER" >/tmp/ping1.txt 2>&1
+    ping_stats ping1 /tmp/ping1.txt
+    ping -c 200 -i 0.05 -W 5 "$PEER" >/tmp/ping20.txt 2>&1
+    ping_stats ping20 /tmp/ping20.txt
+    transfer "$bytes"
   else
     ping -c 20 -i 1 -W 5 "$PEER" >/tmp/ping1.txt 2>&1
     ping_stats ping1 /tmp/ping1.txt
@@ -175,6 +201,7 @@ run_checks() {
     restart_check
   fi
   sleep 1
+  [ "$COUNT" = 1 ] && req_since /tmp/req.before
   IFN=tun0 CTL="" status_of guest
   if [ "$SHARE" = tmpfs ]; then
     IFN=tun1 CTL="--control_dir=/run/fstun-peer" status_of peer in_peer

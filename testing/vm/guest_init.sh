@@ -5,7 +5,7 @@
 # holding busybox, the modules a share needs, the fstun binary and its
 # libraries, and this script. The kernel command line says what to do:
 #   vmtest.share=9p-none|9p-mmap|9p-loose|virtiofs|nfs3|nfs4|smb3|tmpfs
-#   vmtest.checks=ci|bulk|full  which checks to run (testing/vm/guest_checks.sh)
+#   vmtest.checks=ci|bulk|perf|full  which checks to run (testing/vm/guest_checks.sh)
 # The script mounts the share with the client's DEFAULT options (only what
 # picks the share and the server is given), starts
 # `fstun --role=none --transport=fs` on it, runs the checks against the other
@@ -36,10 +36,12 @@ die() {
 
 SHARE=""
 CHECKS=ci
+COUNT=0
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     vmtest.share=*) SHARE="${arg#vmtest.share=}" ;;
     vmtest.checks=*) CHECKS="${arg#vmtest.checks=}" ;;
+    vmtest.count=*) COUNT="${arg#vmtest.count=}" ;;
   esac
 done
 say boot share="$SHARE" checks="$CHECKS" kernel="$(uname -r)" uptime_ms="$(now_ms)"

@@ -221,10 +221,14 @@ vm_start_servers() {
   case "$share" in
     9p-*)
       VM_QEMU_SHARE=(-virtfs "local,path=$dir,mount_tag=share,security_model=none,id=fs0")
+      # --count-requests: QEMU's own trace of every 9p request.
+      [[ "${VM_COUNT:-0}" == 1 ]] && VM_QEMU_SHARE+=(-trace "enable=v9fs_*,file=$cdir/9p-trace.log")
       ;;
     virtiofs)
+      local level=warn
+      [[ "${VM_COUNT:-0}" == 1 ]] && level=debug # one line per FUSE request
       vm_in_bounded /usr/lib/qemu/virtiofsd --socket-path="$cdir/virtiofs.sock" -o source="$dir" \
-        -o log_level=warn >"$cdir/virtiofsd.log" 2>&1 </dev/null &
+        -o log_level=$level >"$cdir/virtiofsd.log" 2>&1 </dev/null &
       vm_wait_for "virtiofsd socket" 10 test -S "$cdir/virtiofs.sock"
       VM_QEMU_SHARE=(-chardev "socket,id=vfs,path=$cdir/virtiofs.sock"
         -device vhost-user-fs-pci,chardev=vfs,tag=share
@@ -389,7 +393,7 @@ vm_run_case() {
     -nodefaults -no-user-config -display none -no-reboot \
     -serial "file:$cdir/console.log" \
     -kernel "$VM_VMLINUZ" -initrd "$VMTEST_WORK/initrd.cpio" \
-    -append "console=ttyS0 panic=-1 quiet loglevel=3 vmtest.share=$share vmtest.checks=$checks" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=3 vmtest.share=$share vmtest.checks=$checks vmtest.count=${VM_COUNT:-0}" \
     "${VM_QEMU_SHARE[@]}" "${VM_QEMU_NET[@]}" >"$cdir/qemu.log" 2>&1 </dev/null &
   local qemu=$!
 
@@ -427,6 +431,19 @@ vm_run_case() {
   rm -f "$cdir/host-down.bin"
   rm -rf "$dir"
 
+  # --count-requests on 9p and virtiofs: the server's log, by request type
+  # (NFS and SMB: the guest's own client counters, in its VMTEST lines).
+  if [[ "${VM_COUNT:-0}" == 1 ]]; then
+    if [[ -f "$cdir/9p-trace.log" ]]; then
+      grep -o 'v9fs_[a-z_]*' "$cdir/9p-trace.log" | grep -v '_return$' | sed 's/^v9fs_//' |
+        sort | uniq -c | awk '{ print "req_" $2 "=" $1 }' >>"$cdir/host.kv"
+      rm -f "$cdir/9p-trace.log"
+    elif [[ "$share" == virtiofs ]]; then
+      sed -n 's/.*opcode: \([A-Z_0-9]*\).*/\1/p' "$cdir/virtiofsd.log" |
+        sort | uniq -c | awk '{ print "req_" $2 "=" $1 }' >>"$cdir/host.kv"
+    fi
+  fi
+
   # Results: the guest's VMTEST lines, then the host's figures.
   {
     tr -d '\r' <"$cdir/console.log" | grep -a '^VMTEST ' | sed 's/^VMTEST //' | tr ' ' '\n' | grep '=' || true
@@ -457,9 +474,11 @@ vm_judge() {
   [[ "$(vm_get "$r" first_guest_ms)" =~ ^[0-9]+$ ]] || bad+=("no first ping reply")
   if [[ "$checks" == ci ]]; then
     [[ "$(vm_get "$r" ping5_recv)" == 5 ]] || bad+=("ping: $(vm_get "$r" ping5_recv)/5 replies")
-  elif [[ "$checks" == full ]]; then
+  elif [[ "$checks" == full || "$checks" == perf ]]; then
     [[ "$(vm_get "$r" ping1_recv)" == "$(vm_get "$r" ping1_sent)" ]] || bad+=("ping 1/s lost $(($(vm_get "$r" ping1_sent) - $(vm_get "$r" ping1_recv)))")
     [[ "$(vm_get "$r" ping20_recv)" == "$(vm_get "$r" ping20_sent)" ]] || bad+=("ping 20/s lost $(($(vm_get "$r" ping20_sent) - $(vm_get "$r" ping20_recv)))")
+  fi
+  if [[ "$checks" == full ]]; then
     [[ -n "$(vm_get "$r" idle_ms)" ]] || bad+=("no reply after 30 s idle")
     [[ "$(vm_get "$r" restart_first_ms)" =~ ^[0-9]+$ && "$(vm_get "$r" restart_first_ms)" -le 3000 ]] ||
       bad+=("after kill -9 + restart: first reply $(vm_get "$r" restart_first_ms) ms after tun0 was up (limit 3000)")

@@ -18,7 +18,7 @@ std::string EncodeAnnouncement(const Announcement& a) {
       "fstun-peer 1\nid=", a.id, "\nsession=", Hex16(a.session), "\nrole=", a.role,
       "\naddresses=", absl::StrJoin(addresses, ","), "\nmtu=", a.mtu,
       "\nformats=", absl::StrJoin(a.formats, ","), "\noffload=", a.offload ? 1 : 0,
-      "\nbeat=", a.beat, "\npeers=", absl::StrJoin(a.peers, ","),
+      "\nremote=", a.remote ? 1 : 0, "\nbeat=", a.beat, "\npeers=", absl::StrJoin(a.peers, ","),
       "\ntime=", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", a.time, absl::UTCTimeZone()), "\n");
   absl::StrAppendFormat(&body, "crc=%08x\n", Crc32c(body.data(), body.size()));
   return body;
@@ -65,6 +65,8 @@ absl::StatusOr<Announcement> ParseAnnouncement(absl::string_view text) {
       }
     } else if (key == "offload") {
       a.offload = value == "1";
+    } else if (key == "remote") {
+      a.remote = value == "1";
     } else if (key == "beat") {
       if (!absl::SimpleAtoi(value, &a.beat)) return absl::InvalidArgumentError("bad beat");
     } else if (key == "peers") {

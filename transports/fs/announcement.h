@@ -12,6 +12,7 @@
 //   mtu=1400
 //   formats=1
 //   offload=1
+//   remote=1
 //   beat=17
 //   peers=192-0-2-1
 //   time=2026-11-25T15:52:34Z
@@ -45,6 +46,9 @@ struct Announcement {
   size_t mtu = 0;
   std::vector<int> formats;  // record format versions this peer reads
   bool offload = false;      // takes frames with a virtio_net_hdr (TUN offloads)
+  // Reads its inbox through a share another kernel serves (9p, virtiofs,
+  // NFS, SMB, ...: FolderProfile::remote): writers coalesce records to it.
+  bool remote = false;
   uint64_t beat = 0;
   // Ids of the peers this one knows. A peer missing from it rings the
   // doorbell (names.h), because directory listings may be stale for long.

@@ -171,6 +171,7 @@ TEST(Announcement, RoundTripAndChecksum) {
   a.addresses = {*IpPrefix::Parse("192.0.2.2/24"), *IpPrefix::Parse("2001:db8::2/64")};
   a.mtu = 1400;
   a.formats = {1};
+  a.remote = true;
   a.beat = 17;
   a.time = absl::FromUnixSeconds(1790000000);
   std::string text = EncodeAnnouncement(a);
@@ -183,6 +184,9 @@ TEST(Announcement, RoundTripAndChecksum) {
   EXPECT_EQ(b->mtu, 1400u);
   EXPECT_EQ(b->formats, std::vector<int>{1});
   EXPECT_EQ(b->beat, 17u);
+  EXPECT_TRUE(b->remote);
+  a.remote = false;
+  EXPECT_FALSE(ParseAnnouncement(EncodeAnnouncement(a))->remote);
   EXPECT_EQ(b->time, a.time);
   // Half-written or altered text fails.
   EXPECT_FALSE(ParseAnnouncement(text.substr(0, text.size() / 2)).ok());

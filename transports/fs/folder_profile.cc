@@ -126,6 +126,10 @@ FolderProfile DetectFolderProfile(const std::string& path, int fd, const std::st
   }
   if (p.type.empty()) p.type = FilesystemType(fd);
   const std::string& t = p.type;
+  for (const char* remote : {"9p", "virtiofs", "nfs", "nfs4", "cifs", "smb3", "smb2", "smb",
+                             "vboxsf", "fuse.sshfs", "fuse.vmhgfs-fuse"}) {
+    if (t == remote) p.remote = true;
+  }
   if (t == "nfs" || t == "nfs4") {
     const std::string lookupcache = Option(p.options, "lookupcache");
     if (lookupcache != "none" && lookupcache != "pos" && lookupcache != "positive") {
@@ -150,6 +154,8 @@ FolderProfile DetectFolderProfile(const std::string& path, int fd, const std::st
           "be seen (100% loss). Remount it with cache=mmap or cache=none, e.g. "
           "'mount -t 9p -o trans=virtio,version=9p2000.L,cache=mmap <tag> ",
           p.mount_point.empty() ? path : p.mount_point, "'");
+    } else {
+      p.unlink_while_open = true;
     }
   }
   return p;

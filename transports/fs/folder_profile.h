@@ -20,6 +20,13 @@
 //     Create refuses with the remount advice.
 //   * everything else (tmpfs, ext4, 9p cache=none/mmap, virtiofs, FUSE)
 //     shows a new name opened directly.
+// And what a record costs the reader: 9p with cache=none or mmap forgets a
+// name at its file's last close, so the record's name is removed while the
+// file is still open (the unlink then finds it cached: no walk, getattr and
+// clunk again). Not on NFS, where removing an open file renames it
+// (.nfsXXXX, "silly rename") and removes it at close: more requests.
+// `remote`: whether another kernel serves the folder (by type; bindfs and
+// other local FUSE views are not remote).
 // Describe() is the one line logged at start.
 #ifndef FSTUN_TRANSPORTS_FS_FOLDER_PROFILE_H_
 #define FSTUN_TRANSPORTS_FS_FOLDER_PROFILE_H_
@@ -38,6 +45,13 @@ struct FolderProfile {
   // Before looking for a record again (and before skipping one as lost):
   bool refresh_dir_attributes = false;  // statx(dir, FORCE_SYNC)
   bool lookup_without_intent = false;   // fstatat(name, NOFOLLOW|NO_AUTOMOUNT)
+  // Remove a record's name before closing the file read from it (9p).
+  bool unlink_while_open = false;
+  // Served by another kernel (a VM's host or a file server: 9p, virtiofs,
+  // NFS, SMB, sshfs, vboxsf, VMware hgfs): every request this end makes is
+  // a round trip, so records to and from it are coalesced (announced as
+  // remote=1; OutboundStream).
+  bool remote = false;
   // Why (for the log), empty if nothing is needed.
   std::string visibility_note;
   // Non-empty: this mount cannot work; the message says how to remount.

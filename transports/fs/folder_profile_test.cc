@@ -55,6 +55,25 @@ TEST(FolderProfileTest, NinePLooseIsRefusedWithRemountAdvice) {
     FolderProfile p = Detect(Line("/share", "9p", "rw," + cache));
     EXPECT_TRUE(p.refusal.empty()) << cache;
     EXPECT_FALSE(p.revalidates()) << cache;
+    // It forgets names at close: a record's name goes while it is open.
+    EXPECT_TRUE(p.unlink_while_open) << cache;
+  }
+}
+
+TEST(FolderProfileTest, FoldersServedByAnotherKernelAreRemote) {
+  for (const std::string type : {"9p", "virtiofs", "nfs", "nfs4", "cifs", "smb3", "fuse.sshfs",
+                                 "vboxsf", "fuse.vmhgfs-fuse"}) {
+    EXPECT_TRUE(Detect(Line("/share", type, "rw")).remote) << type;
+  }
+  for (const std::string type : {"tmpfs", "ext4", "xfs", "fuse.bindfs", "overlay"}) {
+    EXPECT_FALSE(Detect(Line("/share", type, "rw")).remote) << type;
+  }
+}
+
+TEST(FolderProfileTest, OnlyNinePRemovesARecordWhileItIsOpen) {
+  // NFS would rename an open file (.nfsXXXX) instead of removing it.
+  for (const std::string type : {"nfs", "nfs4", "cifs", "tmpfs", "virtiofs", "fuse.sshfs"}) {
+    EXPECT_FALSE(Detect(Line("/share", type, "rw")).unlink_while_open) << type;
   }
 }
 

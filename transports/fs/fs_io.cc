@@ -39,7 +39,8 @@ uint8_t* ByteBuffer::Reserve(size_t capacity) {
   return data_.get();
 }
 
-ReadResult ReadRegularFile(int dirfd, const char* name, size_t max_bytes, ByteBuffer& buffer) {
+ReadResult ReadRegularFile(int dirfd, const char* name, size_t max_bytes, ByteBuffer& buffer,
+                           UniqueFd* keep_open) {
   buffer.set_size(0);
   UniqueFd fd(openat(dirfd, name, kReadFlags));
   if (!fd.valid()) {
@@ -59,12 +60,19 @@ ReadResult ReadRegularFile(int dirfd, const char* name, size_t max_bytes, ByteBu
   } else if (static_cast<uint64_t>(st.st_size) > max_bytes) {
     result = {ReadOutcome::kTooLarge, 0};
   } else {
-    // Ask for one byte more than fstat says: a short read then proves EOF
-    // without a second read() in the common case. fstat's size may be
+    // Ask for one byte more than fstat says: a short read at or past that
+    // size then proves EOF without a second read() in the common case (and
+    // without a second request: 9p with O_NONBLOCK sends one Tread per
+    // read(); NFS, SMB and FUSE read through their page caches). A short
+    // read *before* that size proves nothing: 9p with O_NONBLOCK returns at
+    // most one request's worth (msize: 128 KiB by default on Linux 6.1), so
+    // a bigger record comes in several reads (taking the first as the end
+    // cut such records short: `truncated`, lost). fstat's size may also be
     // stale on network shares, so the loop keeps reading (bounded) when the
     // file turns out longer.
+    const size_t size = st.st_size;
     size_t have = 0;
-    uint8_t* data = buffer.Reserve(std::min<size_t>(st.st_size + 1, max_bytes + 1));
+    uint8_t* data = buffer.Reserve(std::min<size_t>(size + 1, max_bytes + 1));
     while (true) {
       if (have == buffer.capacity()) {
         if (have > max_bytes) {
@@ -88,10 +96,12 @@ ReadResult ReadRegularFile(int dirfd, const char* name, size_t max_bytes, ByteBu
         result = {ReadOutcome::kTooLarge, 0};
         break;
       }
-      if (n == 0 || static_cast<size_t>(n) < ask) break;
+      // The end: nothing more, or a short read at or past fstat's size.
+      if (n == 0 || (have >= size && static_cast<size_t>(n) < ask)) break;
     }
     if (result.outcome == ReadOutcome::kOk) buffer.set_size(have);
   }
+  if (result.outcome == ReadOutcome::kOk && keep_open != nullptr) *keep_open = std::move(fd);
   return result;
 }
 

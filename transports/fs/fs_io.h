@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "sys/unique_fd.h"
 
 namespace fstun::fs {
 
@@ -58,9 +59,15 @@ struct ReadResult {
 // Reads the regular file `name` in `dirfd` into `buffer`, at most
 // `max_bytes`. Re-opens by name every time (held handles go stale on
 // network shares) and trusts read()'s EOF rather than fstat's size (which
-// may be cached). Syscalls: openat, fstat, read (more only if the file grew
-// beyond its fstat size), close.
-ReadResult ReadRegularFile(int dirfd, const char* name, size_t max_bytes, ByteBuffer& buffer);
+// may be cached). Syscalls: openat, fstat, read (more only if the file is
+// bigger than one request of the share, e.g. 9p's msize, or than fstat
+// said), close. `keep_open` (on success): the file is left open there
+// instead of closed, for a caller that removes the name next: on 9p with
+// cache=none or mmap the kernel forgets a name at its last close, so an
+// unlink after the close looks it up again (a walk, a getattr and a clunk
+// per record), while one before the close finds it cached.
+ReadResult ReadRegularFile(int dirfd, const char* name, size_t max_bytes, ByteBuffer& buffer,
+                           UniqueFd* keep_open = nullptr);
 
 // Who may use what fstun creates in the folder: the owner only (0700 / 0600,
 // the default), or also a group (--fs_group: 0770 / 0660 and that group),

@@ -84,8 +84,9 @@ InboundConfig MakeInboundConfig(const FsTransportOptions& o, const FsFolder& fol
   return c;
 }
 
-PeerTableConfig MakePeerTableConfig(const FsTransportOptions& o) {
+PeerTableConfig MakePeerTableConfig(const FsTransportOptions& o, const FolderProfile& profile) {
   PeerTableConfig c;
+  c.remote = profile.remote;
   c.role = o.role;
   c.addresses = o.addresses;
   c.mtu = o.mtu;
@@ -131,7 +132,7 @@ FsTransport::FsTransport(FsTransportOptions options, std::unique_ptr<FsFolder> f
       out_config_(MakeOutboundConfig(options_, *folder_)),
       in_config_(MakeInboundConfig(options_, *folder_, profile_)),
       watch_(std::make_unique<FolderWatch>(folder_->inbox_path(), options_.use_inotify)),
-      peers_(*folder_, MakePeerTableConfig(options_), out_config_, in_config_),
+      peers_(*folder_, MakePeerTableConfig(options_, profile_), out_config_, in_config_),
       collector_(*folder_, options_.mtu),
       pacer_(options_.pacer, absl::StrCat(options_.dirpath, " (", profile_.type, ")"),
              watch_->has_inotify()) {
@@ -293,6 +294,10 @@ absl::StatusOr<size_t> FsTransport::Send(const PeerId& to, absl::Span<const Fram
     return frames.size();
   }
   if (p->out.inbox_fd() < 0) p->out.SetInbox(folder_->OpenPeerInbox(p->id));
+  // Coalescing pays where a record costs round trips (either end's folder is
+  // served by another kernel); between two ends on one kernel it only adds
+  // latency (docs/fs-transport.md section 7).
+  p->out.set_coalesce(options_.coalesce_local || profile_.remote || p->ann.remote);
   // Frames travel as the core adapted them; the record says whether they
   // carry a virtio_net_hdr (both ends announced offloads).
   p->out.Write(run, vnet && p->ann.offload ? kRecordFlagVnetHdr : 0, counters_, now);

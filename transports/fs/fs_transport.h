@@ -82,11 +82,14 @@ struct FsTransportOptions {
   size_t max_backlog_bytes = 32 << 20;
   // Largest record file written; a bigger batch is split.
   size_t max_file_bytes = 1 << 20;
-  // While a peer has not taken the last record written to it, later frames
-  // are held this long at most and written as one record (OutboundStream;
-  // zero: off, the default for now: a transport that is only sent on, never
-  // received on, writes held frames only at its next Send).
+  // Records to a peer at most this often: frames that come sooner after the
+  // last record are held and written together (OutboundStream; zero: off).
+  // Only towards peers where a record costs round trips: this end's or the
+  // peer's folder is served by another kernel (FolderProfile::remote, the
+  // peer's remote=1), unless `coalesce_local`. A transport that is only
+  // sent on, never received on, writes held frames only at its next Send.
   absl::Duration coalesce_max = absl::ZeroDuration();
+  bool coalesce_local = false;
   PacerOptions pacer;
   bool use_inotify = true;
   absl::Duration heartbeat = absl::Seconds(1);

@@ -356,10 +356,24 @@ TEST(FsTransportTest, APeerThatLeavesIsReportedGone) {
   EXPECT_EQ(Tags(ReceiveN(*c2, 3, kTimeout)), (std::vector<int64_t>{2, 3, 4}));
 }
 
+TEST(FsTransportTest, NoCoalescingBetweenEndsOnLocalFolders) {
+  // Both ends on one kernel's folder (this test's tmpfs or disk): holding
+  // frames would only add latency, so every Send is written at once.
+  TempFolder folder;
+  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
+  ao.coalesce_max = absl::Seconds(1);
+  auto a = MakePeer(ao);
+  auto b = MakePeer(TestOptions(folder.path(), "192.0.2.1/24"));
+  SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 0, 20, 200), /*batch=*/false);
+  EXPECT_EQ(RecordsIn(folder.inbox(b->peer_id())).size(), 20u);
+  EXPECT_EQ(Tags(ReceiveN(*b, 20, kTimeout)), Range(0, 20));
+}
+
 TEST(FsTransportTest, CoalescingHoldsFramesSentSoonAfterARecordAndWritesThemAsOne) {
   TempFolder folder;
   FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
   ao.coalesce_max = absl::Seconds(1);
+  ao.coalesce_local = true;  // what a folder served by another kernel gets
   auto a = MakePeer(ao);
   auto b = MakePeer(TestOptions(folder.path(), "192.0.2.1/24"));
   // 20 Send calls of one frame each, well within a second.

@@ -55,7 +55,7 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
     if (bad_seq_ == seq_ && now < bad_retry_at_) break;
     const char* name = name_->For(seq_);
     const bool blocked = IsBlocked(seq_);
-    ReadResult r = ReadNamed(name);
+    ReadResult r = ReadNamed(name, &open_);
     if (r.outcome == ReadOutcome::kMissing) {
       OnMissing(now, counters, progress);
       break;
@@ -81,6 +81,7 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
     RecordError e = ParseRecord(buffer_.span(), config_.mtu, record_);
     const char* reason = e == RecordError::kOk ? CheckHeader(seq_) : RecordErrorName(e);
     if (reason != nullptr) {
+      open_.reset();
       record_.frames.clear();
       record_pos_ = 0;
       if (blocked || OnBadFile(reason, now, counters)) {
@@ -91,6 +92,7 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
     }
     // The frames now live in buffer_: the file can go.
     unlinkat(config_.inbox_fd, name, 0);
+    open_.reset();
     ++progress.records;
     // A record beyond where the last far jump landed: the sender is really
     // there, the jump was right.
@@ -109,11 +111,12 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
   return progress;
 }
 
-ReadResult InboundStream::ReadNamed(const char* name) {
-  ReadResult r = ReadRegularFile(config_.inbox_fd, name, kMaxRecordBytes, buffer_);
+ReadResult InboundStream::ReadNamed(const char* name, UniqueFd* keep_open) {
+  if (config_.profile == nullptr || !config_.profile->unlink_while_open) keep_open = nullptr;
+  ReadResult r = ReadRegularFile(config_.inbox_fd, name, kMaxRecordBytes, buffer_, keep_open);
   if (r.outcome == ReadOutcome::kMissing && config_.profile != nullptr &&
       RevalidateName(*config_.profile, config_.inbox_fd, name)) {
-    r = ReadRegularFile(config_.inbox_fd, name, kMaxRecordBytes, buffer_);
+    r = ReadRegularFile(config_.inbox_fd, name, kMaxRecordBytes, buffer_, keep_open);
   }
   return r;
 }

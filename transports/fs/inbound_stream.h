@@ -102,7 +102,9 @@ class InboundStream {
   // stream's record, or nullptr.
   const char* CheckHeader(uint64_t seq) const;
   // Reads `name` into buffer_; a miss is re-checked as the profile says.
-  ReadResult ReadNamed(const char* name);
+  // `keep_open`: where the profile wants a record's name removed while it
+  // is open (9p), the file stays open there.
+  ReadResult ReadNamed(const char* name, UniqueFd* keep_open = nullptr);
   void OnMissing(absl::Time now, Counters& counters, Progress& progress);
   // True if the file stays bad and cannot be removed.
   bool OnBadFile(const char* reason, absl::Time now, Counters& counters);
@@ -121,6 +123,7 @@ class InboundStream {
   std::unique_ptr<SeqName> name_;
   uint64_t seq_ = 1;
   ByteBuffer buffer_;  // the current record's file image
+  UniqueFd open_;      // its file, until its name is removed (ReadNamed)
   ParsedRecord record_;
   size_t record_pos_ = 0;  // frames of record_ delivered
   uint64_t gap_next_ = 0;  // a later record known to exist

@@ -55,7 +55,8 @@ void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags, C
 
 bool OutboundStream::ShouldHold(absl::Span<const FrameView> frames, uint32_t flags,
                                 absl::Time now) {
-  if (config_.coalesce_max <= absl::ZeroDuration() || !inbox_fd_.valid() || name_ == nullptr) {
+  if (!coalesce_ || config_.coalesce_max <= absl::ZeroDuration() || !inbox_fd_.valid() ||
+      name_ == nullptr) {
     return false;
   }
   if (!held_sizes_.empty() && flags != held_flags_) return false;

@@ -18,7 +18,8 @@
 // under the next number (`blocked_name`, at most kMaxBlockedNamesPerRecord
 // in a row).
 //
-// Coalescing (coalesce_max > 0; off by default): every record costs its
+// Coalescing (coalesce_max > 0 and set_coalesce; FsTransport turns it on
+// only where a folder is served by another kernel): every record costs its
 // reader an open, read, close and unlink, which on a slow reader (a guest
 // with an emulated CPU reading a 9p or virtiofs share) dominates bulk
 // transfers, and a fast writer ACK-clocked by that reader otherwise writes
@@ -80,6 +81,9 @@ class OutboundStream {
   // forged one: it still waits there).
   void Resume(int inbox_fd, uint64_t peer_session, uint64_t seq);
   void SetInbox(int inbox_fd);
+  // Whether coalesce_max applies to this stream (on unless turned off:
+  // FsTransport decides per peer).
+  void set_coalesce(bool on) { coalesce_ = on; }
   // The peer's inbox (also where doorbells are rung), or -1.
   int inbox_fd() const { return inbox_fd_.get(); }
 
@@ -138,6 +142,7 @@ class OutboundStream {
   std::vector<size_t> held_sizes_;
   uint32_t held_flags_ = 0;
   absl::Time last_record_at_ = absl::InfinitePast();
+  bool coalesce_ = true;
 };
 
 }  // namespace fstun::fs

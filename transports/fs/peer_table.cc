@@ -37,6 +37,7 @@ void PeerTable::Announce(absl::Time now) {
   a.mtu = config_.mtu;
   a.formats = {kRecordVersion};
   a.offload = config_.offload;
+  a.remote = config_.remote;
   a.beat = ++beat_;
   a.time = now;
   // `peers` lists live peers only (announcements nobody rewrites, e.g.

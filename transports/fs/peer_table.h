@@ -56,6 +56,7 @@ struct PeerTableConfig {
   std::vector<IpPrefix> addresses;
   size_t mtu = 1500;
   bool offload = false;  // we take vnet frames
+  bool remote = false;   // our folder is served by another kernel (FolderProfile)
   absl::Duration peer_timeout = absl::Seconds(10);
   bool list_peers = true;  // false: discover only by the doorbell
 };

@@ -21,22 +21,38 @@
 // crc is the CRC-32C (hex) of every byte before the "crc=" line; a file
 // seen half-written fails it and is read again later. Unknown keys are
 // ignored so later versions can add fields.
+//
+// Keyed (TransportConfig::link_auth), two more lines come last before crc:
+//   identity=<the announcer's identity: public key, or "psk">
+//   tags=<reader>:<tag>,<reader>:<tag>,...
+// <reader> is the first 8 characters of a reader's identity (each peer the
+// announcer accepts; "psk" with a shared key), <tag> the 32-hex LinkMac tag
+// announcer -> reader over "fstun announcement v1" and every byte before
+// the "tags=" line. A keyed reader acts on nothing in an announcement
+// without a tag for it that verifies (AuthenticateAnnouncement).
 #ifndef FSTUN_TRANSPORTS_FS_ANNOUNCEMENT_H_
 #define FSTUN_TRANSPORTS_FS_ANNOUNCEMENT_H_
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/ip_address.h"
+#include "core/link_auth.h"
 
 namespace fstun::fs {
 
 // Announcements larger than this are rejected unread.
 inline constexpr size_t kMaxAnnouncementBytes = 4096;
+// Keyed, the tags come on top: at most kMaxAnnouncementTags of them.
+inline constexpr size_t kMaxAnnouncementTags = 256;
+inline constexpr size_t kAnnouncementTagEntryBytes = 8 + 1 + 32 + 1;  // "reader:tag,"
+inline constexpr size_t kMaxKeyedAnnouncementBytes =
+    kMaxAnnouncementBytes + kMaxAnnouncementTags * kAnnouncementTagEntryBytes;
 
 struct Announcement {
   std::string id;
@@ -54,10 +70,29 @@ struct Announcement {
   // doorbell (names.h), because directory listings may be stale for long.
   std::vector<std::string> peers;
   absl::Time time = absl::InfinitePast();  // the writer's clock; for humans
+  // Keyed only: the announcer's identity, and (reader prefix, tag hex)
+  // pairs; `signed_bytes`: how much of the parsed text the tags cover.
+  std::string identity;
+  std::vector<std::pair<std::string, std::string>> tags;
+  size_t signed_bytes = 0;
 };
 
+// The text before the "tags=" line (what the tags cover).
+std::string EncodeAnnouncementBody(const Announcement& a);
+// The whole file: body, tags (if any), crc.
 std::string EncodeAnnouncement(const Announcement& a);
-absl::StatusOr<Announcement> ParseAnnouncement(absl::string_view text);
+absl::StatusOr<Announcement> ParseAnnouncement(absl::string_view text,
+                                               size_t max_bytes = kMaxAnnouncementBytes);
+
+// The reader prefix of an identity in "tags=".
+std::string TagReader(absl::string_view identity);
+// Fills a.tags, one per identity `auth` accepts (at most
+// kMaxAnnouncementTags), over EncodeAnnouncementBody(a).
+void TagAnnouncement(const LinkAuthenticator& auth, Announcement& a);
+// True if `text` (parsed as `a`) carries a tag for `auth`'s identity that
+// `mac` (the announcer's, from a.identity) verifies.
+bool AuthenticateAnnouncement(const LinkAuthenticator& auth, const LinkMac& mac,
+                              const Announcement& a, absl::string_view text);
 
 }  // namespace fstun::fs
 

@@ -1,10 +1,13 @@
 // Record, name and announcement codecs: round trips and every way a file
-// image can be wrong.
+// image can be wrong; keyed (tagged) records and announcements.
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "core/crc32c.h"
 #include "gtest/gtest.h"
+#include "seal/key.h"
+#include "seal/link_auth.h"
 #include "transports/fs/announcement.h"
 #include "transports/fs/names.h"
 #include "transports/fs/record.h"
@@ -94,8 +97,11 @@ TEST(Record, WrongMagicVersionAndFlags) {
   image[0] = 'X';
   EXPECT_EQ(ParseRecord(image, 1500, rec), RecordError::kBadMagic);
   image = EncodeSome();
-  image[4] = 2;
+  image[4] = 3;
   EXPECT_EQ(ParseRecord(image, 1500, rec), RecordError::kBadVersion);
+  image = EncodeSome();
+  image[4] = 2;  // version 2 has a tag this image lacks
+  EXPECT_EQ(ParseRecord(image, 1500, rec), RecordError::kTruncated);
   image = EncodeSome();
   image[28] = 2;  // an unknown flag (bit 0 is kRecordFlagVnetHdr)
   EXPECT_EQ(ParseRecord(image, 1500, rec), RecordError::kBadVersion);
@@ -195,6 +201,122 @@ TEST(Announcement, RoundTripAndChecksum) {
   EXPECT_FALSE(ParseAnnouncement(altered).ok());
   EXPECT_FALSE(ParseAnnouncement("").ok());
   EXPECT_FALSE(ParseAnnouncement(std::string(5000, 'x')).ok());
+}
+
+// Two ends with per-pair keys: "alice" and "bob" (and "carol", who shares
+// a key with alice only).
+struct Pair {
+  Pair() {
+    LinkKey ab, ac;
+    ab.fill(1);
+    ac.fill(2);
+    alice = std::make_unique<KeyedLinkAuthenticator>(
+        "alice", std::vector<std::pair<std::string, LinkKey>>{{"bob", ab}, {"carol", ac}});
+    bob = std::make_unique<KeyedLinkAuthenticator>(
+        "bob", std::vector<std::pair<std::string, LinkKey>>{{"alice", ab}});
+    carol = std::make_unique<KeyedLinkAuthenticator>(
+        "carol", std::vector<std::pair<std::string, LinkKey>>{{"alice", ac}});
+  }
+  std::unique_ptr<KeyedLinkAuthenticator> alice, bob, carol;
+};
+
+std::vector<uint8_t> EncodeTagged(const LinkMac* mac, absl::string_view receiver,
+                                  uint64_t receiver_session) {
+  auto frames = SomeFrames();
+  std::vector<FrameView> views(frames.begin(), frames.end());
+  RecordEncoder enc;
+  RecordAuth auth{mac, receiver, receiver_session};
+  std::vector<uint8_t> image =
+      Flatten(enc.Encode("peer-a", 0xABCDEF0123456789, 9, views, 0, &auth));
+  EXPECT_EQ(image.size(), enc.size());
+  return image;
+}
+
+TEST(RecordAuthTest, TaggedRecordVerifiesOnlyForItsReceiverAndSession) {
+  Pair p;
+  std::vector<uint8_t> image = EncodeTagged(p.alice->ForPeer("bob"), "peer-b", 77);
+  ParsedRecord r;
+  ASSERT_EQ(ParseRecord(image, 1500, r), RecordError::kOk);
+  EXPECT_EQ(r.header.version, kRecordVersionTagged);
+  EXPECT_EQ(r.frames.size(), 5u);
+  EXPECT_EQ(image.size(), RecordSize(6, 5, r.header.payload_bytes, /*tagged=*/true));
+  const LinkMac* from_alice = p.bob->ForPeer("alice");
+  EXPECT_TRUE(VerifyRecord(r, RecordAuth{from_alice, "peer-b", 77}));
+  EXPECT_FALSE(VerifyRecord(r, RecordAuth{from_alice, "peer-b", 78})) << "another session";
+  EXPECT_FALSE(VerifyRecord(r, RecordAuth{from_alice, "peer-c", 77})) << "another receiver";
+  EXPECT_FALSE(VerifyRecord(r, RecordAuth{p.carol->ForPeer("alice"), "peer-b", 77}))
+      << "carol's key with alice";
+  EXPECT_FALSE(VerifyRecord(r, RecordAuth{nullptr, "peer-b", 77}));
+  // Alice's own record does not verify as one from bob to her.
+  EXPECT_FALSE(VerifyRecord(r, RecordAuth{p.alice->ForPeer("bob"), "peer-b", 77}));
+  // An untagged record never verifies.
+  std::vector<uint8_t> plain = EncodeSome();
+  ASSERT_EQ(ParseRecord(plain, 1500, r), RecordError::kOk);
+  EXPECT_FALSE(VerifyRecord(r, RecordAuth{from_alice, "peer-b", 77}));
+}
+
+TEST(RecordAuthTest, EveryCoveredByteCounts) {
+  Pair p;
+  std::vector<uint8_t> image = EncodeTagged(p.alice->ForPeer("bob"), "peer-b", 77);
+  ParsedRecord r;
+  ASSERT_EQ(ParseRecord(image, 1500, r), RecordError::kOk);
+  const size_t covered = r.covered.size();
+  const size_t tag_at = image.size() - 4 - kRecordTagBytes;
+  for (size_t i : std::vector<size_t>{8, 16, 24, 28, 48, covered - 1, tag_at, tag_at + 15}) {
+    std::vector<uint8_t> bad = image;
+    bad[i] ^= 1;
+    // Fix the CRC: a writer without the key can.
+    uint32_t crc = Crc32c(bad.data(), bad.size() - 4);
+    std::memcpy(bad.data() + bad.size() - 4, &crc, 4);
+    RecordError e = ParseRecord(bad, 1500, r);
+    if (e != RecordError::kOk) continue;  // the header is now inconsistent
+    EXPECT_FALSE(VerifyRecord(r, RecordAuth{p.bob->ForPeer("alice"), "peer-b", 77})) << i;
+  }
+  // The frames are not covered (they are sealed above).
+  std::vector<uint8_t> payload = image;
+  payload[covered + 3] ^= 1;
+  uint32_t crc = Crc32c(payload.data(), payload.size() - 4);
+  std::memcpy(payload.data() + payload.size() - 4, &crc, 4);
+  ASSERT_EQ(ParseRecord(payload, 1500, r), RecordError::kOk);
+  EXPECT_TRUE(VerifyRecord(r, RecordAuth{p.bob->ForPeer("alice"), "peer-b", 77}));
+}
+
+TEST(AnnouncementAuthTest, TagsPerReader) {
+  Pair p;
+  Announcement a;
+  a.id = "peer-a";
+  a.session = 42;
+  a.role = "server";
+  a.mtu = 1400;
+  a.formats = {2};
+  a.beat = 3;
+  a.identity = "alice";
+  TagAnnouncement(*p.alice, a);
+  ASSERT_EQ(a.tags.size(), 2u);
+  const std::string text = EncodeAnnouncement(a);
+  absl::StatusOr<Announcement> b = ParseAnnouncement(text, kMaxKeyedAnnouncementBytes);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->identity, "alice");
+  EXPECT_EQ(b->tags, a.tags);
+  EXPECT_EQ(b->signed_bytes, EncodeAnnouncementBody(a).size());
+  EXPECT_TRUE(AuthenticateAnnouncement(*p.bob, *p.bob->ForPeer("alice"), *b, text));
+  EXPECT_TRUE(AuthenticateAnnouncement(*p.carol, *p.carol->ForPeer("alice"), *b, text));
+  // A changed field (CRC fixed, tags copied) fails.
+  Announcement forged = *b;
+  forged.role = "client";
+  const std::string forged_text = EncodeAnnouncement(forged);
+  absl::StatusOr<Announcement> c = ParseAnnouncement(forged_text, kMaxKeyedAnnouncementBytes);
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(AuthenticateAnnouncement(*p.bob, *p.bob->ForPeer("alice"), *c, forged_text));
+  // Without tags: nothing to verify.
+  Announcement bare = *b;
+  bare.tags.clear();
+  const std::string bare_text = EncodeAnnouncement(bare);
+  absl::StatusOr<Announcement> d = ParseAnnouncement(bare_text, kMaxKeyedAnnouncementBytes);
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(AuthenticateAnnouncement(*p.bob, *p.bob->ForPeer("alice"), *d, bare_text));
+  // An unkeyed reader still parses it (it ignores the two lines).
+  EXPECT_TRUE(ParseAnnouncement(bare_text).ok());
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 // DIR/inbox and DIR/inbox/<me> when missing (owner-only, or shared with
 // --fs_group), gives them to --user (the daemon drops root after set-up),
 // empties the own inbox (nothing addressed to an earlier session may be
-// delivered to this one) and draws this session's id from the kernel. It
+// delivered to this one) and makes this session's id (its start time, so a
+// restart has a larger one, and random bits: folder.cc). It
 // then holds the directory fds that every other part of the transport works
 // relative to (openat family: a component swapped for a symlink after start
 // cannot redirect us). Leave() removes what this peer owns: its

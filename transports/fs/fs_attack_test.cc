@@ -1,6 +1,6 @@
 // Issue 12's cheap attacks by a folder writer without any key, against an
-// unkeyed fs tunnel. Each test runs one attack against a live pair and
-// asserts that frames flow again within a stated bound (printed as
+// unkeyed fs tunnel, then against a keyed one (FsKeyedAttackTest). Each test runs one attack
+// against a live pair and asserts that frames flow again within a stated bound (printed as
 // "measured:" lines, the numbers docs/security.md quotes), that the attack
 // is counted, and that no genuine frame is delivered twice or out of order.
 //
@@ -21,6 +21,10 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "identity/keys.h"
+#include "identity/link_keys.h"
+#include "seal/key.h"
+#include "seal/link_auth.h"
 #include "transports/fs/announcement.h"
 #include "transports/fs/fs_test_util.h"
 #include "transports/fs/names.h"
@@ -327,6 +331,266 @@ TEST(FsAttackServerTest, FakeServerDoesNotTakeTheDefaultRoute) {
   EXPECT_EQ(default_route(), s->peer_id());
   EXPECT_GE(c->counters().drops_for("extra_server"), 1u);
   printf("measured: fake role=server peer: default route stays with the real server\n");
+}
+
+// ------------------------------------------------------------------ keyed
+// The same folder writer against a keyed tunnel (TransportConfig::link_auth:
+// record headers and announcements carry tags only key holders can make).
+// Nothing it writes may be acted on: no frame it wrote is delivered, no
+// genuine record is lost (gap and late_record stay 0 where it only adds
+// files), no jump, no session change; each attack is counted.
+
+class FsKeyedAttackTest : public FsAttackTest {
+ protected:
+  void SetUp() override {
+    key_ = std::make_unique<Key>(Key::Generate());
+    auth_ = MakeSharedKeyLinkAuth(*key_);
+  }
+  void StartKeyed(absl::Duration peer_timeout = absl::Seconds(5)) {
+    FsTransportOptions ao = TestOptions(folder_.path(), "192.0.2.2/24", "client");
+    FsTransportOptions bo = TestOptions(folder_.path(), "192.0.2.1/24", "server");
+    ao.peer_timeout = bo.peer_timeout = peer_timeout;
+    ao.link_auth = bo.link_auth = auth_;
+    a_ = MakePeer(ao);
+    b_ = MakePeer(bo);
+    ASSERT_TRUE(a_ && b_);
+    SendAll(*a_, {Frame("192.0.2.2", "192.0.2.1", 1)});
+    ASSERT_EQ(ReceiveN(*b_, 1, kTimeout, {a_.get()}).size(), 1u);
+    SendAll(*b_, {Frame("192.0.2.1", "192.0.2.2", 2)});
+    ASSERT_EQ(ReceiveN(*a_, 1, kTimeout, {b_.get()}).size(), 1u);
+  }
+  // A well-formed record of a's stream to b numbered `seq`, as a writer
+  // without the key can make it: unkeyed (format 1), or format 2 tagged
+  // with another key.
+  void Plant(uint64_t seq, uint32_t tag, bool tagged) {
+    std::vector<uint8_t> frame = Frame("192.0.2.2", "192.0.2.1", tag);
+    std::vector<FrameView> views = {FrameView(frame.data(), frame.size())};
+    RecordEncoder encoder;
+    Key other = Key::Generate();
+    auto wrong = MakeSharedKeyLinkAuth(other);
+    RecordAuth auth{wrong->ForPeer("psk"), b_->peer_id(), b_->session()};
+    absl::Span<const iovec> iov =
+        encoder.Encode(a_->peer_id(), a_->session(), seq, views, 0, tagged ? &auth : nullptr);
+    std::string bytes;
+    for (const iovec& v : iov) bytes.append(static_cast<const char*>(v.iov_base), v.iov_len);
+    WriteFile(NameAB(seq), bytes);
+  }
+  // Nothing unexpected happened to the genuine streams.
+  void ExpectNoLossNoJump() {
+    for (FsTransport* t : {a_.get(), b_.get()}) {
+      for (const char* c : {"gap", "late_record", "far_jump", "jump_undone", "session_flip",
+                            "peer_restarted", "peer_gone"}) {
+        EXPECT_EQ(t->counters().drops_for(c), 0u) << t->peer_id() << ": " << c;
+      }
+    }
+  }
+
+  std::unique_ptr<Key> key_;
+  std::shared_ptr<const LinkAuthenticator> auth_;
+};
+
+// A forged record at the next name (and the two after it), unkeyed and
+// tagged with a wrong key, CRC valid: unkeyed they were delivered (to the
+// layer above, which dropped them); keyed they are not there at all, and
+// the sender's own records replace them.
+TEST_F(FsKeyedAttackTest, ForgedRecordsAtTheNextNamesAreNotThere) {
+  StartKeyed();
+  Plant(2, 666, /*tagged=*/false);
+  Plant(3, 667, /*tagged=*/true);
+  Plant(4, 668, /*tagged=*/true);
+  RunFor({a_.get(), b_.get()}, absl::Milliseconds(600));  // a gap wait and more
+  Recovery r = MeasureRecovery(*a_, "192.0.2.2", *b_, "192.0.2.1", 100, kTimeout);
+  Report("keyed: forged records at the next 3 record names", r);
+  EXPECT_LE(r.took, absl::Milliseconds(100));
+  ASSERT_FALSE(r.tags.empty());
+  EXPECT_EQ(r.tags.front(), 100) << "the first frame sent is not lost";
+  EXPECT_TRUE(StrictlyIncreasing(r.tags));
+  EXPECT_THAT(r.tags, ::testing::Not(::testing::Contains(::testing::AnyOf(666, 667, 668))));
+  EXPECT_GE(b_->counters().drops_for("bad_record_auth"), 1u);
+  EXPECT_LE(b_->counters().drops_for("bad_record_auth"), 3u) << "counted once per name";
+  ExpectNoLossNoJump();
+}
+
+// A forged record far ahead, and one just ahead while the next is missing:
+// unkeyed the reader jumped there after its gap wait (and came back: a
+// `jump_undone`); keyed it never moves on a forged record.
+TEST_F(FsKeyedAttackTest, ForgedFutureRecordsNeverMoveTheReader) {
+  StartKeyed();
+  Plant(uint64_t{1} << 40, 666, /*tagged=*/true);
+  Plant(5000, 667, /*tagged=*/false);
+  Plant(3, 668, /*tagged=*/true);
+  RunFor({a_.get(), b_.get()}, absl::Milliseconds(800));  // GC passes, gap waits
+  Recovery r = MeasureRecovery(*a_, "192.0.2.2", *b_, "192.0.2.1", 100, kTimeout);
+  Report("keyed: forged records far ahead and just ahead", r);
+  EXPECT_LE(r.took, absl::Milliseconds(100));
+  ASSERT_FALSE(r.tags.empty());
+  EXPECT_EQ(r.tags.front(), 100);
+  EXPECT_TRUE(StrictlyIncreasing(r.tags));
+  EXPECT_THAT(r.tags, ::testing::Not(::testing::Contains(::testing::AnyOf(666, 667, 668))));
+  EXPECT_GE(b_->counters().drops_for("bad_record_auth"), 2u);
+  ExpectNoLossNoJump();
+  // The far ones are removed by the inbox's garbage collection.
+  EXPECT_FALSE(std::filesystem::exists(NameAB(uint64_t{1} << 40)));
+}
+
+// A genuine record replayed: under its own (old) session after the sender
+// restarted, and renamed into the new session's next name.
+TEST_F(FsKeyedAttackTest, ReplayedRecordsOfAnOldSessionAreRefused) {
+  StartKeyed();
+  // Capture a's next record before b reads it.
+  SendAll(*a_, {Frame("192.0.2.2", "192.0.2.1", 3)});
+  std::vector<std::string> waiting = RecordsIn(InboxB());
+  ASSERT_EQ(waiting.size(), 1u);
+  const std::string captured = ReadFile(InboxB() + "/" + waiting[0]);
+  ASSERT_EQ(ReceiveN(*b_, 1, kTimeout, {a_.get()}).size(), 1u);
+  // a restarts: a new (larger) session.
+  const uint64_t old_session = a_->session();
+  FsTransportOptions ao = TestOptions(folder_.path(), "192.0.2.2/24", "client");
+  ao.link_auth = auth_;
+  a_.reset();
+  a_ = MakePeer(ao);
+  ASSERT_TRUE(a_);
+  EXPECT_GT(a_->session(), old_session) << "keyed sessions only grow";
+  RunFor({a_.get(), b_.get()}, absl::Milliseconds(300));
+  WriteFile(InboxB() + "/" + waiting[0], captured);
+  WriteFile(NameAB(1), captured);
+  WriteFile(NameAB(2), captured);
+  RunFor({a_.get(), b_.get()}, absl::Milliseconds(400));
+  Recovery r = MeasureRecovery(*a_, "192.0.2.2", *b_, "192.0.2.1", 100, kTimeout);
+  Report("keyed: a record of the sender's old session replayed", r);
+  EXPECT_LE(r.took, absl::Milliseconds(100));
+  ASSERT_FALSE(r.tags.empty());
+  EXPECT_EQ(r.tags.front(), 100);
+  EXPECT_THAT(r.tags, ::testing::Not(::testing::Contains(3)));
+  EXPECT_GE(b_->counters().drops_for("replayed_record"), 1u);
+  EXPECT_GE(b_->counters().drops_for("stale_file"), 1u);
+  EXPECT_EQ(b_->counters().drops_for("gap"), 0u);
+  EXPECT_EQ(b_->counters().drops_for("far_jump"), 0u);
+}
+
+// Directories, a FIFO and a symlink at the next record names: as unkeyed,
+// passed over (the sender moves on), nothing lost.
+TEST_F(FsKeyedAttackTest, JunkAtTheNextNamesCostsAtMostAGapWait) {
+  StartKeyed();
+  MakeNonEmptyDirectory(NameAB(2));
+  ASSERT_EQ(mkfifo(NameAB(3).c_str(), 0600), 0);
+  ASSERT_EQ(symlink("/etc/passwd", NameAB(4).c_str()), 0);
+  Recovery r = MeasureRecovery(*a_, "192.0.2.2", *b_, "192.0.2.1", 100, kTimeout);
+  Report("keyed: a directory, a FIFO and a symlink at the next record names", r);
+  EXPECT_LE(r.took, absl::Milliseconds(1500));
+  ASSERT_FALSE(r.tags.empty());
+  EXPECT_EQ(r.tags.front(), 100);
+  EXPECT_TRUE(StrictlyIncreasing(r.tags));
+  EXPECT_EQ(b_->counters().drops_for("far_jump"), 0u);
+  EXPECT_EQ(b_->counters().drops_for("late_record"), 0u);
+}
+
+// The server's announcement rewritten with a fake session (its tag copied,
+// so it no longer verifies): unkeyed a restarted or flipped its streams;
+// keyed it ignores the file, and b's next heartbeat replaces it.
+TEST_F(FsKeyedAttackTest, FakeSessionAnnouncementIsIgnored) {
+  StartKeyed();
+  for (uint32_t i = 0; i < 40; ++i) SendAll(*a_, {Frame("192.0.2.2", "192.0.2.1", 10 + i)});
+  ASSERT_EQ(ReceiveN(*b_, 40, kTimeout).size(), 40u);
+  const std::string path = absl::StrCat(Peers(), "/", b_->peer_id(), kPeerSuffix);
+  const std::string text = ReadFile(path);
+  absl::StatusOr<Announcement> real = ParseAnnouncement(text, kMaxKeyedAnnouncementBytes);
+  ASSERT_TRUE(real.ok()) << real.status();
+  EXPECT_EQ(real->identity, "psk");
+  ASSERT_FALSE(real->tags.empty());
+  Announcement fake = *real;
+  fake.session ^= 0x5555;
+  fake.beat += 1;
+  WriteFile(path, EncodeAnnouncement(fake));
+  RunFor({a_.get()}, absl::Milliseconds(120));
+  RunFor({a_.get(), b_.get()}, absl::Milliseconds(200));
+  ExpectResumes(*a_, *b_, "keyed: fake session in the server's announcement");
+  EXPECT_GE(a_->counters().drops_for("bad_announcement_auth"), 1u);
+  ExpectNoLossNoJump();
+}
+
+// The server's announcement replayed: an older beat of the same session,
+// then the announcement of a session before it (b restarted).
+TEST_F(FsKeyedAttackTest, ReplayedAnnouncementsAreRefused) {
+  StartKeyed();
+  const std::string path = absl::StrCat(Peers(), "/", b_->peer_id(), kPeerSuffix);
+  const std::string old_beat = ReadFile(path);
+  RunFor({a_.get(), b_.get()}, absl::Milliseconds(200));  // a few beats on
+  WriteFile(path, old_beat);
+  RunFor({a_.get()}, absl::Milliseconds(120));
+  EXPECT_GE(a_->counters().drops_for("replayed_announcement"), 1u);
+  ExpectNoLossNoJump();
+  // b restarts; its old announcement comes back.
+  FsTransportOptions bo = TestOptions(folder_.path(), "192.0.2.1/24", "server");
+  bo.link_auth = auth_;
+  b_.reset();
+  b_ = MakePeer(bo);
+  ASSERT_TRUE(b_);
+  RunFor({a_.get(), b_.get()}, absl::Milliseconds(300));
+  const uint64_t restarted = a_->counters().drops_for("peer_restarted");
+  const uint64_t replays = a_->counters().drops_for("replayed_announcement");
+  WriteFile(path, old_beat);
+  RunFor({a_.get()}, absl::Milliseconds(120));
+  EXPECT_GT(a_->counters().drops_for("replayed_announcement"), replays);
+  EXPECT_EQ(a_->counters().drops_for("peer_restarted"), restarted) << "no flip back";
+  RunFor({a_.get(), b_.get()}, absl::Milliseconds(100));
+  ExpectResumes(*a_, *b_, "keyed: the server's old announcement replayed");
+}
+
+// A peer announcing role=server without the key, and a flood of keyless
+// announcements: neither is a peer.
+TEST_F(FsKeyedAttackTest, KeylessPeersAndFloodsAreNotPeers) {
+  StartKeyed(/*peer_timeout=*/absl::Milliseconds(800));
+  for (int i = 0; i < 70; ++i) {
+    Announcement fake;
+    fake.id = i == 0 ? std::string("mallory") : absl::StrCat(std::string(60, 'm'), 1000 + i);
+    fake.session = 0x1000 + i;
+    fake.role = i == 0 ? "server" : "client";
+    fake.addresses = {*IpPrefix::Parse(absl::StrCat("203.0.113.", i + 1, "/32"))};
+    fake.mtu = 1400;
+    fake.formats = {2};
+    fake.identity = "psk";
+    // Half carry a made-up tag for every "psk" reader, half none.
+    if (i % 2 == 0) fake.tags = {{"psk", std::string(32, 'a')}};
+    fake.beat = 1;
+    fake.time = absl::Now();
+    WriteFile(absl::StrCat(Peers(), "/", fake.id, kPeerSuffix), EncodeAnnouncement(fake));
+  }
+  RunFor({a_.get(), b_.get()}, absl::Milliseconds(1500));
+  for (FsTransport* t : {a_.get(), b_.get()}) EXPECT_EQ(t->peers().size(), 1u) << t->peer_id();
+  std::optional<Route> r = TableOf(*a_).Lookup(IpAddress::Parse("203.0.113.1").value());
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->peer, b_->peer_id()) << "the default route stays with the real server";
+  EXPECT_GE(a_->counters().drops_for("bad_announcement_auth"), 1u);
+  Recovery rec = MeasureRecovery(*b_, "192.0.2.1", *a_, "192.0.2.2", 100, kTimeout);
+  Report("keyed: a keyless role=server peer and 69 keyless announcements", rec);
+  EXPECT_LE(rec.took, absl::Milliseconds(100));
+  ExpectNoLossNoJump();
+}
+
+// Per-peer keys: a peer whose key the others do not list is not a peer,
+// and its records are not read.
+TEST(FsKeyedPeerTest, UnlistedIdentityIsIgnored) {
+  TempFolder folder;
+  PrivateKey ka = PrivateKey::Generate(), kb = PrivateKey::Generate(), kc = PrivateKey::Generate();
+  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24", "client");
+  FsTransportOptions bo = TestOptions(folder.path(), "192.0.2.1/24", "server");
+  FsTransportOptions co = TestOptions(folder.path(), "192.0.2.3/24", "server");
+  ao.link_auth = *MakeIdentityLinkAuth(ka, {kb.public_key()}, {});
+  bo.link_auth = *MakeIdentityLinkAuth(kb, {ka.public_key()}, {});
+  co.link_auth = *MakeIdentityLinkAuth(kc, {ka.public_key(), kb.public_key()}, {});
+  auto a = MakePeer(ao), b = MakePeer(bo), c = MakePeer(co);
+  ASSERT_TRUE(a && b && c);
+  RunFor({a.get(), b.get(), c.get()}, absl::Milliseconds(400));
+  EXPECT_EQ(a->peers().size(), 1u);
+  EXPECT_EQ(b->peers().size(), 1u);
+  EXPECT_EQ(c->peers().size(), 0u) << "nobody lists c's key, and c's announcement tags fail";
+  EXPECT_GE(a->counters().drops_for("peer_not_accepted"), 1u);
+  EXPECT_EQ(a->counters().drops_for("peer_not_accepted"), 1u) << "counted once";
+  SendAll(*a, {Frame("192.0.2.2", "192.0.2.1", 7)});
+  std::vector<std::vector<uint8_t>> got = ReceiveN(*b, 1, kTimeout, {a.get(), c.get()});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(Tags(got).front(), 7);
 }
 
 }  // namespace

@@ -45,7 +45,8 @@ absl::Status CheckOptions(FsTransportOptions& options) {
                                                    "' must be 1-64 characters of [A-Za-z0-9_-]"));
   }
   const size_t one_frame =
-      RecordSize(options.peer_id.size(), 1, options.carry_gso_frames ? kMaxFrameSize : options.mtu);
+      RecordSize(options.peer_id.size(), 1, options.carry_gso_frames ? kMaxFrameSize : options.mtu,
+                 options.link_auth != nullptr);
   if (options.max_file_bytes < one_frame || options.max_file_bytes > kMaxRecordBytes / 2) {
     return absl::InvalidArgumentError(
         absl::StrCat("fs: max file bytes must be in [", one_frame, ", ", kMaxRecordBytes / 2, "]"));
@@ -68,6 +69,7 @@ OutboundConfig MakeOutboundConfig(const FsTransportOptions& o, const FsFolder& f
   c.max_backlog_bytes = o.max_backlog_bytes;
   c.access = o.access;
   c.coalesce_max = o.coalesce_max;
+  c.keyed = o.link_auth != nullptr;
   return c;
 }
 
@@ -81,6 +83,8 @@ InboundConfig MakeInboundConfig(const FsTransportOptions& o, const FsFolder& fol
   c.carry_gso_frames = o.carry_gso_frames;
   c.gap_wait = o.gap_wait;
   c.bad_file_wait = o.bad_file_wait;
+  c.auth = o.link_auth.get();
+  c.my_id = o.peer_id;
   return c;
 }
 
@@ -93,6 +97,7 @@ PeerTableConfig MakePeerTableConfig(const FsTransportOptions& o, const FolderPro
   c.offload = o.carry_gso_frames;
   c.peer_timeout = o.peer_timeout;
   c.list_peers = o.list_peers;
+  c.auth = o.link_auth.get();
   return c;
 }
 
@@ -117,6 +122,10 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
             << t->options_.dirpath << ", inotify "
             << (t->watch_->has_inotify() ? "watching" : "unavailable");
   LOG(INFO) << "fs: " << t->options_.dirpath << " is " << t->profile_.Describe();
+  if (t->options_.link_auth != nullptr) {
+    LOG(INFO) << "fs: keyed: records and announcements are authenticated (identity "
+              << t->options_.link_auth->identity() << ")";
+  }
   {
     absl::MutexLock lock(&t->mu_);
     t->Housekeeping(absl::Now());
@@ -133,7 +142,7 @@ FsTransport::FsTransport(FsTransportOptions options, std::unique_ptr<FsFolder> f
       in_config_(MakeInboundConfig(options_, *folder_, profile_)),
       watch_(std::make_unique<FolderWatch>(folder_->inbox_path(), options_.use_inotify)),
       peers_(*folder_, MakePeerTableConfig(options_, profile_), out_config_, in_config_),
-      collector_(*folder_, options_.mtu),
+      collector_(*folder_, options_.mtu, in_config_),
       pacer_(options_.pacer, absl::StrCat(options_.dirpath, " (", profile_.type, ")"),
              watch_->has_inotify()) {
   interval_ns_.store(absl::ToInt64Nanoseconds(pacer_.interval()));

@@ -50,6 +50,7 @@
 #include "absl/time/time.h"
 #include "core/counters.h"
 #include "core/ip_address.h"
+#include "core/link_auth.h"
 #include "core/registry.h"
 #include "core/transport.h"
 #include "transports/fs/folder.h"
@@ -104,6 +105,10 @@ struct FsTransportOptions {
   // Discover peers by listing DIR/peers (false: only by the doorbell; for
   // tests of folders whose listings are stale).
   bool list_peers = true;
+  // Keyed (TransportConfig::link_auth): records and announcements are
+  // tagged, and nothing untagged steers the transport (docs/fs-transport.md
+  // section 9). Null: unkeyed.
+  std::shared_ptr<const LinkAuthenticator> link_auth;
 };
 
 // Drop reasons (counters().drops). Frame-level: backlog_full, no_route
@@ -113,6 +118,8 @@ struct FsTransportOptions {
 // bad_header, trailing_bytes, frame_too_large, bad_checksum, stale_file,
 // unknown_sender, ignored_name, late_record, blocked_name (a record name
 // occupied by something nobody can remove; sender and reader count it).
+// Keyed only: bad_record_auth, bad_announcement_auth, replayed_announcement,
+// peer_not_accepted (each once per file or peer).
 // Sequence numbers skipped: gap. Events: far_jump, jump_undone,
 // session_flip, extra_server, peer_table_full (docs/fs-transport.md 8).
 class FsTransport : public Transport {

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,6 +33,8 @@ void InboundStream::Resume(uint64_t peer_session, bool peer_offload, uint64_t se
   bad_seq_ = 0;
   blocked_.clear();
   rewind_from_ = 0;
+  forged_seq_ = 0;
+  forged_.clear();
   next_gap_probe_ = absl::InfinitePast();
 }
 
@@ -55,6 +58,10 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
     if (bad_seq_ == seq_ && now < bad_retry_at_) break;
     const char* name = name_->For(seq_);
     const bool blocked = IsBlocked(seq_);
+    if (forged_seq_ == seq_ && StillForged(name)) {
+      OnMissing(now, counters, progress);
+      break;
+    }
     ReadResult r = ReadNamed(name, &open_);
     if (r.outcome == ReadOutcome::kMissing) {
       OnMissing(now, counters, progress);
@@ -79,6 +86,15 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
       break;
     }
     RecordError e = ParseRecord(buffer_.span(), config_.mtu, record_);
+    if (const char* forged = e == RecordError::kOk ? Forged(seq_) : nullptr) {
+      // Not written by the peer for us under this name: as if nothing were
+      // there.
+      record_.frames.clear();
+      record_pos_ = 0;
+      NoteForged(seq_, forged, counters);
+      OnMissing(now, counters, progress);
+      break;
+    }
     const char* reason = e == RecordError::kOk ? CheckHeader(seq_) : RecordErrorName(e);
     if (reason != nullptr) {
       open_.reset();
@@ -137,6 +153,53 @@ const char* InboundStream::CheckHeader(uint64_t seq) const {
   return nullptr;
 }
 
+const char* InboundStream::Forged(uint64_t seq) const {
+  if (config_.auth == nullptr) return nullptr;
+  if (!VerifyRecord(record_, RecordAuth{mac_, config_.my_id, config_.my_session})) {
+    return "bad_record_auth";
+  }
+  // The peer's own record, but not this one: a copy of an older one (of
+  // this session or an earlier one) under this name.
+  const RecordHeader& h = record_.header;
+  if (h.sender_id != peer_id_ || h.session != peer_session_ || h.seq != seq) {
+    return "replayed_record";
+  }
+  return nullptr;
+}
+
+InboundStream::FileId InboundStream::IdOf(const char* name) const {
+  struct stat st;
+  if (fstatat(config_.inbox_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+          static_cast<uint64_t>(st.st_size),
+          int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
+          int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec};
+}
+
+void InboundStream::NoteForged(uint64_t seq, const char* reason, Counters& counters) {
+  if (seq == seq_) {
+    forged_seq_ = seq;
+    forged_file_ = IdOf(name_->For(seq));
+  }
+  if (std::find(forged_.begin(), forged_.end(), seq) != forged_.end()) return;
+  // Only names at or beyond the reader matter; the list stays short.
+  forged_.erase(
+      std::remove_if(forged_.begin(), forged_.end(), [&](uint64_t f) { return f < seq_; }),
+      forged_.end());
+  if (forged_.size() >= 64) forged_.erase(forged_.begin());
+  forged_.push_back(seq);
+  counters.AddDrop(reason);
+  LOG_EVERY_T(WARNING, 10) << "fs: the file under record name " << seq << " from " << peer_id_
+                           << " is not that record (" << reason
+                           << ": written by someone without the key, or a copy of an older "
+                              "one?); treated as missing";
+}
+
+bool InboundStream::StillForged(const char* name) const {
+  FileId id = IdOf(name);
+  return id.ino != 0 && id == forged_file_;
+}
+
 void InboundStream::NoteLaterRecord(uint64_t seq, absl::Time now) {
   if (seq <= seq_) return;
   if (gap_next_ == 0 || seq < gap_next_) {
@@ -176,6 +239,14 @@ InboundStream::Look InboundStream::LookAt(uint64_t seq, Counters& counters) {
   const char* reason = nullptr;
   if (r.outcome == ReadOutcome::kOk) {
     RecordError e = ParseRecord(buffer_.span(), config_.mtu, record_);
+    if (const char* forged = e == RecordError::kOk ? Forged(seq) : nullptr) {
+      // Never skipped to, never removed here (it may be the name the
+      // sender writes next): as if missing.
+      record_.frames.clear();
+      record_pos_ = 0;
+      NoteForged(seq, forged, counters);
+      return Look::kMissing;
+    }
     reason = e == RecordError::kOk ? CheckHeader(seq) : RecordErrorName(e);
   } else {
     reason = r.outcome == ReadOutcome::kNotRegular ? "not_regular" : "oversize_file";

@@ -24,6 +24,15 @@
 //     moves to the next number), so the name counts as missing
 //     (`blocked_name`, once per name) and the gap rule moves past it, and
 //     past up to kMaxBlockedNamesPerRecord such names in a row.
+// Keyed (config.auth set): a record whose tag does not verify (version 1,
+// a wrong key, from another stream: `bad_record_auth`), or the peer's own
+// record copied under another name (an older session or number:
+// `replayed_record`) is as if it were not
+// there: counted once per name, never removed by the
+// reader (the sender's rename replaces it), never a reason to skip or jump
+// (the gap rule skips only to a record that verifies), and not read again
+// while it stays the same file (a stat says so). So a writer without the
+// key can hold a name only until the sender writes it.
 // Jumps: a skip of more than kFarJump numbers (genuine gaps are a few lost
 // or squatted names; unkeyed, a planted record can carry any number) is
 // counted as `far_jump`, and the name we jumped from is still looked at
@@ -65,6 +74,9 @@ struct InboundConfig {
   // What the folder's filesystem needs before a missing name is believed
   // missing (NFS and SMB cache failed lookups); nullptr: nothing.
   const FolderProfile* profile = nullptr;
+  // Keyed: only records tagged for us (RecordAuth) count; nullptr: unkeyed.
+  const LinkAuthenticator* auth = nullptr;
+  std::string my_id;
 };
 
 class InboundStream {
@@ -78,6 +90,8 @@ class InboundStream {
   // The same, continuing a stream of that session at `seq` (the peer's
   // session was replaced for a while, e.g. by a forged announcement).
   void Resume(uint64_t peer_session, bool peer_offload, uint64_t seq);
+  // Keyed: the MAC of this peer (from its authenticated announcement).
+  void SetMac(const LinkMac* mac) { mac_ = mac; }
 
   struct Progress {
     size_t frames = 0;   // delivered into the batch
@@ -115,6 +129,23 @@ class InboundStream {
   void Skip(Progress& progress, Counters& counters);
   bool IsBlocked(uint64_t seq) const;
   void NoteBlocked(uint64_t seq, Counters& counters);
+  // Keyed: why record_ (parsed) is not this peer's record `seq` for us
+  // (bad_record_auth: its tag fails; replayed_record: it is the peer's,
+  // but another record), or nullptr. Unkeyed: nullptr.
+  const char* Forged(uint64_t seq) const;
+  // Such a file under `seq`'s name: counted once per name.
+  void NoteForged(uint64_t seq, const char* reason, Counters& counters);
+  // The file under the current name is the forged one seen before.
+  bool StillForged(const char* name) const;
+  struct FileId {
+    uint64_t dev = 0, ino = 0, size = 0;
+    int64_t mtime_ns = 0, ctime_ns = 0;
+    bool operator==(const FileId& o) const {
+      return dev == o.dev && ino == o.ino && size == o.size && mtime_ns == o.mtime_ns &&
+             ctime_ns == o.ctime_ns;
+    }
+  };
+  FileId IdOf(const char* name) const;
 
   const InboundConfig& config_;
   const std::string peer_id_;
@@ -133,6 +164,12 @@ class InboundStream {
   uint64_t rewind_from_ = 0;       // a far jump went from here...
   uint64_t rewind_to_ = 0;         // ...to here
   absl::Time next_rewind_probe_ = absl::InfinitePast();
+  const LinkMac* mac_ = nullptr;
+  // The current name's file that failed authentication (not read again
+  // while it stays), and the names (>= seq_) already counted.
+  uint64_t forged_seq_ = 0;
+  FileId forged_file_;
+  std::vector<uint64_t> forged_;
   uint64_t bad_seq_ = 0;  // the record that failed validation
   absl::Time bad_since_ = absl::InfinitePast();
   absl::Time bad_retry_at_ = absl::InfinitePast();

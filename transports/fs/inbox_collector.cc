@@ -59,7 +59,11 @@ void InboxCollector::Collect(PeerTable& peers, absl::Time now, Counters& counter
       // have been to a planted record); otherwise it arrived after we
       // skipped it.
       if (p->in.WantsEarlierRecord(n->seq, now)) continue;
-      if (RemoveEntry(inbox, name.c_str())) counters.AddDrop("late_record");
+      // Keyed: only the sender's own record is a late one; anything else
+      // there was written by someone without the key.
+      const char* reason =
+          in_.auth != nullptr && !Authentic(*p, name) ? "bad_record_auth" : "late_record";
+      if (RemoveEntry(inbox, name.c_str())) counters.AddDrop(reason);
       continue;
     }
     if (n->seq == p->in.next_seq()) continue;  // the reader handles it
@@ -93,8 +97,23 @@ const char* InboxCollector::CheckFutureRecord(const Peer& p, const std::string& 
   RecordError e = ParseRecord(buffer.span(), mtu_, record);
   if (e != RecordError::kOk) return RecordErrorName(e);
   const RecordHeader& h = record.header;
+  if (in_.auth != nullptr &&
+      !VerifyRecord(record, RecordAuth{p.mac, in_.my_id, folder_.session()})) {
+    return "bad_record_auth";
+  }
   if (h.sender_id != p.id || h.session != p.ann.session || h.seq != seq) return "bad_header";
   return nullptr;
+}
+
+bool InboxCollector::Authentic(const Peer& p, const std::string& name) const {
+  ByteBuffer buffer;
+  if (ReadRegularFile(folder_.inbox_fd(), name.c_str(), kMaxRecordBytes, buffer).outcome !=
+      ReadOutcome::kOk) {
+    return false;
+  }
+  ParsedRecord record;
+  return ParseRecord(buffer.span(), kMaxFrameSize, record) == RecordError::kOk &&
+         VerifyRecord(record, RecordAuth{p.mac, in_.my_id, folder_.session()});
 }
 
 void InboxCollector::CountIgnoredName(const std::string& name, Counters& counters) {

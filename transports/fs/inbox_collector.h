@@ -31,7 +31,9 @@ namespace fstun::fs {
 
 class InboxCollector {
  public:
-  InboxCollector(const FsFolder& folder, size_t mtu) : folder_(folder), mtu_(mtu) {}
+  // `in`: the inbound streams' configuration (its auth: keyed).
+  InboxCollector(const FsFolder& folder, size_t mtu, const InboundConfig& in)
+      : folder_(folder), mtu_(mtu), in_(in) {}
 
   void Collect(PeerTable& peers, absl::Time now, Counters& counters);
 
@@ -40,9 +42,12 @@ class InboxCollector {
   // if it may be a real record.
   const char* CheckFutureRecord(const Peer& p, const std::string& name, uint64_t seq) const;
   void CountIgnoredName(const std::string& name, Counters& counters);
+  // Keyed: the record file `name` verifies as `p`'s, written for us.
+  bool Authentic(const Peer& p, const std::string& name) const;
 
   const FsFolder& folder_;
   const size_t mtu_;
+  const InboundConfig& in_;
   absl::flat_hash_set<std::string> ignored_names_;
 };
 

@@ -21,6 +21,7 @@ void OutboundStream::Resume(int inbox_fd, uint64_t peer_session, uint64_t seq) {
   SetInbox(inbox_fd);
   std::string prefix = StreamPrefix(config_.my_id, config_.my_session, peer_session);
   name_ = std::make_unique<SeqName>("", prefix, kRecordSuffix);
+  peer_session_ = peer_session;
   seq_ = seq;
   outstanding_.clear();
   backlog_bytes_ = 0;
@@ -63,7 +64,7 @@ bool OutboundStream::ShouldHold(absl::Span<const FrameView> frames, uint32_t fla
   size_t bytes = held_.size();
   for (FrameView f : frames) bytes += f.size();
   const size_t count = held_sizes_.size() + frames.size();
-  const size_t record = RecordSize(config_.my_id.size(), count, bytes);
+  const size_t record = RecordSize(config_.my_id.size(), count, bytes, config_.keyed);
   // Too many for one record, or past the backlog cap (Write drops there).
   if (count > kMaxRecordFrames || record > config_.max_file_bytes ||
       backlog_bytes_ + record > config_.max_backlog_bytes) {
@@ -107,14 +108,14 @@ void OutboundStream::WriteNow(absl::Span<const FrameView> frames, uint32_t flags
     size_t n = 0;
     size_t bytes = 0;
     while (i + n < frames.size() && n < kMaxRecordFrames) {
-      size_t grown = RecordSize(id_length, n + 1, bytes + frames[i + n].size());
+      size_t grown = RecordSize(id_length, n + 1, bytes + frames[i + n].size(), config_.keyed);
       if (n > 0 && grown > config_.max_file_bytes) break;
       bytes += frames[i + n].size();
       ++n;
     }
-    if (backlog_bytes_ + RecordSize(id_length, n, bytes) > cap) Reclaim();
+    if (backlog_bytes_ + RecordSize(id_length, n, bytes, config_.keyed) > cap) Reclaim();
     bool full = false;
-    while (n > 0 && backlog_bytes_ + RecordSize(id_length, n, bytes) > cap) {
+    while (n > 0 && backlog_bytes_ + RecordSize(id_length, n, bytes, config_.keyed) > cap) {
       full = true;
       --n;
       bytes -= frames[i + n].size();
@@ -141,8 +142,11 @@ bool OutboundStream::WriteRecord(absl::Span<const FrameView> frames, size_t payl
   // next one, so a few squatted names lose no frame.
   for (int attempt = 0; attempt <= kMaxBlockedNamesPerRecord; ++attempt) {
     const uint64_t seq = seq_;
-    absl::Span<const iovec> iov =
-        encoder_.Encode(config_.my_id, config_.my_session, seq, frames, flags);
+    // Keyed: tagged for the peer (no MAC: a peer we cannot authenticate to
+    // is never in the table, so this does not happen).
+    const RecordAuth auth{mac_, peer_id_, peer_session_};
+    absl::Span<const iovec> iov = encoder_.Encode(config_.my_id, config_.my_session, seq, frames,
+                                                  flags, config_.keyed ? &auth : nullptr);
     bool blocked = false;
     s = WriteRecordFile(inbox_fd_.get(), name_->For(seq), iov, config_.access, &blocked);
     if (s.ok()) {

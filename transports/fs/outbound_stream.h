@@ -62,6 +62,8 @@ struct OutboundConfig {
   FolderAccess access;
   // Records to one peer at most this often (see above); 0: off.
   absl::Duration coalesce_max = absl::ZeroDuration();
+  // Keyed: records are tagged (format version 2) with the peer's MAC.
+  bool keyed = false;
 };
 
 class OutboundStream {
@@ -84,6 +86,8 @@ class OutboundStream {
   // Whether coalesce_max applies to this stream (on unless turned off:
   // FsTransport decides per peer).
   void set_coalesce(bool on) { coalesce_ = on; }
+  // Keyed: the MAC of this peer (from its authenticated announcement).
+  void SetMac(const LinkMac* mac) { mac_ = mac; }
   // The peer's inbox (also where doorbells are rung), or -1.
   int inbox_fd() const { return inbox_fd_.get(); }
 
@@ -131,6 +135,8 @@ class OutboundStream {
   const std::string peer_id_;
   UniqueFd inbox_fd_;
   std::unique_ptr<SeqName> name_;
+  uint64_t peer_session_ = 0;
+  const LinkMac* mac_ = nullptr;
   uint64_t seq_ = 1;
   std::deque<Outstanding> outstanding_;  // written, not yet seen consumed
   size_t backlog_bytes_ = 0;

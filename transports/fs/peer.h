@@ -19,6 +19,9 @@ struct Peer {
 
   const std::string id;
   Announcement ann;
+  // Keyed: the MAC for this peer's identity (ann.identity), fixed while
+  // the peer is known.
+  const LinkMac* mac = nullptr;
   absl::Time beat_changed_at = absl::InfinitePast();  // our clock
   // Last time its records arrived or it consumed ours (our clock): proof of
   // life that a cached, stale announcement cannot hide.

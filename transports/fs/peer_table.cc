@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
@@ -35,7 +36,8 @@ void PeerTable::Announce(absl::Time now) {
   a.role = config_.role;
   a.addresses = config_.addresses;
   a.mtu = config_.mtu;
-  a.formats = {kRecordVersion};
+  a.formats = {config_.auth != nullptr ? kRecordVersionTagged : kRecordVersion};
+  if (config_.auth != nullptr) a.identity = config_.auth->identity();
   a.offload = config_.offload;
   a.remote = config_.remote;
   a.beat = ++beat_;
@@ -62,6 +64,8 @@ void PeerTable::Announce(absl::Time now) {
                              << " live peers (" << kMaxAnnouncementBytes
                              << "-byte limit); the others ring the doorbell";
   }
+  // Keyed: the tags come on top of the limit (kMaxKeyedAnnouncementBytes).
+  if (config_.auth != nullptr) TagAnnouncement(*config_.auth, a);
   AtomicWriteOptions options;
   options.mode = folder_.access().group ? 0660 : 0600;
   options.group = folder_.access().group;
@@ -146,9 +150,11 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
       doorbell_id = id;
     }
   }
+  const size_t max_bytes =
+      config_.auth != nullptr ? kMaxKeyedAnnouncementBytes : kMaxAnnouncementBytes;
   for (const std::string& id : ids) {
     std::string name = absl::StrCat(id, kPeerSuffix);
-    ReadResult r = ReadRegularFile(folder_.peers_fd(), name.c_str(), kMaxAnnouncementBytes, buffer);
+    ReadResult r = ReadRegularFile(folder_.peers_fd(), name.c_str(), max_bytes, buffer);
     Peer* p = Find(id);
     if (r.outcome == ReadOutcome::kMissing) {
       if (p != nullptr) {
@@ -164,8 +170,16 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
       continue;
     }
     if (r.outcome != ReadOutcome::kOk) continue;
-    absl::StatusOr<Announcement> ann = ParseAnnouncement(AsText(buffer));
+    absl::StatusOr<Announcement> ann = ParseAnnouncement(AsText(buffer), max_bytes);
     if (!ann.ok() || ann->id != id) continue;  // half-written or foreign: next time
+    const LinkMac* mac = nullptr;
+    if (!Authenticate(*ann, AsText(buffer), p, counters, &mac)) continue;
+    if (p != nullptr && mac != p->mac) {
+      // A peer that was gone came back with another identity we accept.
+      p->mac = mac;
+      p->out.SetMac(mac);
+      p->in.SetMac(mac);
+    }
     if (p == nullptr) {
       if (!MakeRoom(now, counters)) {
         if (!table_full_) {
@@ -179,6 +193,9 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
       auto fresh = std::make_unique<Peer>(id, out_config_, in_config_);
       p = fresh.get();
       p->ann = *ann;
+      p->mac = mac;
+      p->out.SetMac(mac);
+      p->in.SetMac(mac);
       // An announcement whose own clock says it is long dead starts as gone.
       p->beat_changed_at =
           now - ann->time > config_.peer_timeout + absl::Minutes(1) ? absl::InfinitePast() : now;
@@ -254,6 +271,80 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
     if (p->live && !Lists(p->ann, me)) RingDoorbell(*p);
   }
   return result;
+}
+
+bool PeerTable::Authenticate(const Announcement& ann, absl::string_view text, const Peer* known,
+                             Counters& counters, const LinkMac** mac) {
+  *mac = nullptr;
+  if (config_.auth == nullptr) return true;
+  // Counted and logged once per refused file (it stays until rewritten).
+  auto first_time = [&](const char* what) {
+    const size_t fingerprint = absl::HashOf(text);
+    auto it = refused_.find(ann.id);
+    if (it != refused_.end() && it->second == fingerprint) return false;
+    if (it != refused_.end()) {
+      it->second = fingerprint;
+    } else if (refused_.size() < 1024) {
+      refused_[ann.id] = fingerprint;
+    }
+    counters.AddDrop(what);
+    return true;
+  };
+  const std::string me = TagReader(config_.auth->identity());
+  const bool addressed =
+      std::any_of(ann.tags.begin(), ann.tags.end(), [&](const auto& t) { return t.first == me; });
+  if (!addressed && known == nullptr) {
+    // Not addressed to us: a peer that does not list us (the clients of
+    // one server do not list each other), or junk. Not a peer of ours.
+    if (quiet_.size() < 1024 && quiet_.insert(ann.id).second) {
+      LOG(INFO) << "fs: peer " << ann.id << " does not list this end (no tag for us); ignored";
+    }
+    return false;
+  }
+  const LinkMac* m = config_.auth->ForPeer(ann.identity);
+  if (addressed && (m == nullptr || (known != nullptr && known->live && m != known->mac))) {
+    if (not_accepted_.size() < 1024 && not_accepted_.insert(ann.id + "/" + ann.identity).second) {
+      counters.AddDrop("peer_not_accepted");
+      LOG(WARNING) << "fs: peer " << ann.id << " announces identity '"
+                   << EscapeForLog(ann.identity, 12) << "'"
+                   << (m == nullptr ? ", which is not accepted (not a listed peer)"
+                                    : ", not the one it had")
+                   << "; ignored";
+    }
+    return false;
+  }
+  if (m == nullptr || !AuthenticateAnnouncement(*config_.auth, *m, ann, text)) {
+    if (first_time("bad_announcement_auth")) {
+      LOG_EVERY_T(WARNING, 10) << "fs: the announcement of peer " << ann.id
+                               << " fails authentication (a peer with another key, or "
+                                  "written by someone without the key?); ignored";
+    }
+    return false;
+  }
+  // Sessions are start times: an older one, or an older beat, is a replay.
+  // A live peer's is refused; once a peer is gone anything authentic is
+  // taken (a clock set back at its restart must not lock it out), and an
+  // announcement whose own time is old starts as gone (Scan).
+  uint64_t session = 0, beat = 0;
+  if (known != nullptr && known->live) {
+    session = known->ann.session;
+    beat = known->ann.beat;
+  } else if (known == nullptr) {
+    for (const auto& [id, previous] : left_) {
+      if (id == ann.id) session = previous.session;
+    }
+  }
+  if (ann.session < session || (ann.session == session && ann.beat < beat)) {
+    if (first_time("replayed_announcement")) {
+      LOG_EVERY_T(WARNING, 10) << "fs: an older announcement of peer " << ann.id << " (session "
+                               << Hex16(ann.session) << " beat " << ann.beat
+                               << ") is back (replayed?); ignored";
+    }
+    return false;
+  }
+  refused_.erase(ann.id);  // the next forged one is counted again
+  *mac = m;
+  return true;
 }
 
 void PeerTable::SilenceDoorbell(Peer& p) {

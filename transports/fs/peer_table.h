@@ -29,6 +29,19 @@
 // and went), or an announcement that reappears with the session it had
 // when it vanished (deleted by someone else), resumes both streams where
 // they were (`session_flip`).
+//
+// Keyed (config.auth set), only authenticated announcements count
+// (announcement.h): an announcement with a tag for us that does not verify
+// (or none, from a known peer) is ignored entirely
+// (`bad_announcement_auth`, once per file), as is one with a tag for us from
+// an identity we do not accept (`peer_not_accepted`, once per id); one with
+// no tag for us from an unknown id is not ours to count (the clients of a
+// server do not list each other), logged once; sessions are start times
+// (folder.h), so an announcement with an older session than the one known,
+// or an older beat of the same session, is a replay and ignored
+// (`replayed_announcement`) while the peer is live; a known peer keeps its
+// identity while it is live. Our own announcement carries our identity and
+// one tag per peer we accept.
 #ifndef FSTUN_TRANSPORTS_FS_PEER_TABLE_H_
 #define FSTUN_TRANSPORTS_FS_PEER_TABLE_H_
 
@@ -38,10 +51,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/counters.h"
 #include "core/ip_address.h"
+#include "core/link_auth.h"
 #include "transports/fs/folder.h"
 #include "transports/fs/peer.h"
 
@@ -59,6 +75,8 @@ struct PeerTableConfig {
   bool remote = false;   // our folder is served by another kernel (FolderProfile)
   absl::Duration peer_timeout = absl::Seconds(10);
   bool list_peers = true;  // false: discover only by the doorbell
+  // Keyed: announcements are tagged and checked; nullptr: unkeyed.
+  const LinkAuthenticator* auth = nullptr;
 };
 
 class PeerTable {
@@ -91,6 +109,11 @@ class PeerTable {
  private:
   bool IsLive(const Peer& p, absl::Time now) const;
   void StartStreams(Peer& p);
+  // Keyed: true if `ann` (read as `text`; `known`: the peer of its id, or
+  // nullptr) may be acted on, with *mac set to the announcer's MAC; false
+  // if not (counted once per file). Unkeyed: true, *mac = nullptr.
+  bool Authenticate(const Announcement& ann, absl::string_view text, const Peer* known,
+                    Counters& counters, const LinkMac** mac);
   // Below kMaxPeers, or made so by forgetting the longest-silent peer that
   // is not live; false if every peer is live.
   bool MakeRoom(absl::Time now, Counters& counters);
@@ -106,6 +129,12 @@ class PeerTable {
   uint64_t beat_ = 0;
   absl::Time last_scan_ = absl::InfinitePast();
   bool table_full_ = false;  // counted and logged once per episode
+  // Keyed: what was counted already: ids (and identities) not accepted,
+  // and per id the last refused announcement (a hash of its text); at most
+  // 1024 each.
+  absl::flat_hash_set<std::string> not_accepted_;
+  absl::flat_hash_set<std::string> quiet_;  // not addressed to us, logged
+  absl::flat_hash_map<std::string, size_t> refused_;
   // Peers whose announcement disappeared, and where their streams stood
   // (the last 16).
   std::vector<std::pair<std::string, Peer::Previous>> left_;

@@ -1,6 +1,7 @@
 #include "transports/fs/record.h"
 
 #include <cstring>
+#include <string>
 
 #include "core/crc32c.h"
 
@@ -28,12 +29,20 @@ uint64_t Get64(const uint8_t* p) {
 
 size_t HeaderBytes(size_t id_length) { return kRecordFixedHeader + ((id_length + 7) & ~size_t{7}); }
 
+constexpr char kTagLabel[] = "fstun record v2";
+
+// The receiver's session as the tag covers it: 8 bytes, little-endian.
+std::string SessionBytes(uint64_t session) {
+  return std::string(reinterpret_cast<const char*>(&session), sizeof(session));
+}
+
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the record format is little-endian");
 
 }  // namespace
 
-size_t RecordSize(size_t sender_id_length, size_t frame_count, size_t payload_bytes) {
-  return HeaderBytes(sender_id_length) + 4 * frame_count + payload_bytes + kRecordTrailer;
+size_t RecordSize(size_t sender_id_length, size_t frame_count, size_t payload_bytes, bool tagged) {
+  return HeaderBytes(sender_id_length) + 4 * frame_count + payload_bytes + kRecordTrailer +
+         (tagged ? kRecordTagBytes : 0);
 }
 
 const char* RecordErrorName(RecordError e) {
@@ -65,14 +74,15 @@ RecordEncoder::RecordEncoder() {
 
 absl::Span<const iovec> RecordEncoder::Encode(absl::string_view sender_id, uint64_t session,
                                               uint64_t seq, absl::Span<const FrameView> frames,
-                                              uint32_t flags) {
+                                              uint32_t flags, const RecordAuth* auth) {
+  const bool tagged = auth != nullptr && auth->mac != nullptr;
   const size_t header_bytes = HeaderBytes(sender_id.size());
   uint64_t payload = 0;
   for (FrameView f : frames) payload += f.size();
   head_.assign(header_bytes + 4 * frames.size(), 0);
   uint8_t* h = head_.data();
   Put32(h + 0, kRecordMagic);
-  Put16(h + 4, kRecordVersion);
+  Put16(h + 4, tagged ? kRecordVersionTagged : kRecordVersion);
   Put16(h + 6, static_cast<uint16_t>(header_bytes));
   Put64(h + 8, session);
   Put64(h + 16, seq);
@@ -92,15 +102,26 @@ absl::Span<const iovec> RecordEncoder::Encode(absl::string_view sender_id, uint6
     iov_.push_back({const_cast<uint8_t*>(f.data()), f.size()});
     crc = Crc32cExtend(crc, f.data(), f.size());
   }
-  Put32(trailer_, crc);
-  iov_.push_back({trailer_, kRecordTrailer});
-  size_ = head_.size() + payload + kRecordTrailer;
+  size_t trailer = kRecordTrailer;
+  if (tagged) {
+    absl::string_view covered(reinterpret_cast<const char*>(head_.data()), head_.size());
+    LinkMac::Tag tag = auth->mac->Compute(LinkMac::kToPeer, {kTagLabel, covered, auth->receiver_id,
+                                                             SessionBytes(auth->receiver_session)});
+    std::memcpy(trailer_, tag.data(), kRecordTagBytes);
+    crc = Crc32cExtend(crc, trailer_, kRecordTagBytes);
+    trailer += kRecordTagBytes;
+  }
+  Put32(trailer_ + trailer - kRecordTrailer, crc);
+  iov_.push_back({trailer_, trailer});
+  size_ = head_.size() + payload + trailer;
   return iov_;
 }
 
 RecordError ParseRecord(absl::Span<const uint8_t> image, size_t max_frame_bytes,
                         ParsedRecord& out) {
   out.frames.clear();
+  out.covered = {};
+  out.tag = {};
   const uint8_t* p = image.data();
   const size_t size = image.size();
   if (size < 4) return RecordError::kTruncated;
@@ -108,7 +129,10 @@ RecordError ParseRecord(absl::Span<const uint8_t> image, size_t max_frame_bytes,
   if (size < kRecordFixedHeader) return RecordError::kTruncated;
   RecordHeader& h = out.header;
   h.version = Get16(p + 4);
-  if (h.version != kRecordVersion) return RecordError::kBadVersion;
+  if (h.version != kRecordVersion && h.version != kRecordVersionTagged) {
+    return RecordError::kBadVersion;
+  }
+  const bool tagged = h.version == kRecordVersionTagged;
   const size_t header_bytes = Get16(p + 6);
   h.session = Get64(p + 8);
   h.seq = Get64(p + 16);
@@ -126,7 +150,7 @@ RecordError ParseRecord(absl::Span<const uint8_t> image, size_t max_frame_bytes,
     if (p[i] != 0) return RecordError::kBadHeader;
   }
   // All sizes are bounded above, so this sum cannot overflow.
-  const size_t expected = RecordSize(id_length, h.frame_count, h.payload_bytes);
+  const size_t expected = RecordSize(id_length, h.frame_count, h.payload_bytes, tagged);
   if (size < expected) return RecordError::kTruncated;
   if (size > expected) return RecordError::kTrailingBytes;
   h.sender_id = absl::string_view(reinterpret_cast<const char*>(p + kRecordFixedHeader), id_length);
@@ -150,7 +174,18 @@ RecordError ParseRecord(absl::Span<const uint8_t> image, size_t max_frame_bytes,
     out.frames.emplace_back(frame, len);
     frame += len;
   }
+  out.covered =
+      absl::string_view(reinterpret_cast<const char*>(p), header_bytes + 4 * size_t{h.frame_count});
+  out.tag = tagged ? absl::MakeConstSpan(frame, kRecordTagBytes) : absl::Span<const uint8_t>();
   return RecordError::kOk;
+}
+
+bool VerifyRecord(const ParsedRecord& record, const RecordAuth& auth) {
+  if (auth.mac == nullptr || record.tag.size() != kRecordTagBytes) return false;
+  return auth.mac->Verify(
+      LinkMac::kFromPeer,
+      {kTagLabel, record.covered, auth.receiver_id, SessionBytes(auth.receiver_session)},
+      record.tag);
 }
 
 }  // namespace fstun::fs

@@ -57,7 +57,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     total += f.size();
   }
   Check(total == h.payload_bytes, "payload bytes");
-  Check(fstun::fs::RecordSize(h.sender_id.size(), h.frame_count, h.payload_bytes) == image.size(),
+  const bool tagged = h.version == fstun::fs::kRecordVersionTagged;
+  Check(fstun::fs::RecordSize(h.sender_id.size(), h.frame_count, h.payload_bytes, tagged) ==
+            image.size(),
         "record size");
+  Check(out->tag.size() == (tagged ? fstun::fs::kRecordTagBytes : 0), "tag size");
+  if (tagged) {
+    Check(out->tag.data() >= image.data() &&
+              out->tag.data() + out->tag.size() <= image.data() + image.size(),
+          "tag inside the image");
+  }
+  Check(out->covered.data() == reinterpret_cast<const char*>(image.data()) &&
+            out->covered.size() <= image.size(),
+        "covered bytes inside the image");
   return 0;
 }

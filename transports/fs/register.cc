@@ -137,6 +137,7 @@ absl::StatusOr<std::unique_ptr<Transport>> CreateFs(const TransportConfig& confi
   o.mtu = config.mtu;
   o.carry_gso_frames = config.offload_frames;
   o.file_owner = config.file_owner;
+  o.link_auth = config.link_auth;
   std::string group = config.Option("group", FLAGS_fs_group);
   if (!group.empty()) {
     std::vector<char> buf(16384);

@@ -1,12 +1,15 @@
 // The fs transport passes the transport conformance suite: two FsTransport
 // instances (different peer ids) sharing one folder under $TEST_TMPDIR,
-// once with inotify and once on the polling path alone; and the legacy
-// format likewise.
+// once with inotify and once on the polling path alone, once keyed
+// (per-peer link authentication: tagged records and announcements); and
+// the legacy format likewise.
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "identity/keys.h"
+#include "identity/link_keys.h"
 #include "testing/transport_conformance.h"
 #include "transports/fs/fs_transport.h"
 #include "transports/fs/legacy_transport.h"
@@ -29,7 +32,8 @@ std::shared_ptr<void> TempFolder(std::string* path) {
   return std::shared_ptr<void>(nullptr, [copy](void*) { std::filesystem::remove_all(copy); });
 }
 
-absl::StatusOr<TransportPair> MakeFsPair(const ConformanceSetup& setup, bool inotify) {
+absl::StatusOr<TransportPair> MakeFsPair(const ConformanceSetup& setup, bool inotify,
+                                         bool keyed = false) {
   std::string dir;
   std::shared_ptr<void> folder = TempFolder(&dir);
   fs::FsTransportOptions o;
@@ -41,6 +45,15 @@ absl::StatusOr<TransportPair> MakeFsPair(const ConformanceSetup& setup, bool ino
   a.addresses = {setup.a_address};
   fs::FsTransportOptions b = o;
   b.addresses = {setup.b_address};
+  if (keyed) {
+    PrivateKey ka = PrivateKey::Generate(), kb = PrivateKey::Generate();
+    auto auth_a = MakeIdentityLinkAuth(ka, {kb.public_key()}, {});
+    auto auth_b = MakeIdentityLinkAuth(kb, {ka.public_key()}, {});
+    if (!auth_a.ok()) return auth_a.status();
+    if (!auth_b.ok()) return auth_b.status();
+    a.link_auth = *auth_a;
+    b.link_auth = *auth_b;
+  }
   auto ta = fs::FsTransport::Create(a);
   if (!ta.ok()) return ta.status();
   auto tb = fs::FsTransport::Create(b);
@@ -66,17 +79,17 @@ absl::StatusOr<TransportPair> MakeLegacyPair(const ConformanceSetup& setup) {
   return TransportPair{*std::move(ta), *std::move(tb), folder};
 }
 
-INSTANTIATE_TEST_SUITE_P(Fs, TransportConformanceTest,
-                         ::testing::Values(ConformanceParam{"fs_inotify",
-                                                            [](const ConformanceSetup& s) {
-                                                              return MakeFsPair(s, true);
-                                                            }},
-                                           ConformanceParam{"fs_polling",
-                                                            [](const ConformanceSetup& s) {
-                                                              return MakeFsPair(s, false);
-                                                            }},
-                                           ConformanceParam{"fs_legacy", MakeLegacyPair}),
-                         testing::ConformanceParamName);
+INSTANTIATE_TEST_SUITE_P(
+    Fs, TransportConformanceTest,
+    ::testing::Values(
+        ConformanceParam{"fs_inotify",
+                         [](const ConformanceSetup& s) { return MakeFsPair(s, true); }},
+        ConformanceParam{"fs_polling",
+                         [](const ConformanceSetup& s) { return MakeFsPair(s, false); }},
+        ConformanceParam{"fs_keyed",
+                         [](const ConformanceSetup& s) { return MakeFsPair(s, true, true); }},
+        ConformanceParam{"fs_legacy", MakeLegacyPair}),
+    testing::ConformanceParamName);
 
 }  // namespace
 }  // namespace fstun

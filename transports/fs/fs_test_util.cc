@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/event_fd.h"
@@ -56,9 +57,15 @@ std::unique_ptr<FsTransport> MakePeer(const FsTransportOptions& options) {
 
 RoutingTable& TableOf(Transport& t, bool client, bool fresh) {
   static absl::Mutex mu;
-  static auto* tables = new std::map<const Transport*, std::unique_ptr<RoutingTable>>();
+  // By address and, for an fs transport, its session: a transport made
+  // where an earlier one lived (not through MakePeer) must not find the
+  // earlier one's table, which it never reports to.
+  using Key = std::pair<const Transport*, uint64_t>;
+  static auto* tables = new std::map<Key, std::unique_ptr<RoutingTable>>();
+  const auto* fs = dynamic_cast<const FsTransport*>(&t);
+  const Key key{&t, fs != nullptr ? fs->session() : 0};
   absl::MutexLock lock(&mu);
-  std::unique_ptr<RoutingTable>& table = (*tables)[&t];
+  std::unique_ptr<RoutingTable>& table = (*tables)[key];
   if (table == nullptr || fresh) {
     table = std::make_unique<RoutingTable>(RoutingTable::Options{client});
     t.SetPeerObserver(table.get());

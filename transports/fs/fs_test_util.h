@@ -36,8 +36,9 @@ FsTransportOptions TestOptions(const std::string& dir, const std::string& addres
 std::unique_ptr<FsTransport> MakePeer(const FsTransportOptions& options);
 
 // The routing table the core would keep for `t` (made, and attached as t's
-// PeerObserver, on first use; a client's if `client`).
-// MakePeer attaches a fresh one.
+// PeerObserver, on first use; a client's if `client`), one per transport
+// instance (an fs transport by its session, so one made at a dead one's
+// address gets its own). MakePeer attaches a fresh one.
 RoutingTable& TableOf(Transport& t, bool client = false, bool fresh = false);
 // Lets t do its periodic work (peer scan, heartbeat) without taking frames.
 void Housekeep(Transport& t);

@@ -447,10 +447,6 @@ void SendFromDoomedProcess(const std::string& dir, uint32_t first_tag, size_t co
     FsTransportOptions o = TestOptions(dir, "192.0.2.2/24");
     auto t = FsTransport::Create(o);
     if (!t.ok()) _exit(2);
-    // A fresh routing table: the one TableOf kept for an earlier transport
-    // at the same address (this process is a fork of the test) is attached
-    // to nothing, and routed every frame to no_route.
-    TableOf(**t, /*client=*/false, /*fresh=*/true);
     std::vector<std::vector<uint8_t>> frames = Frames("192.0.2.2", "192.0.2.1", first_tag, count);
     SendAll(**t, frames, /*batch=*/false);
     const CounterSnapshot c = (*t)->counters();

@@ -156,8 +156,8 @@ class FrameOpener {
   // distinct senders are tracked; frames from further ones are dropped.
   FrameOpener(const Key& key, uint64_t my_session, size_t max_senders = 1024);
 
-  // Checks and decrypts `sealed` into `out`. Never writes plaintext to `out`
-  // unless the frame authenticates.
+  // Checks and decrypts `sealed` into `out`. `out` holds plaintext only if
+  // the frame authenticates (a refused frame's bytes there are wiped).
   Result Open(FrameView sealed, absl::Span<uint8_t> out);
 
   // The counter name of a refusal ("replay", ...).

@@ -91,6 +91,32 @@ usage "missing private key file" "nonexistent" --private_key_file="$FSE_WORK/key
 usage "one prefix for two peers" "192.0.2.11/32" --private_key_file="$FSE_WORK/keys/s" \
   "--peer=${PUB[c1]},192.0.2.11/32" "--peer=${PUB[c2]},192.0.2.11/32"
 
+# all_clients_ping LABEL: every client's first ping (it starts the
+# handshake) at once, then all eight ping at once: nothing lost. A reply may
+# come late on a loaded machine (nine daemons and eight pings on 2 cores;
+# at load 10-12 one reply of 40 now and then came after ping had stopped
+# waiting, which after the last echo is only twice the largest round trip
+# so far, whatever -W says): -w 20 waits up to 20 s for all 40 replies.
+all_clients_ping() {
+  local label="$1" i p ok=0 pids=()
+  for i in $(seq "$CLIENTS"); do
+    fse_wait_ping "c$i" 192.0.2.1 20 &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" && ok=$((ok + 1)); done
+  check "$label: all $CLIENTS clients reach the server ($ok)" test "$ok" == "$CLIENTS"
+  for i in $(seq "$CLIENTS"); do
+    netns_exec "c$i" ping -c 40 -i 0.05 -w 20 192.0.2.1 >"$FSE_WORK/ping-$label-$i" 2>&1 &
+    pids[$i]=$!
+  done
+  local got
+  for i in $(seq "$CLIENTS"); do
+    wait "${pids[$i]}"
+    got="$(grep -o "[0-9]* received" "$FSE_WORK/ping-$label-$i" | cut -d' ' -f1)"
+    check "$label: c$i: 40 of 40 pings answered (${got:-0})" test "${got:-0}" == 40
+  done
+}
+
 run_round() {  # run_round LABEL [EXTRA FLAGS...]
   local label="$1"
   shift
@@ -108,31 +134,7 @@ run_round() {  # run_round LABEL [EXTRA FLAGS...]
       return 1
   done
 
-  # Every client's first ping starts its handshake (all at once).
-  local pids=()
-  for i in $(seq "$CLIENTS"); do
-    fse_wait_ping "c$i" 192.0.2.1 20 &
-    pids+=($!)
-  done
-  local ok=0
-  for p in "${pids[@]}"; do wait "$p" && ok=$((ok + 1)); done
-  check "$label: all $CLIENTS clients reach the server ($ok)" test "$ok" == "$CLIENTS"
-
-  # All eight ping at once: nothing lost. A reply may come late on a loaded
-  # machine (nine daemons and eight pings on 2 cores; at load 10-12 one
-  # reply of 40 now and then came after ping had stopped waiting, which
-  # after the last echo is only twice the largest round trip so far,
-  # whatever -W says): -w 20 waits up to 20 s for all 40 replies.
-  for i in $(seq "$CLIENTS"); do
-    netns_exec "c$i" ping -c 40 -i 0.05 -w 20 192.0.2.1 >"$FSE_WORK/ping-$label-$i" 2>&1 &
-    pids[$i]=$!
-  done
-  for i in $(seq "$CLIENTS"); do
-    wait "${pids[$i]}"
-    local got
-    got="$(grep -o "[0-9]* received" "$FSE_WORK/ping-$label-$i" | cut -d' ' -f1)"
-    check "$label: c$i: 40 of 40 pings answered (${got:-0})" test "${got:-0}" == 40
-  done
+  all_clients_ping "$label"
   check "$label: the server pings a client" fse_wait_ping s "$(client_ip 3)"
   if [[ "$label" == plain ]]; then
     # Super-packets c1->s (both with offloads), and s->c8 (c8 without: the
@@ -222,23 +224,7 @@ shared_key_round() {
     fse_start "c$i-$label" "c$i" "$dir" "$(client_ip "$i")/24" --role=client \
       --key_file="$FSE_WORK/keys/psk" || return 1
   done
-  local pids=() ok=0 p
-  for i in $(seq "$CLIENTS"); do
-    fse_wait_ping "c$i" 192.0.2.1 20 &
-    pids+=($!)
-  done
-  for p in "${pids[@]}"; do wait "$p" && ok=$((ok + 1)); done
-  check "$label: all $CLIENTS clients reach the server ($ok)" test "$ok" == "$CLIENTS"
-  for i in $(seq "$CLIENTS"); do
-    netns_exec "c$i" ping -c 40 -i 0.05 -w 20 192.0.2.1 >"$FSE_WORK/ping-$label-$i" 2>&1 &
-    pids[$i]=$!
-  done
-  for i in $(seq "$CLIENTS"); do
-    wait "${pids[$i]}"
-    local got
-    got="$(grep -o "[0-9]* received" "$FSE_WORK/ping-$label-$i" | cut -d' ' -f1)"
-    check "$label: c$i: 40 of 40 pings answered (${got:-0})" test "${got:-0}" == 40
-  done
+  all_clients_ping "$label"
   check "$label: the server pings a client" fse_wait_ping s "$(client_ip 5)"
   for i in $(seq "$CLIENTS"); do
     fse_stop "c$i-$label" >/dev/null

@@ -117,6 +117,17 @@ all_clients_ping() {
   done
 }
 
+# stop_clients_without_drops LABEL: stops every client of the round; none
+# counted a transport drop (e.g. another client's handshake or frames).
+stop_clients_without_drops() {
+  local label="$1" i drops
+  for i in $(seq "$CLIENTS"); do
+    fse_stop "c$i-$label" >/dev/null
+    drops="$(fse_transport_drops "c$i-$label")"
+    check "$label: c$i: no transport drops ($drops)" test "$drops" == 0
+  done
+}
+
 run_round() {  # run_round LABEL [EXTRA FLAGS...]
   local label="$1"
   shift
@@ -197,13 +208,8 @@ run_round() {  # run_round LABEL [EXTRA FLAGS...]
     check "$label: c2 without the preshared key: no handshake" \
       bash -c "! grep -q 'handshake complete' '$c2log'"
   fi
-  for i in $(seq "$CLIENTS"); do
-    fse_stop "c$i-$label" >/dev/null
-    # Handshakes went to the server only, not to every client in the folder.
-    local drops
-    drops="$(fse_transport_drops "c$i-$label")"
-    check "$label: c$i: no transport drops (other clients' handshakes: $drops)" test "$drops" == 0
-  done
+  # Handshakes went to the server only, not to every client in the folder.
+  stop_clients_without_drops "$label"
   fse_stop "s-$label"
   local log
   log="$(fse_log "s-$label")"
@@ -226,12 +232,7 @@ shared_key_round() {
   done
   all_clients_ping "$label"
   check "$label: the server pings a client" fse_wait_ping s "$(client_ip 5)"
-  for i in $(seq "$CLIENTS"); do
-    fse_stop "c$i-$label" >/dev/null
-    local drops
-    drops="$(fse_transport_drops "c$i-$label")"
-    check "$label: c$i: no transport drops ($drops)" test "$drops" == 0
-  done
+  stop_clients_without_drops "$label"
   fse_stop "s-$label" >/dev/null
   local drops
   drops="$(fse_transport_drops "s-$label")"

@@ -14,7 +14,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -114,10 +116,13 @@ bool StrictlyIncreasing(const std::vector<int64_t>& v) {
 
 class FsAttackTest : public ::testing::Test {
  protected:
-  void Start(absl::Duration peer_timeout = absl::Seconds(5)) {
+  // A live pair, client a and server b, one frame each way; keyed if `auth`.
+  void Start(absl::Duration peer_timeout = absl::Seconds(5),
+             std::shared_ptr<const LinkAuthenticator> auth = nullptr) {
     FsTransportOptions ao = TestOptions(folder_.path(), "192.0.2.2/24", "client");
     FsTransportOptions bo = TestOptions(folder_.path(), "192.0.2.1/24", "server");
     ao.peer_timeout = bo.peer_timeout = peer_timeout;
+    ao.link_auth = bo.link_auth = std::move(auth);
     a_ = MakePeer(ao);
     b_ = MakePeer(bo);
     ASSERT_TRUE(a_ && b_);
@@ -353,19 +358,7 @@ class FsKeyedAttackTest : public FsAttackTest {
     key_ = std::make_unique<Key>(Key::Generate());
     auth_ = MakeSharedKeyLinkAuth(*key_);
   }
-  void StartKeyed(absl::Duration peer_timeout = absl::Seconds(5)) {
-    FsTransportOptions ao = TestOptions(folder_.path(), "192.0.2.2/24", "client");
-    FsTransportOptions bo = TestOptions(folder_.path(), "192.0.2.1/24", "server");
-    ao.peer_timeout = bo.peer_timeout = peer_timeout;
-    ao.link_auth = bo.link_auth = auth_;
-    a_ = MakePeer(ao);
-    b_ = MakePeer(bo);
-    ASSERT_TRUE(a_ && b_);
-    SendAll(*a_, {Frame("192.0.2.2", "192.0.2.1", 1)});
-    ASSERT_EQ(ReceiveN(*b_, 1, kTimeout, {a_.get()}).size(), 1u);
-    SendAll(*b_, {Frame("192.0.2.1", "192.0.2.2", 2)});
-    ASSERT_EQ(ReceiveN(*a_, 1, kTimeout, {b_.get()}).size(), 1u);
-  }
+  void StartKeyed(absl::Duration peer_timeout = absl::Seconds(5)) { Start(peer_timeout, auth_); }
   // A well-formed record of a's stream to b numbered `seq`, as a writer
   // without the key can make it: unkeyed (format 1), or format 2 tagged
   // with another key.

@@ -203,6 +203,8 @@ run_checks() {
   sleep 1
   [ "$COUNT" = 1 ] && req_since /tmp/req.before
   IFN=tun0 CTL="" status_of guest
+  # The guest's TCP counters (retransmissions inside the tunnel).
+  awk '/^Tcp:/ && ++n == 2 { print "VMLOG guest tcp: out_segs=" $12, "retrans_segs=" $13 }' /proc/net/snmp
   if [ "$SHARE" = tmpfs ]; then
     IFN=tun1 CTL="--control_dir=/run/fstun-peer" status_of peer in_peer
   fi

@@ -51,8 +51,9 @@ modprobe tun || die "modprobe tun failed"
 ip link set lo up
 
 # The NFS and SMB servers run on the host and are reached only through QEMU
-# user networking (198.51.100.0/24, restrict=on, explicit guestfwd rules).
-SERVER=198.51.100.4
+# user networking (198.51.100.0/24; the host address 198.51.100.2 is the
+# bed's namespace's 127.0.0.1, which has nothing else).
+SERVER=198.51.100.2
 net_up() {
   modprobe virtio_net || die "modprobe virtio_net failed"
   for _ in 1 2 3 4 5 6 7 8 9 10; do

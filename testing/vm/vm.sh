@@ -13,9 +13,9 @@
 #   network + mount namespace of its own (`unshare --net --mount`, private
 #   tmpfs on /run, so rpcbind's and fstun's sockets stay private). Its only
 #   interfaces are lo and the host fstun's tun0 (203.0.113.1/24). The guest
-#   has QEMU user networking on 198.51.100.0/24 with restrict=on and a
-#   guestfwd per server port (198.51.100.4:PORT -> 127.0.0.1:PORT in that
-#   namespace), and no other network.
+#   has QEMU user networking on 198.51.100.0/24 whose host address
+#   (198.51.100.2) QEMU connects to 127.0.0.1 in that namespace (where only
+#   the bed's servers listen), and no other network.
 # - Cleanup: every process whose network namespace is ours is killed by pid,
 #   then the holder; the namespace vanishes with it.
 #
@@ -27,7 +27,7 @@ VM_FSTUN_FLAGS=()
 
 VM_MEM_MB=512
 VM_MODULES="virtio_pci tun virtio_net 9p 9pnet_virtio virtiofs nfsv3 nfsv4 cifs ctr ghash_generic gcm ccm cmac sha512_generic ecb"
-# The host ports the guest reaches per share (forwarded from 198.51.100.4).
+# The host ports the guest reaches per share (at 198.51.100.2).
 vm_server_ports() {
   case "$1" in
     nfs3) echo 111 2049 20048 ;;
@@ -246,10 +246,16 @@ vm_start_servers() {
   local ports
   ports="$(vm_server_ports "$share")"
   if [[ -n "$ports" ]]; then
-    local netdev="user,id=n0,net=198.51.100.0/24,host=198.51.100.2,restrict=on,ipv6=off"
-    for p in $ports; do
-      netdev+=",guestfwd=tcp:198.51.100.4:$p-cmd:socat - TCP:127.0.0.1:$p"
-    done
+    # The guest reaches the servers at the user network's host address
+    # (198.51.100.2), which QEMU's user networking connects to this
+    # namespace's 127.0.0.1 with sockets of its own (TCP_NODELAY set). Not
+    # restrict=on with `guestfwd=...-cmd:socat`: that relay's loopback socket
+    # pair holds every request longer than one segment for the other end's
+    # delayed ACK (Nagle): NFS WRITEs took 40-100 ms instead of 1, which no
+    # real NFS or SMB client has (docs/shared-folders.md, "Host-to-guest
+    # bulk"). The namespace has no interface but lo and tun0, so the guest
+    # still reaches nothing but the bed's own servers.
+    local netdev="user,id=n0,net=198.51.100.0/24,host=198.51.100.2,ipv6=off"
     VM_QEMU_NET=(-netdev "$netdev" -device virtio-net-pci,netdev=n0)
   fi
 }
@@ -378,7 +384,22 @@ vm_run_case() {
   local bytes=$((1024 * 1024))
   [[ "$checks" != ci ]] && bytes=$((4 * 1024 * 1024))
   if [[ "$share" != tmpfs ]]; then
-    vm_in_bounded "$VMTEST_FSTUN" --role=none --transport=fs --dirpath="$dir" --ip=203.0.113.1/24 \
+    # --trace: the host fstun's file syscalls and the share's packets, with
+    # times (a timeline of who wrote and who looked when).
+    local tracer=()
+    if [[ "${VM_TRACE:-0}" == 1 ]]; then
+      command -v strace >/dev/null && command -v tcpdump >/dev/null ||
+        vm_die "--trace needs strace and tcpdump (apt-get install strace tcpdump)"
+      tracer=(strace -f -tt -qq -o "$cdir/host-fstun.strace" -e trace=renameat,renameat2,unlinkat,openat)
+      if [[ -n "$(vm_server_ports "$share")" ]]; then
+        vm_in_bounded tcpdump -i lo -s 400 -U -w "$cdir/share.pcap" >"$cdir/tcpdump.log" 2>&1 </dev/null &
+      fi
+      # The transfers' TCP state on the host end (cwnd, rtt, retransmits)
+      # every 0.2 s, and the namespace's TCP counters.
+      vm_in_bounded bash -c 'nstat -n; while :; do date +%T.%N; ss -tin "( sport = :5001 or sport = :5002 )"; sleep 0.2; done' \
+        >"$cdir/host-ss.log" 2>&1 </dev/null &
+    fi
+    vm_in_bounded "${tracer[@]}" "$VMTEST_FSTUN" --role=none --transport=fs --dirpath="$dir" --ip=203.0.113.1/24 \
       --ifname=tun0 --logtostderr "${VM_FSTUN_FLAGS[@]}" >"$cdir/host-fstun.log" 2>&1 </dev/null &
     vm_wait_for "host fstun (tun0)" 30 vm_tun_up
     head -c "$bytes" /dev/urandom >"$cdir/host-down.bin"
@@ -425,6 +446,7 @@ vm_run_case() {
     sleep 1
     echo "host_down_sha=$(sha256sum <"$cdir/host-down.bin" | cut -d' ' -f1)" >>"$cdir/host.kv"
     vm_in "$VMTEST_FSTUN" status --ifname=tun0 >"$cdir/host-status.txt" 2>&1
+    [[ "${VM_TRACE:-0}" == 1 ]] && vm_in nstat -a >"$cdir/host-nstat.txt" 2>&1
     echo "host_drops=$(grep -m 1 '^  drops:' "$cdir/host-status.txt" | sed 's/^  drops: //; s/, /,/g; s/ /:/g')" >>"$cdir/host.kv"
   fi
   vm_ns_down

@@ -394,7 +394,14 @@ void FsTransport::Housekeeping(absl::Time now) {
 
 void FsTransport::ScanPeers(absl::Time now) {
   next_scan_ = now + options_.heartbeat;
-  if (peers_.Scan(now, counters_).restarted) next_gc_ = now;  // remove the old session's files
+  const PeerTable::ScanResult scan = peers_.Scan(now, counters_);
+  if (scan.restarted) next_gc_ = now;  // remove the old session's files
+  if (scan.changed) {
+    // List the newcomer now, not at the next beat: until our announcement
+    // lists it, it rings our doorbell at each of its scans.
+    peers_.Announce(now);
+    next_beat_ = now + options_.heartbeat;
+  }
   ReportPeers();
 }
 

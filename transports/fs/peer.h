@@ -27,6 +27,7 @@ struct Peer {
   // life that a cached, stale announcement cannot hide.
   absl::Time traffic_at = absl::InfinitePast();
   bool live = true;
+  absl::Time rang_at = absl::InfinitePast();  // we last wrote its doorbell
   // The session this peer had before its current one, and where our
   // streams with it stood: resumed if the announcement returns to it.
   struct Previous {

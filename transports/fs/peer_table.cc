@@ -19,6 +19,8 @@
 namespace fstun::fs {
 namespace {
 
+constexpr absl::Duration kRingInterval = absl::Milliseconds(100);
+
 absl::string_view AsText(const ByteBuffer& b) {
   return absl::string_view(reinterpret_cast<const char*>(b.data()), b.size());
 }
@@ -216,8 +218,9 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
       }
       // Ring once even if its announcement lists our id: that may be an
       // earlier session of ours (we restarted), which it learns of at once.
-      if (p->live) RingDoorbell(*p);
+      if (p->live) RingDoorbell(*p, now);
       peers_.push_back(std::move(fresh));
+      result.changed = true;
       LOG(INFO) << "fs: peer " << id << " session " << Hex16(ann->session) << " role '"
                 << EscapeForLog(ann->role, 32) << "' mtu " << ann->mtu
                 << (p->live ? "" : " (not beating)");
@@ -246,6 +249,7 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
       }
       p->previous = now_ending;
       result.restarted = true;
+      result.changed = true;
     } else {
       if (ann->beat != p->ann.beat) p->beat_changed_at = now;
       p->ann = *ann;
@@ -268,7 +272,7 @@ PeerTable::ScanResult PeerTable::Scan(absl::Time now, Counters& counters) {
   if (rung) unlinkat(folder_.inbox_fd(), kDoorbell, 0);
   if (peers_.size() < kMaxPeers) table_full_ = false;
   for (const auto& p : peers_) {
-    if (p->live && !Lists(p->ann, me)) RingDoorbell(*p);
+    if (p->live && !Lists(p->ann, me)) RingDoorbell(*p, now);
   }
   return result;
 }
@@ -357,7 +361,11 @@ void PeerTable::SilenceDoorbell(Peer& p) {
   }
 }
 
-void PeerTable::RingDoorbell(Peer& p) {
+void PeerTable::RingDoorbell(Peer& p, absl::Time now) {
+  // The receiver looks at its doorbell every 50 ms, or at once on the
+  // ring's inotify event: ringing more often only costs both ends.
+  if (now - p.rang_at < kRingInterval) return;
+  p.rang_at = now;
   if (p.out.inbox_fd() < 0) p.out.SetInbox(folder_.OpenPeerInbox(p.id));
   if (p.out.inbox_fd() < 0) return;
   AtomicWriteOptions options;

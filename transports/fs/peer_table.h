@@ -93,6 +93,9 @@ class PeerTable {
 
   struct ScanResult {
     bool restarted = false;  // a peer restarted: its old files want collecting
+    // A peer is new or restarted: announce now, so that its next scan finds
+    // itself listed (else each end rings the other on every scan).
+    bool changed = false;
   };
   ScanResult Scan(absl::Time now, Counters& counters);
   absl::Time last_scan() const { return last_scan_; }
@@ -117,7 +120,8 @@ class PeerTable {
   // Below kMaxPeers, or made so by forgetting the longest-silent peer that
   // is not live; false if every peer is live.
   bool MakeRoom(absl::Time now, Counters& counters);
-  void RingDoorbell(Peer& p);
+  // Writes `p`'s doorbell, at most every kRingInterval.
+  void RingDoorbell(Peer& p, absl::Time now);
   // Removes our ring from a peer that went away without answering.
   void SilenceDoorbell(Peer& p);
 

@@ -143,8 +143,8 @@ FsTransport::FsTransport(FsTransportOptions options, std::unique_ptr<FsFolder> f
       watch_(std::make_unique<FolderWatch>(folder_->inbox_path(), options_.use_inotify)),
       peers_(*folder_, MakePeerTableConfig(options_, profile_), out_config_, in_config_),
       collector_(*folder_, options_.mtu, in_config_),
-      pacer_(options_.pacer, absl::StrCat(options_.dirpath, " (", profile_.type, ")"),
-             watch_->has_inotify()) {
+      pacer_(ForFilesystem(options_.pacer, profile_.type),
+             absl::StrCat(options_.dirpath, " (", profile_.type, ")"), watch_->has_inotify()) {
   interval_ns_.store(absl::ToInt64Nanoseconds(pacer_.interval()));
 }
 
@@ -346,10 +346,13 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   Received got;
   const auto& peers = peers_.peers();
   const size_t n = peers.size();
+  const absl::Time look_start = absl::Now();
+  size_t records = 0;
   for (size_t k = 0; k < n && !batch.full(); ++k) {
     Peer& p = *peers[(next_reader_ + k) % n];
     InboundStream::Progress progress = p.in.Read(batch, now, counters_);
     if (progress.records > 0) p.traffic_at = now;
+    records += progress.records;
     for (size_t r = 0; r < progress.records; ++r) pacer_.OnFileFound();
     more_ready_ |= progress.more;
     if (batch.size() > before) {
@@ -360,6 +363,9 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
     }
   }
   if (batch.full()) more_ready_ = true;
+  // What looking costs where nothing was there (the pacer spaces idle
+  // looks by it).
+  if (records == 0 && n > 0) pacer_.OnLook(absl::Now() - look_start);
   ++next_reader_;
   got.frames = batch.size() - before;
   if (got.frames > 0) pacer_.OnActivity(now);

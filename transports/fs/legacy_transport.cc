@@ -54,8 +54,8 @@ LegacyFsTransport::LegacyFsTransport(LegacyOptions options, UniqueFd dir_fd, std
     : options_(std::move(options)),
       dir_fd_(std::move(dir_fd)),
       watch_(std::make_unique<FolderWatch>(options_.dirpath, options_.use_inotify)),
-      pacer_(options_.pacer, absl::StrCat(options_.dirpath, " (", fs_type, ", legacy)"),
-             watch_->has_inotify()) {
+      pacer_(ForFilesystem(options_.pacer, fs_type),
+             absl::StrCat(options_.dirpath, " (", fs_type, ", legacy)"), watch_->has_inotify()) {
   name_.reserve(options_.own_prefix.size() + 32);
   interval_ns_.store(absl::ToInt64Nanoseconds(pacer_.interval()));
 }

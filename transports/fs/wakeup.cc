@@ -22,8 +22,20 @@ constexpr int kFirstWindow = 4;
 // Unused event credit is capped (events may also name files no stream reads).
 constexpr int kMaxCredit = 4096;
 constexpr int kOverflowCredit = 1 << 20;
+// Where a look at the folder is a request over the network to a file
+// server (mountinfo types): NFS and SMB servers answer every client's
+// looks, and sshfs's each costs an SFTP round trip through ssh.
+constexpr absl::string_view kFileServerTypes[] = {"nfs", "nfs4", "cifs", "smb3", "fuse.sshfs"};
 
 }  // namespace
+
+PacerOptions ForFilesystem(PacerOptions o, absl::string_view fs_type) {
+  if (o.poll_max != absl::ZeroDuration()) return o;
+  bool server = false;
+  for (absl::string_view t : kFileServerTypes) server |= fs_type == t;
+  o.poll_max = std::max(o.poll_min, server ? absl::Milliseconds(5) : absl::Milliseconds(1));
+  return o;
+}
 
 FolderWatch::FolderWatch(const std::string& path, bool use_inotify) {
   epoll_fd_.reset(epoll_create1(EPOLL_CLOEXEC));
@@ -76,7 +88,7 @@ int FolderWatch::Drain(absl::FunctionRef<bool(absl::string_view)> counts) {
 }
 
 WakeupPacer::WakeupPacer(PacerOptions options, std::string label, bool inotify_available)
-    : options_(options),
+    : options_(ForFilesystem(options, "")),
       label_(std::move(label)),
       inotify_available_(inotify_available),
       interval_(options.poll_min) {
@@ -137,6 +149,16 @@ void WakeupPacer::OnFileFound() {
   announced_ = 0;
 }
 
+void WakeupPacer::OnLook(absl::Duration cost) {
+  // The median of the last looks: one look delayed by a busy moment does
+  // not stretch the schedule, a share that answers slowly does.
+  recent_looks_[next_look_] = cost;
+  next_look_ = (next_look_ + 1) % recent_looks_.size();
+  std::array<absl::Duration, kLooksKept> sorted = recent_looks_;
+  std::nth_element(sorted.begin(), sorted.begin() + kLooksKept / 2, sorted.end());
+  look_cost_ = sorted[kLooksKept / 2];
+}
+
 void WakeupPacer::Update(absl::Time now) {
   if (path_ == Path::kInotify) {
     interval_ = std::max(options_.poll_max, options_.inotify_safety_net);
@@ -146,9 +168,10 @@ void WakeupPacer::Update(absl::Time now) {
   if (quiet <= options_.hot_window) {
     interval_ = options_.poll_min;
   } else {
-    const absl::Duration cap = quiet >= options_.deep_idle_after
-                                   ? options_.poll_max * options_.deep_idle_factor
-                                   : options_.poll_max;
+    const absl::Duration cap =
+        std::max(quiet >= options_.deep_idle_after ? options_.poll_max * options_.deep_idle_factor
+                                                   : options_.poll_max,
+                 look_cost_ * options_.look_share);
     interval_ = std::min(cap, interval_ * 2);
   }
 }

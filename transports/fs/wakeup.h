@@ -19,6 +19,14 @@
 //                  (hot_window after the last frame), then back off
 //                  geometrically to poll_max, and after deep_idle_after
 //                  without traffic to deep_idle_factor * poll_max.
+//                  poll_max depends on the filesystem unless given
+//                  (ForFilesystem): 1 ms where a look is a round trip to a
+//                  daemon on the same host (FUSE, 9p, virtiofs, vboxsf),
+//                  5 ms where it is a request over the network to a file
+//                  server (NFS, SMB, sshfs). And where a look is slow, the idle
+//                  interval stretches to look_share times what a look
+//                  costs (OnLook), so polling never takes more than about
+//                  1/(look_share + 1) of the time.
 // A record counts as announced if an event is in credit when it is read:
 // events are read in lumps, and a fast poll may find a renamed file a
 // moment before the kernel queues its event, which then comes later.
@@ -27,6 +35,7 @@
 #ifndef FSTUN_TRANSPORTS_FS_WAKEUP_H_
 #define FSTUN_TRANSPORTS_FS_WAKEUP_H_
 
+#include <array>
 #include <string>
 
 #include "absl/functional/function_ref.h"
@@ -63,12 +72,12 @@ class FolderWatch {
 
 struct PacerOptions {
   absl::Duration poll_min = absl::Microseconds(100);
-  // THE knob that trades idle cost for latency on the polling path: an
-  // idle tunnel looks for records this often (one open of the next record
-  // name per peer), so the first packet after a pause waits poll_max/2 on
-  // average. 5 ms: ~200 looks/s, ~2% of a core on a FUSE folder
-  // (docs/fs-transport.md section 7 has the measurements).
-  absl::Duration poll_max = absl::Milliseconds(5);
+  // THE knob that trades idle cost for latency on the polling path: a
+  // tunnel in use looks for records this often (one open of the next record
+  // name per peer), so a packet after a pause waits poll_max/2 on average.
+  // Zero: by filesystem (ForFilesystem). docs/fs-transport.md section 7 has
+  // the measurements.
+  absl::Duration poll_max = absl::ZeroDuration();
   // After this long without traffic the tunnel is "long idle" and looks
   // only every deep_idle_factor * poll_max: interactive use (a packet every
   // second or so) keeps poll_max; a tunnel nobody uses costs a quarter.
@@ -79,7 +88,14 @@ struct PacerOptions {
   // event; it comes at the liveness cadence (the heartbeat wakes us anyway),
   // so an idle tunnel wakes once a second and no more.
   absl::Duration inotify_safety_net = absl::Seconds(1);
+  // Between idle looks at least look_share times what a look costs.
+  int look_share = 4;
 };
+
+// `o` with poll_max chosen for a folder of filesystem `fs_type` (mountinfo's
+// type, e.g. "fuse.sshfs", "nfs4", "cifs") if it is zero: 5 ms on NFS, SMB
+// and sshfs, 1 ms elsewhere.
+PacerOptions ForFilesystem(PacerOptions o, absl::string_view fs_type);
 
 class WakeupPacer {
  public:
@@ -94,10 +110,14 @@ class WakeupPacer {
   void OnEvents(int n);
   // A record file was found and read.
   void OnFileFound();
+  // A look for records that found none took `cost` (wall time).
+  void OnLook(absl::Duration cost);
   // Recomputes interval() (after each Receive or Send).
   void Update(absl::Time now);
 
   absl::Duration interval() const { return interval_; }
+  // What a look that finds nothing costs (median of the last 9).
+  absl::Duration look_cost() const { return look_cost_; }
   Path path() const { return path_; }
   const char* path_name() const;
 
@@ -112,6 +132,10 @@ class WakeupPacer {
   int announced_ = 0;  // of which an event named (see credit_)
   int credit_ = 0;     // events not yet matched to a record read
   absl::Time last_activity_ = absl::InfinitePast();
+  static constexpr size_t kLooksKept = 9;
+  std::array<absl::Duration, kLooksKept> recent_looks_{};
+  size_t next_look_ = 0;
+  absl::Duration look_cost_ = absl::ZeroDuration();  // median of recent_looks_
   absl::Duration interval_;
 };
 

@@ -84,7 +84,7 @@ TEST(WakeupPacer, PollsFastWhileHotThenBacksOffToTheMaximum) {
 }
 
 TEST(WakeupPacer, LongIdleBacksOffFurtherAndTrafficBringsItBack) {
-  PacerOptions o;  // the defaults: poll_max 5 ms, x4 after 3 s
+  const PacerOptions o = ForFilesystem(PacerOptions(), "fuse");  // 1 ms, x4 after 3 s
   WakeupPacer p(o, "test", false);
   absl::Time t = absl::Now();
   p.OnActivity(t);
@@ -94,6 +94,54 @@ TEST(WakeupPacer, LongIdleBacksOffFurtherAndTrafficBringsItBack) {
   EXPECT_EQ(p.interval(), o.poll_max * o.deep_idle_factor);
   p.OnActivity(t + absl::Seconds(4));
   p.Update(t + absl::Seconds(4));
+  EXPECT_EQ(p.interval(), o.poll_min);
+}
+
+TEST(WakeupPacer, PollsFileServersLessOftenUnlessTold) {
+  const PacerOptions defaults;
+  EXPECT_EQ(ForFilesystem(defaults, "fuse").poll_max, absl::Milliseconds(1));
+  EXPECT_EQ(ForFilesystem(defaults, "9p").poll_max, absl::Milliseconds(1));
+  EXPECT_EQ(ForFilesystem(defaults, "nfs").poll_max, absl::Milliseconds(5));
+  EXPECT_EQ(ForFilesystem(defaults, "nfs4").poll_max, absl::Milliseconds(5));
+  EXPECT_EQ(ForFilesystem(defaults, "cifs").poll_max, absl::Milliseconds(5));
+  EXPECT_EQ(ForFilesystem(defaults, "fuse.sshfs").poll_max, absl::Milliseconds(5));
+  EXPECT_EQ(ForFilesystem(defaults, "virtiofs").poll_max, absl::Milliseconds(1));
+  PacerOptions told;
+  told.poll_max = absl::Milliseconds(20);
+  EXPECT_EQ(ForFilesystem(told, "nfs4").poll_max, absl::Milliseconds(20));
+  EXPECT_EQ(ForFilesystem(told, "fuse").poll_max, absl::Milliseconds(20));
+  PacerOptions slow_min;
+  slow_min.poll_min = absl::Milliseconds(3);
+  EXPECT_EQ(ForFilesystem(slow_min, "fuse").poll_max, absl::Milliseconds(3));
+}
+
+// Backs off from a hot start until the interval stops growing.
+absl::Duration IdleInterval(WakeupPacer& p, absl::Time t) {
+  p.OnActivity(t);
+  for (int i = 1; i <= 40; ++i) p.Update(t + absl::Milliseconds(30 + 10 * i));
+  return p.interval();
+}
+
+TEST(WakeupPacer, SlowLooksAreSpacedByWhatTheyCost) {
+  const PacerOptions o = ForFilesystem(PacerOptions(), "fuse");
+  WakeupPacer p(o, "test", false);
+  absl::Time t = absl::Now();
+  for (int i = 0; i < 50; ++i) p.OnLook(absl::Microseconds(40));  // a FUSE daemon nearby
+  EXPECT_EQ(IdleInterval(p, t), absl::Milliseconds(1));
+  // A share behind a slow link: each look 3 ms. Polling every 1 ms would
+  // keep this end (and the server) busy three quarters of the time.
+  for (int i = 0; i < 50; ++i) p.OnLook(absl::Milliseconds(3));
+  const absl::Duration slow = IdleInterval(p, t + absl::Seconds(1));
+  EXPECT_GE(slow, absl::Milliseconds(11));
+  EXPECT_LE(slow, absl::Milliseconds(12));
+  // Looks delayed by a busy moment (fewer than half) do not stretch it.
+  WakeupPacer q(o, "test", false);
+  for (int i = 0; i < 50; ++i) q.OnLook(absl::Microseconds(40));
+  for (int i = 0; i < 4; ++i) q.OnLook(absl::Milliseconds(20));
+  EXPECT_LE(IdleInterval(q, t), absl::Milliseconds(1));
+  // Traffic still gets the fast polls at once, however slow a look is.
+  p.OnActivity(t + absl::Seconds(2));
+  p.Update(t + absl::Seconds(2));
   EXPECT_EQ(p.interval(), o.poll_min);
 }
 

@@ -28,6 +28,7 @@ import argparse
 import csv
 import datetime
 import json
+import mmap
 import os
 import platform
 import re
@@ -797,6 +798,53 @@ def row_fs_disk(scope, a, b, ctx):
     return {"note": "project disk"}
 
 
+# What a share moves by itself: every byte a tunnel carries through it is
+# written by one end and read by the other, so its plain file throughput
+# bounds any design's TCP there (issue 11: bindfs and sshfs targets).
+SHARE_PROBE_BYTES = 128 << 20
+
+
+def measure_share(write_dir, read_dir):
+    """Writes one file of SHARE_PROBE_BYTES through `write_dir` in 1 MiB
+    writes (incompressible; close() waits for a FUSE daemon's writes), reads
+    it through `read_dir` (a view that has not cached it) and removes it;
+    then writes it again with O_DIRECT (no page cache: FUSE passes bigger
+    requests), where the share takes O_DIRECT."""
+    block = mmap.mmap(-1, 1 << 20)  # page-aligned, as O_DIRECT wants
+    block.write(os.urandom(1 << 20))
+    name = "share-probe.bin"
+    path_w = os.path.join(write_dir, name)
+
+    def write_file(flags):
+        t0 = time.time()
+        fd = os.open(path_w, os.O_WRONLY | os.O_CREAT | os.O_EXCL | flags, 0o600)
+        try:
+            for _ in range(SHARE_PROBE_BYTES // len(block)):
+                if os.write(fd, block) != len(block):
+                    raise RowFailed("share probe: short write")
+        finally:
+            os.close(fd)
+        return SHARE_PROBE_BYTES * 8 / (time.time() - t0) / 1e9
+
+    result = {"share_write_gbps": write_file(0)}
+    t1, got = time.time(), 0
+    with open(os.path.join(read_dir, name), "rb", buffering=0) as f:
+        while chunk := f.read(1 << 20):
+            got += len(chunk)
+    result["share_read_gbps"] = SHARE_PROBE_BYTES * 8 / (time.time() - t1) / 1e9
+    os.unlink(path_w)
+    if got != SHARE_PROBE_BYTES:
+        raise RowFailed(f"share probe: read {got} of {SHARE_PROBE_BYTES} bytes back")
+    try:
+        result["share_write_direct_gbps"] = write_file(os.O_DIRECT)
+    except OSError:
+        result["share_write_direct_gbps"] = None  # the share refuses O_DIRECT
+    finally:
+        if os.path.exists(path_w):
+            os.unlink(path_w)
+    return result
+
+
 def row_fs_bindfs(scope, a, b, ctx):
     require_fstun_fs(ctx)
     need("bindfs", "fusermount3")
@@ -806,8 +854,9 @@ def row_fs_bindfs(scope, a, b, ctx):
         v = scope.tmpdir(base=ctx["disk_dir"], name=f"view{side}")
         scope.mount(["bindfs", d, v], v)
         views.append(v)
+    share = measure_share(views[0], views[1])
     start_fstun_pair(scope, a, b, ctx, views[0], views[1])
-    return {"note": "two bindfs views, polling"}
+    return {"note": "two bindfs views, polling", **share}
 
 
 def row_fs_sshfs(scope, a, b, ctx):
@@ -841,8 +890,9 @@ def row_fs_sshfs(scope, a, b, ctx):
         scope.mount(["sshfs", "-o", f"ssh_command={ssh}", f"root@127.0.0.1:{d}", v], v,
                     timeout=30)
         views.append(v)
+    share = measure_share(views[0], views[1])
     start_fstun_pair(scope, a, b, ctx, views[0], views[1])
-    return {"note": "two sshfs mounts of one folder, sshd on loopback"}
+    return {"note": "two sshfs mounts of one folder, sshd on loopback", **share}
 
 
 def row_stream_unix(scope, a, b, ctx):
@@ -1048,6 +1098,22 @@ def markdown_table(results):
     return "\n".join(lines)
 
 
+def share_table(results):
+    """Rows over a share: what the share moves by itself, beside fstun's TCP."""
+    lines = []
+    for r in results:
+        if r.get("status") != "ok" or r.get("share_write_gbps") is None:
+            continue
+        tcp, w = r.get("tcp_gbps"), r["share_write_gbps"]
+        lines.append(f"| {r['label']} | {fmt(w)} | {fmt(r.get('share_write_direct_gbps'))} | "
+                     f"{fmt(r.get('share_read_gbps'))} | "
+                     f"{fmt(tcp)} ({fmt(tcp / w if tcp is not None and w else None)}) |")
+    if not lines:
+        return ""
+    return "\n".join(["| row | share write Gbit/s | with O_DIRECT | share read Gbit/s | "
+                      "fstun TCP Gbit/s (× share write) |", "|---|---|---|---|---|"] + lines)
+
+
 def extra_rates_table(results):
     """The rates some rows add (extra_ping_rates), one line per row and rate."""
     lines = []
@@ -1092,7 +1158,8 @@ CSV_KEYS = ["row", "label", "status", "reason", "tcp_gbps", "tcp_gbps_x_veth", "
             for k in ("p50_ms", "p99_ms", "loss_pct")] + [
             "ping_loss_pct", "ping_duplicates", "first_ping_ms", "first_ping_ms_x_veth",
             "first_ping_ms_x_wg", "first_ping_started_ms", "first_ping_unanswered", "cpu_s_per_gb", "cpu_s_per_gb_x_wg",
-            "cpu_pct", "peak_rss_mib", "idle_wakeups_per_s", "idle_cpu_pct", "note",
+            "cpu_pct", "peak_rss_mib", "idle_wakeups_per_s", "idle_cpu_pct", "share_write_gbps",
+            "share_write_direct_gbps", "share_read_gbps", "note",
             "loadavg_before", "row_seconds", "passes_ok", "passes", "tcp_gbps_all"]
 
 
@@ -1217,6 +1284,13 @@ def write_report(results, out_dir, args):
     extra = extra_rates_table(results)
     if extra:
         md += f"\nPing at the rates some rows add:\n\n{extra}\n"
+    shares = share_table(results)
+    if shares:
+        md += ("\nThe shares by themselves (before fstun starts: one 128 MiB file written "
+               "through one end's view in 1 MiB writes, read through the other's, then written "
+               "again with O_DIRECT; every byte "
+               "a tunnel carries is written by one end and read by the other, so this bounds "
+               "any design there):\n\n" + shares + "\n")
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(md)
     charts = write_chart(results, out_dir)

@@ -111,6 +111,15 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(len(table), 2 + 3)  # skipped rows left out
         self.assertIn("| fs | 5.00 / 0.50 | 0.50 |", table[4])
 
+    def test_share_table_only_for_rows_over_a_share(self):
+        results = self.results()
+        self.assertEqual(netbench.share_table(results), "")
+        results[2].update(share_write_gbps=2.0, share_write_direct_gbps=None,
+                          share_read_gbps=8.0)
+        table = netbench.share_table(results).splitlines()
+        self.assertEqual(len(table), 3)
+        self.assertIn("| fs | 2.00 | – | 8.00 | 5.00 (2.50) |", table[2])
+
     def test_report_files(self):
         class Args:
             tcp_seconds, udp_seconds, idle_seconds = 10, 5, 10

@@ -100,6 +100,30 @@ transfer() {
   done
 }
 
+# vmtest.role=peer (tools/vmtest --case two-9p): this guest is the other
+# end, 203.0.113.1, with the two listeners the host end has otherwise, on
+# the same share as the guest that runs the checks. It runs until
+# tools/vmtest stops it, printing its drop counters every 2 s.
+run_peer() {
+  if [ "$CHECKS" = ci ]; then _bytes=$((1024 * 1024)); else _bytes=$((4 * 1024 * 1024)); fi
+  SELF=203.0.113.1
+  head -c "$_bytes" /dev/urandom >/tmp/peer-down.bin
+  say "peer_down_sha=$(sha256sum /tmp/peer-down.bin | cut -d' ' -f1)"
+  timeout 900 socat -t 10 TCP-LISTEN:5001,reuseaddr SYSTEM:sha256sum 2>/dev/null &
+  timeout 900 socat -u OPEN:/tmp/peer-down.bin TCP-LISTEN:5002,reuseaddr 2>/dev/null &
+  start_fstun
+  if ! wait_tun; then
+    say "peer_error=fstun_did_not_bring_tun0_up"
+    tail -n 3 "$FSTUN_LOG" | sed 's/^/VMLOG peer fstun: /'
+  fi
+  say peer_ready
+  while :; do
+    sleep 2
+    _drops=$(/vmtest/fstun status --ifname=tun0 2>&1 | grep -m 1 '^  drops:' | sed 's/^  drops: //; s/, /,/g; s/ /:/g')
+    say "peer_drops=${_drops:-unknown}"
+  done
+}
+
 # The baseline's other end: fstun in a network namespace of this guest, on
 # the same tmpfs, with the same two listeners the host runs.
 PEER_NS=""

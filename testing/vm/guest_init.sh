@@ -6,6 +6,7 @@
 # libraries, and this script. The kernel command line says what to do:
 #   vmtest.share=9p-none|9p-mmap|9p-loose|virtiofs|nfs3|nfs4|smb3|tmpfs
 #   vmtest.checks=ci|bulk|perf|full  which checks to run (testing/vm/guest_checks.sh)
+#   vmtest.role=peer  be the other end instead (the two-guest case, two-9p)
 # The script mounts the share with the client's DEFAULT options (only what
 # picks the share and the server is given), starts
 # `fstun --role=none --transport=fs` on it, runs the checks against the other
@@ -37,11 +38,13 @@ die() {
 SHARE=""
 CHECKS=ci
 COUNT=0
+ROLE=checks
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     vmtest.share=*) SHARE="${arg#vmtest.share=}" ;;
     vmtest.checks=*) CHECKS="${arg#vmtest.checks=}" ;;
     vmtest.count=*) COUNT="${arg#vmtest.count=}" ;;
+    vmtest.role=*) ROLE="${arg#vmtest.role=}" ;;
   esac
 done
 say boot share="$SHARE" checks="$CHECKS" kernel="$(uname -r)" uptime_ms="$(now_ms)"
@@ -103,6 +106,8 @@ mount_share() {
 
 mount_share
 . /vmtest/guest_checks.sh
+# vmtest.role=peer: the other end of the two-guest case (runs until stopped).
+[ "$ROLE" = peer ] && run_peer
 run_checks
 say done uptime_ms="$(now_ms)"
 umount /mnt/share 2>/dev/null

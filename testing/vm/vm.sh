@@ -379,11 +379,31 @@ vm_run_case() {
   rm -rf "$cdir"
   mkdir -p "$dir"
   vm_ns_up
-  vm_start_servers "$share" "$dir" "$cdir"
+  # two-9p: two guests on one 9p (cache=none) share, the host only serves
+  # it: a second guest (vmtest.role=peer) is the other end, with the
+  # listeners the host end has otherwise.
+  local gshare="$share" host_end=1
+  [[ "$share" == tmpfs ]] && host_end=0
+  if [[ "$share" == two-9p ]]; then
+    gshare=9p-none
+    host_end=0
+  fi
+  vm_start_servers "$gshare" "$dir" "$cdir"
 
   local bytes=$((1024 * 1024))
   [[ "$checks" != ci ]] && bytes=$((4 * 1024 * 1024))
-  if [[ "$share" != tmpfs ]]; then
+  local peer_qemu=""
+  if [[ "$share" == two-9p ]]; then
+    vm_in timeout -s KILL "$limit" qemu-system-x86_64 -accel "$VM_ACCEL" -cpu max -smp 1 -m "$VM_MEM_MB" \
+      -nodefaults -no-user-config -display none -no-reboot \
+      -serial "file:$cdir/console-peer.log" \
+      -kernel "$VM_VMLINUZ" -initrd "$VMTEST_WORK/initrd.cpio" \
+      -append "console=ttyS0 panic=-1 quiet loglevel=3 vmtest.share=$gshare vmtest.role=peer vmtest.checks=$checks vmtest.count=0" \
+      "${VM_QEMU_SHARE[@]}" "${VM_QEMU_NET[@]}" >"$cdir/qemu-peer.log" 2>&1 </dev/null &
+    peer_qemu=$!
+    vm_wait_for "the peer guest's fstun" 120 grep -q 'VMTEST peer_ready' "$cdir/console-peer.log"
+  fi
+  if [[ $host_end == 1 ]]; then
     # --trace: the host fstun's file syscalls and the share's packets, with
     # times (a timeline of who wrote and who looked when).
     local tracer=()
@@ -425,13 +445,13 @@ vm_run_case() {
     -nodefaults -no-user-config -display none -no-reboot \
     -serial "file:$cdir/console.log" \
     -kernel "$VM_VMLINUZ" -initrd "$VMTEST_WORK/initrd.cpio" \
-    -append "console=ttyS0 panic=-1 quiet loglevel=3 vmtest.share=$share vmtest.checks=$checks vmtest.count=${VM_COUNT:-0}" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=3 vmtest.share=$gshare vmtest.checks=$checks vmtest.count=${VM_COUNT:-0}" \
     "${VM_QEMU_SHARE[@]}" "${VM_QEMU_NET[@]}" >"$cdir/qemu.log" 2>&1 </dev/null &
   local qemu=$!
 
   # The host end's own view: from the guest's fstun start to the host's
   # first ping reply.
-  if [[ "$share" != tmpfs ]]; then
+  if [[ $host_end == 1 ]]; then
     local i
     for ((i = 0; i < limit * 10; i++)); do
       grep -q 'VMTEST fstun_started' "$cdir/console.log" 2>/dev/null && break
@@ -452,8 +472,15 @@ vm_run_case() {
   fi
   wait "$qemu"
   echo "wall_s=$((($(date +%s%N) - t_start) / 1000000000))" >>"$cdir/host.kv"
+  if [[ -n "$peer_qemu" ]]; then
+    kill "$peer_qemu" 2>/dev/null
+    wait "$peer_qemu" 2>/dev/null
+    # The peer guest's figures: its file's hash, its fstun's drops.
+    tr -d '\r' <"$cdir/console-peer.log" | grep -a '^VMTEST ' | sed 's/^VMTEST //' | tr ' ' '\n' |
+      grep -E '^(peer_down_sha|peer_drops|peer_error)=' | awk -F= '{ v[$1] = $0 } END { for (k in v) print v[k] }' >>"$cdir/host.kv"
+  fi
 
-  if [[ "$share" != tmpfs ]]; then
+  if [[ $host_end == 1 ]]; then
     sleep 1
     echo "host_down_sha=$(sha256sum <"$cdir/host-down.bin" | cut -d' ' -f1)" >>"$cdir/host.kv"
     vm_in "$VMTEST_FSTUN" status --ifname=tun0 >"$cdir/host-status.txt" 2>&1
@@ -504,6 +531,7 @@ vm_judge() {
     return 1
   fi
   v="$(vm_get "$r" error)" && [[ -n "$v" ]] && bad+=("guest: $v")
+  v="$(vm_get "$r" peer_error)" && [[ -n "$v" ]] && bad+=("peer guest: $v")
   [[ "$(vm_get "$r" first_guest_ms)" =~ ^[0-9]+$ ]] || bad+=("no first ping reply")
   if [[ "$checks" == ci ]]; then
     [[ "$(vm_get "$r" ping5_recv)" == 5 ]] || bad+=("ping: $(vm_get "$r" ping5_recv)/5 replies")

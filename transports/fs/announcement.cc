@@ -35,7 +35,8 @@ std::string EncodeAnnouncementBody(const Announcement& a) {
       "fstun-peer 1\nid=", a.id, "\nsession=", Hex16(a.session), "\nrole=", a.role,
       "\naddresses=", absl::StrJoin(addresses, ","), "\nmtu=", a.mtu,
       "\nformats=", absl::StrJoin(a.formats, ","), "\noffload=", a.offload ? 1 : 0,
-      "\nremote=", a.remote ? 1 : 0, "\nbeat=", a.beat, "\npeers=", absl::StrJoin(a.peers, ","),
+      "\nremote=", a.remote ? 1 : 0, a.ring ? "\nstore=ring" : "", "\nbeat=", a.beat,
+      "\npeers=", absl::StrJoin(a.peers, ","),
       "\ntime=", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", a.time, absl::UTCTimeZone()), "\n");
   if (!a.identity.empty()) absl::StrAppend(&body, "identity=", a.identity, "\n");
   return body;
@@ -144,6 +145,10 @@ absl::StatusOr<Announcement> ParseAnnouncement(absl::string_view text, size_t ma
       a.offload = value == "1";
     } else if (key == "remote") {
       a.remote = value == "1";
+    } else if (key == "store") {
+      for (absl::string_view f : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+        if (f == "ring") a.ring = true;
+      }
     } else if (key == "beat") {
       if (!absl::SimpleAtoi(value, &a.beat)) return absl::InvalidArgumentError("bad beat");
     } else if (key == "peers") {

@@ -13,6 +13,7 @@
 //   formats=1
 //   offload=1
 //   remote=1
+//   store=ring          (only with --fs_store=ring)
 //   beat=17
 //   peers=192-0-2-1
 //   time=2026-11-25T15:52:34Z
@@ -65,6 +66,10 @@ struct Announcement {
   // Reads its inbox through a share another kernel serves (9p, virtiofs,
   // NFS, SMB, ...: FolderProfile::remote): writers coalesce records to it.
   bool remote = false;
+  // Reads and writes the ring store (--fs_store=ring: one ring file per
+  // stream, docs/fs-transport.md section 14); two peers that both announce
+  // it use it between them, otherwise a file per record.
+  bool ring = false;
   uint64_t beat = 0;
   // Ids of the peers this one knows. A peer missing from it rings the
   // doorbell (names.h), because directory listings may be stale for long.

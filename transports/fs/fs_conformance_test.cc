@@ -1,8 +1,9 @@
 // The fs transport passes the transport conformance suite: two FsTransport
 // instances (different peer ids) sharing one folder under $TEST_TMPDIR,
 // once with inotify and once on the polling path alone, once keyed
-// (per-peer link authentication: tagged records and announcements); and
-// the legacy format likewise.
+// (per-peer link authentication: tagged records and announcements), and
+// with the ring store (--fs_store=ring) unkeyed and keyed; and the legacy
+// format likewise.
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -33,7 +34,7 @@ std::shared_ptr<void> TempFolder(std::string* path) {
 }
 
 absl::StatusOr<TransportPair> MakeFsPair(const ConformanceSetup& setup, bool inotify,
-                                         bool keyed = false) {
+                                         bool keyed = false, bool ring = false) {
   std::string dir;
   std::shared_ptr<void> folder = TempFolder(&dir);
   fs::FsTransportOptions o;
@@ -41,6 +42,7 @@ absl::StatusOr<TransportPair> MakeFsPair(const ConformanceSetup& setup, bool ino
   o.mtu = setup.mtu;
   o.max_backlog_bytes = setup.queue_bytes;
   o.use_inotify = inotify;
+  o.ring_store = ring;
   fs::FsTransportOptions a = o;
   a.addresses = {setup.a_address};
   fs::FsTransportOptions b = o;
@@ -88,6 +90,11 @@ INSTANTIATE_TEST_SUITE_P(
                          [](const ConformanceSetup& s) { return MakeFsPair(s, false); }},
         ConformanceParam{"fs_keyed",
                          [](const ConformanceSetup& s) { return MakeFsPair(s, true, true); }},
+        ConformanceParam{
+            "fs_ring_polling",
+            [](const ConformanceSetup& s) { return MakeFsPair(s, false, false, true); }},
+        ConformanceParam{"fs_ring_keyed",
+                         [](const ConformanceSetup& s) { return MakeFsPair(s, true, true, true); }},
         ConformanceParam{"fs_legacy", MakeLegacyPair}),
     testing::ConformanceParamName);
 

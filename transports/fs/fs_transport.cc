@@ -15,6 +15,7 @@
 #include "sys/unique_fd.h"
 #include "transports/fs/names.h"
 #include "transports/fs/record.h"
+#include "transports/fs/ring_file.h"
 
 namespace fstun::fs {
 namespace {
@@ -61,7 +62,8 @@ absl::Status CheckOptions(FsTransportOptions& options) {
   return absl::OkStatus();
 }
 
-OutboundConfig MakeOutboundConfig(const FsTransportOptions& o, const FsFolder& folder) {
+OutboundConfig MakeOutboundConfig(const FsTransportOptions& o, const FsFolder& folder,
+                                  const FolderProfile& profile) {
   OutboundConfig c;
   c.my_id = o.peer_id;
   c.my_session = folder.session();
@@ -70,6 +72,8 @@ OutboundConfig MakeOutboundConfig(const FsTransportOptions& o, const FsFolder& f
   c.access = o.access;
   c.coalesce_max = o.coalesce_max;
   c.keyed = o.link_auth != nullptr;
+  c.ring_io = ChooseRingIo(profile);
+  c.ring_geometry = RingGeometryFor(o.max_file_bytes, o.max_backlog_bytes);
   return c;
 }
 
@@ -85,12 +89,15 @@ InboundConfig MakeInboundConfig(const FsTransportOptions& o, const FsFolder& fol
   c.bad_file_wait = o.bad_file_wait;
   c.auth = o.link_auth.get();
   c.my_id = o.peer_id;
+  c.ring_io = ChooseRingIo(profile);
+  c.access = o.access;
   return c;
 }
 
 PeerTableConfig MakePeerTableConfig(const FsTransportOptions& o, const FolderProfile& profile) {
   PeerTableConfig c;
   c.remote = profile.remote;
+  c.ring = o.ring_store;
   c.role = o.role;
   c.addresses = o.addresses;
   c.mtu = o.mtu;
@@ -122,6 +129,11 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
             << t->options_.dirpath << ", inotify "
             << (t->watch_->has_inotify() ? "watching" : "unavailable");
   LOG(INFO) << "fs: " << t->options_.dirpath << " is " << t->profile_.Describe();
+  if (t->options_.ring_store) {
+    LOG(INFO) << "fs: ring store offered (--fs_store=ring): towards peers that announce it too, "
+                 "one ring file per stream, opened with a "
+              << RingIoName(ChooseRingIo(t->profile_)) << " here";
+  }
   if (t->options_.link_auth != nullptr) {
     LOG(INFO) << "fs: keyed: records and announcements are authenticated (identity "
               << t->options_.link_auth->identity() << ")";
@@ -138,9 +150,10 @@ FsTransport::FsTransport(FsTransportOptions options, std::unique_ptr<FsFolder> f
     : options_(std::move(options)),
       folder_(std::move(folder)),
       profile_(std::move(profile)),
-      out_config_(MakeOutboundConfig(options_, *folder_)),
+      out_config_(MakeOutboundConfig(options_, *folder_, profile_)),
       in_config_(MakeInboundConfig(options_, *folder_, profile_)),
-      watch_(std::make_unique<FolderWatch>(folder_->inbox_path(), options_.use_inotify)),
+      watch_(std::make_unique<FolderWatch>(folder_->inbox_path(), options_.use_inotify,
+                                           options_.ring_store)),
       peers_(*folder_, MakePeerTableConfig(options_, profile_), out_config_, in_config_),
       collector_(*folder_, options_.mtu, in_config_),
       pacer_(ForFilesystem(options_.pacer, profile_.type),
@@ -307,6 +320,7 @@ absl::StatusOr<size_t> FsTransport::Send(const PeerId& to, absl::Span<const Fram
   // served by another kernel); between two ends on one kernel it only adds
   // latency (docs/fs-transport.md section 7).
   p->out.set_coalesce(options_.coalesce_local || profile_.remote || p->ann.remote);
+  p->out.set_ring(options_.ring_store && p->ann.ring);
   // Frames travel as the core adapted them; the record says whether they
   // carry a virtio_net_hdr (both ends announced offloads).
   p->out.Write(run, vnet && p->ann.offload ? kRecordFlagVnetHdr : 0, counters_, now);
@@ -326,7 +340,7 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   bool rung = false;
   pacer_.OnEvents(watch_->Drain([&rung](absl::string_view name) {
     if (name == kDoorbell) rung = true;
-    return absl::EndsWith(name, kRecordSuffix);
+    return absl::EndsWith(name, kRecordSuffix) || absl::EndsWith(name, kRingSuffix);
   }));
   // The ring woke us: look now, even if we looked < kDoorbellInterval ago
   // (with inotify nothing else wakes us before the safety poll).
@@ -350,6 +364,7 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   size_t records = 0;
   for (size_t k = 0; k < n && !batch.full(); ++k) {
     Peer& p = *peers[(next_reader_ + k) % n];
+    p.in.set_ring(options_.ring_store && p.ann.ring);
     InboundStream::Progress progress = p.in.Read(batch, now, counters_);
     if (progress.records > 0) p.traffic_at = now;
     records += progress.records;

@@ -91,6 +91,9 @@ struct FsTransportOptions {
   // sent on, never received on, writes held frames only at its next Send.
   absl::Duration coalesce_max = absl::ZeroDuration();
   bool coalesce_local = false;
+  // --fs_store=ring: records between two peers that both announce it go
+  // into one ring file per stream instead of a file each (section 14).
+  bool ring_store = false;
   PacerOptions pacer;
   bool use_inotify = true;
   absl::Duration heartbeat = absl::Seconds(1);

@@ -24,8 +24,10 @@ void InboundStream::Start(uint64_t peer_session, bool peer_offload) {
 void InboundStream::Resume(uint64_t peer_session, bool peer_offload, uint64_t seq) {
   peer_session_ = peer_session;
   peer_offload_ = peer_offload;
-  name_ = std::make_unique<SeqName>("", StreamPrefix(peer_id_, peer_session, config_.my_session),
-                                    kRecordSuffix);
+  prefix_ = StreamPrefix(peer_id_, peer_session, config_.my_session);
+  name_ = std::make_unique<SeqName>("", prefix_, kRecordSuffix);
+  ring_.reset();
+  resync_.reset();
   seq_ = seq;
   record_.frames.clear();
   record_pos_ = 0;
@@ -36,6 +38,96 @@ void InboundStream::Resume(uint64_t peer_session, bool peer_offload, uint64_t se
   forged_seq_ = 0;
   forged_.clear();
   next_gap_probe_ = absl::InfinitePast();
+}
+
+void InboundStream::set_ring(bool on) {
+  if (on == want_ring_) return;
+  want_ring_ = on;
+  ring_.reset();
+}
+
+bool InboundStream::ReadRing(absl::Time now, Counters& counters, Progress& progress) {
+  if (ring_ == nullptr) {
+    ring_ =
+        std::make_unique<RingReader>(config_.inbox_fd, prefix_, config_.ring_io, config_.access);
+  }
+  absl::Span<const uint8_t> image;
+  const char* forged = nullptr;
+  bool found = false;
+  if (ring_->ReadNext(&image) == RingReader::Slot::kBytes &&
+      ParseRecord(image, config_.mtu, record_) == RecordError::kOk) {
+    const RecordHeader& h = record_.header;
+    if (config_.auth != nullptr &&
+        !VerifyRecord(record_, RecordAuth{mac_, config_.my_id, config_.my_session})) {
+      forged = "bad_record_auth";
+    } else {
+      // Anything else is an earlier lap's record (or a later one after the
+      // writer gave up on us: the header's resync point says so).
+      found = h.sender_id == peer_id_ && h.session == peer_session_ && h.seq == seq_;
+    }
+  }
+  if (!found) {
+    record_.frames.clear();
+    record_pos_ = 0;
+    if (forged != nullptr) NoteForged(seq_, forged, counters);
+    ring_->MaybePublish(now, /*idle=*/true);
+    OnMissing(now, counters, progress);
+    return false;
+  }
+  ring_->Advance(image.size());
+  if (const char* reason = CheckHeader(seq_)) {
+    // The sender's own record, with frames we cannot take: never readable.
+    counters.AddDrop(reason);
+    record_.frames.clear();
+  } else {
+    ++progress.records;
+  }
+  record_pos_ = 0;
+  ring_->Consumed(seq_);
+  if (rewind_from_ != 0 && seq_ > rewind_to_) rewind_from_ = 0;
+  ++seq_;
+  gap_next_ = 0;
+  resync_.reset();
+  ring_->MaybePublish(now, /*idle=*/false);
+  return true;
+}
+
+InboundStream::Look InboundStream::LookInRing(uint64_t seq, Counters& counters) {
+  if (ring_ == nullptr) return Look::kMissing;
+  std::optional<uint64_t> at;
+  if (resync_ && seq == resync_->resync_seq) {
+    at = resync_->resync_at;
+  } else if (seq != seq_) {
+    return Look::kMissing;  // only the next record and a resync point can be found
+  }
+  absl::Span<const uint8_t> image;
+  Look look = Look::kMissing;
+  if (ring_->ReadNext(&image, at) == RingReader::Slot::kBytes &&
+      ParseRecord(image, config_.mtu, record_) == RecordError::kOk) {
+    const RecordHeader& h = record_.header;
+    if (config_.auth != nullptr &&
+        !VerifyRecord(record_, RecordAuth{mac_, config_.my_id, config_.my_session})) {
+      NoteForged(seq, "bad_record_auth", counters);
+    } else if (h.sender_id == peer_id_ && h.session == peer_session_ && h.seq == seq) {
+      look = Look::kValid;
+    }
+  }
+  record_.frames.clear();
+  record_pos_ = 0;
+  return look;
+}
+
+void InboundStream::ProbeRing(absl::Time now, Progress& progress) {
+  if (ring_ == nullptr) return;
+  std::optional<RingHeader> h = ring_->Resync();
+  if (!h) return;
+  if (h->resync_seq == seq_ && h->resync_at != ring_->at()) {
+    ring_->JumpTo(h->resync_at);  // the writer started again where we are
+    progress.more = true;
+  } else if (h->resync_seq > seq_) {
+    resync_ = *h;  // records before it were given up: the gap rule skips there
+    NoteLaterRecord(h->resync_seq, now);
+  }
 }
 
 InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, Counters& counters) {
@@ -53,6 +145,10 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
         ++progress.frames;
         bytes += f.size();
       }
+      continue;
+    }
+    if (want_ring_) {
+      if (!ReadRing(now, counters, progress)) break;
       continue;
     }
     if (bad_seq_ == seq_ && now < bad_retry_at_) break;
@@ -267,7 +363,7 @@ void InboundStream::OnMissing(absl::Time now, Counters& counters, Progress& prog
   // sender's records show up where we jumped from, the jump was wrong.
   if (rewind_from_ != 0 && now >= next_rewind_probe_) {
     next_rewind_probe_ = now + config_.gap_wait / 4;
-    if (LookAt(rewind_from_, counters) == Look::kValid) {
+    if (LookAny(rewind_from_, counters) == Look::kValid) {
       counters.AddDrop("jump_undone");
       LOG(WARNING) << "fs: records from " << peer_id_ << " arrive at " << rewind_from_
                    << " again after a jump to " << rewind_to_
@@ -287,7 +383,7 @@ void InboundStream::OnMissing(absl::Time now, Counters& counters, Progress& prog
     // planted under a far-ahead number must not make us discard the real
     // ones. Names nobody can remove are passed over (the sender did too).
     for (int i = 0; i <= kMaxBlockedNamesPerRecord && gap_next_ > seq_; ++i) {
-      switch (LookAt(gap_next_, counters)) {
+      switch (LookAny(gap_next_, counters)) {
         case Look::kValid:
           Skip(progress, counters);
           return;
@@ -307,7 +403,11 @@ void InboundStream::OnMissing(absl::Time now, Counters& counters, Progress& prog
   // rarely: while idle the next record is missing all the time.
   if (now >= next_gap_probe_) {
     next_gap_probe_ = now + config_.gap_wait / 4;
-    if (Exists(config_.inbox_fd, name_->For(seq_ + 1))) NoteLaterRecord(seq_ + 1, now);
+    if (want_ring_) {
+      ProbeRing(now, progress);
+    } else if (Exists(config_.inbox_fd, name_->For(seq_ + 1))) {
+      NoteLaterRecord(seq_ + 1, now);
+    }
   }
 }
 
@@ -325,6 +425,10 @@ void InboundStream::Skip(Progress& progress, Counters& counters) {
   }
   LOG(WARNING) << "fs: records " << seq_ << ".." << gap_next_ - 1 << " from " << peer_id_
                << " never arrived; skipped after " << config_.gap_wait;
+  if (ring_ != nullptr && resync_ && resync_->resync_seq == gap_next_) {
+    ring_->JumpTo(resync_->resync_at);
+  }
+  resync_.reset();
   seq_ = gap_next_;
   gap_next_ = 0;
   progress.more = true;  // read the next one without waiting

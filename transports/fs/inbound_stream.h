@@ -41,11 +41,23 @@
 // a planted far-future record costs at most that look's delay, and genuine
 // records are never deleted as "already passed" meanwhile (the inbox
 // collector asks WantsEarlierRecord first).
+//
+// Ring store (set_ring(true): both ends announced store=ring; docs section
+// 14): the next record is looked for in its slot of the stream's ring file
+// (RingReader) instead of under its own name. Bytes there that are not
+// the awaited record (zeros, an earlier lap's record, a half-visible
+// write whose CRC fails) are "not there yet"; keyed, a record whose tag
+// fails is counted once per number (`bad_record_auth`) and not there.
+// Nothing is removed: the writer reuses a slot once the ack says it was
+// read. Only the next record's place is known (after the one before it),
+// so the gap rule's probe is the ring header's resync point: where the
+// writer went on after giving up records nobody read.
 #ifndef FSTUN_TRANSPORTS_FS_INBOUND_STREAM_H_
 #define FSTUN_TRANSPORTS_FS_INBOUND_STREAM_H_
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +69,7 @@
 #include "transports/fs/names.h"
 #include "transports/fs/outbound_stream.h"
 #include "transports/fs/record.h"
+#include "transports/fs/ring_reader.h"
 
 namespace fstun::fs {
 
@@ -77,6 +90,9 @@ struct InboundConfig {
   // Keyed: only records tagged for us (RecordAuth) count; nullptr: unkeyed.
   const LinkAuthenticator* auth = nullptr;
   std::string my_id;
+  // The ring store: how its files are opened here; who may read the acks.
+  RingIo ring_io = RingIo::kHeld;
+  FolderAccess access;
 };
 
 class InboundStream {
@@ -92,6 +108,10 @@ class InboundStream {
   void Resume(uint64_t peer_session, bool peer_offload, uint64_t seq);
   // Keyed: the MAC of this peer (from its authenticated announcement).
   void SetMac(const LinkMac* mac) { mac_ = mac; }
+  // Whether this stream's records come in its ring file (both ends
+  // announced store=ring) or as files.
+  void set_ring(bool on);
+  bool ring() const { return want_ring_; }
 
   struct Progress {
     size_t frames = 0;   // delivered into the batch
@@ -125,6 +145,16 @@ class InboundStream {
   // What is under `seq`'s name: junk is removed (counted) where possible.
   enum class Look { kValid, kMissing, kRemoved, kBlocked };
   Look LookAt(uint64_t seq, Counters& counters);
+  // The same for the ring store: kValid or kMissing (nothing is removed).
+  Look LookInRing(uint64_t seq, Counters& counters);
+  Look LookAny(uint64_t seq, Counters& counters) {
+    return want_ring_ ? LookInRing(seq, counters) : LookAt(seq, counters);
+  }
+  // Read() from the ring: true to go on with the next record.
+  bool ReadRing(absl::Time now, Counters& counters, Progress& progress);
+  // While the next record is missing: the ring header's resync point (the
+  // writer gave up records nobody read, or started again).
+  void ProbeRing(absl::Time now, Progress& progress);
   // Moves to gap_next_ (a valid record), counting what was skipped.
   void Skip(Progress& progress, Counters& counters);
   bool IsBlocked(uint64_t seq) const;
@@ -175,6 +205,10 @@ class InboundStream {
   absl::Time bad_retry_at_ = absl::InfinitePast();
   uint64_t rx_frames_ = 0;
   uint64_t rx_bytes_ = 0;
+  bool want_ring_ = false;
+  std::string prefix_;  // "<peer>.<its session>.<my session>."
+  std::unique_ptr<RingReader> ring_;
+  std::optional<RingHeader> resync_;  // a resync point ahead of the reader
 };
 
 }  // namespace fstun::fs

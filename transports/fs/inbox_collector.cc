@@ -53,7 +53,8 @@ void InboxCollector::Collect(PeerTable& peers, absl::Time now, Counters& counter
       if (RemoveEntry(inbox, name.c_str())) counters.AddDrop("stale_file");
       continue;
     }
-    if (n->kind == InboxName::kTemp) continue;  // being written
+    // Being written; or the ring store's files of a current stream.
+    if (n->kind != InboxName::kRecord) continue;
     if (n->seq < p->in.next_seq()) {
       // Below the reader: wanted only right after a far jump (the jump may
       // have been to a planted record); otherwise it arrived after we

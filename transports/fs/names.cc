@@ -71,10 +71,21 @@ const char* SeqName::For(uint64_t seq) {
 }
 
 std::optional<InboxName> ParseInboxName(absl::string_view name) {
+  const absl::string_view name_in = name;
   InboxName out;
   uint64_t random = 0;
   if (absl::ConsumeSuffix(&name, kRecordSuffix)) {
     out.kind = InboxName::kRecord;
+  } else if (absl::ConsumeSuffix(&name, ".ring") || absl::ConsumeSuffix(&name, ".ack")) {
+    out.kind = absl::EndsWith(name_in, ".ring") ? InboxName::kRing : InboxName::kAck;
+    std::vector<absl::string_view> parts = absl::StrSplit(name, '.');
+    if (parts.size() != 3 || !IsValidPeerId(parts[0]) ||
+        !ParseHex16(parts[1], &out.sender_session) ||
+        !ParseHex16(parts[2], &out.receiver_session)) {
+      return std::nullopt;
+    }
+    out.sender = std::string(parts[0]);
+    return out;
   } else if (name.size() > 16 && ParseHex16(name.substr(name.size() - 16), &random)) {
     // "." + a record's name + ".tmp." + 16 random hex digits.
     name.remove_suffix(16);

@@ -62,7 +62,9 @@ class SeqName {
 
 // What a file name in an inbox says.
 struct InboxName {
-  enum Kind { kRecord, kTemp } kind = kRecord;
+  // kRing, kAck: the ring store's files ("<S>.<SS>.<RS>.ring" / ".ack";
+  // seq is 0).
+  enum Kind { kRecord, kTemp, kRing, kAck } kind = kRecord;
   std::string sender;
   uint64_t sender_session = 0;
   uint64_t receiver_session = 0;

@@ -19,15 +19,42 @@ void OutboundStream::Start(int inbox_fd, uint64_t peer_session) {
 
 void OutboundStream::Resume(int inbox_fd, uint64_t peer_session, uint64_t seq) {
   SetInbox(inbox_fd);
-  std::string prefix = StreamPrefix(config_.my_id, config_.my_session, peer_session);
-  name_ = std::make_unique<SeqName>("", prefix, kRecordSuffix);
+  prefix_ = StreamPrefix(config_.my_id, config_.my_session, peer_session);
+  name_ = std::make_unique<SeqName>("", prefix_, kRecordSuffix);
+  ring_.reset();
   peer_session_ = peer_session;
   seq_ = seq;
   outstanding_.clear();
   backlog_bytes_ = 0;
 }
 
-void OutboundStream::SetInbox(int inbox_fd) { inbox_fd_.reset(inbox_fd); }
+void OutboundStream::SetInbox(int inbox_fd) {
+  if (inbox_fd != inbox_fd_.get()) ring_.reset();  // it writes through the old fd
+  inbox_fd_.reset(inbox_fd);
+}
+
+void OutboundStream::set_ring(bool on) {
+  if (on == want_ring_) return;
+  want_ring_ = on;
+  if (!on) ring_.reset();
+}
+
+RingWriter* OutboundStream::Ring() {
+  if (!want_ring_ || !inbox_fd_.valid() || name_ == nullptr) return nullptr;
+  if (ring_ == nullptr) {
+    auto ring = std::make_unique<RingWriter>(inbox_fd_.get(), prefix_, config_.ring_geometry,
+                                             config_.ring_io, config_.access, seq_);
+    if (absl::Status s = ring->Open(); !s.ok()) {
+      LOG_EVERY_T(WARNING, 10) << "fs: cannot open the ring file to peer " << peer_id_ << ": " << s;
+      return nullptr;
+    }
+    LOG_FIRST_N(INFO, 4) << "fs: records to peer " << peer_id_ << " go into a ring file of "
+                         << config_.ring_geometry.end << " bytes (" << RingIoName(ring->io())
+                         << ")";
+    ring_ = std::move(ring);
+  }
+  return ring_.get();
+}
 
 void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags, Counters& counters,
                            absl::Time now) {
@@ -115,6 +142,21 @@ void OutboundStream::WriteNow(absl::Span<const FrameView> frames, uint32_t flags
     }
     if (backlog_bytes_ + RecordSize(id_length, n, bytes, config_.keyed) > cap) Reclaim();
     bool full = false;
+    if (want_ring_) {
+      RingWriter* ring = Ring();
+      if (ring == nullptr) {
+        counters.AddDrop("write_error", frames.size() - i);
+        return;
+      }
+      // Its place still holds a record the reader has not read: look at
+      // the ack once; still unread: the ring is full.
+      const size_t record = RecordSize(id_length, n, bytes, config_.keyed);
+      if (!ring->Fits(record)) Reclaim();
+      if (!ring->Fits(record)) {
+        full = true;
+        n = 0;
+      }
+    }
     while (n > 0 && backlog_bytes_ + RecordSize(id_length, n, bytes, config_.keyed) > cap) {
       full = true;
       --n;
@@ -148,7 +190,11 @@ bool OutboundStream::WriteRecord(absl::Span<const FrameView> frames, size_t payl
     absl::Span<const iovec> iov = encoder_.Encode(config_.my_id, config_.my_session, seq, frames,
                                                   flags, config_.keyed ? &auth : nullptr);
     bool blocked = false;
-    s = WriteRecordFile(inbox_fd_.get(), name_->For(seq), iov, config_.access, &blocked);
+    if (ring_ != nullptr) {
+      s = ring_->Write(seq, iov, encoder_.size());
+    } else {
+      s = WriteRecordFile(inbox_fd_.get(), name_->For(seq), iov, config_.access, &blocked);
+    }
     if (s.ok()) {
       outstanding_.push_back({seq, encoder_.size(), frames.size()});
       backlog_bytes_ += encoder_.size();
@@ -176,6 +222,19 @@ bool OutboundStream::WriteRecord(absl::Span<const FrameView> frames, size_t payl
 
 size_t OutboundStream::Reclaim() {
   if (!inbox_fd_.valid()) return 0;
+  if (ring_ != nullptr) {
+    // The reader's ack says how far it read (one pread, only while records
+    // are outstanding).
+    if (outstanding_.empty()) return 0;
+    const uint64_t acked = ring_->RefreshAck();
+    size_t gone = 0;
+    while (!outstanding_.empty() && outstanding_.front().seq <= acked) {
+      backlog_bytes_ -= outstanding_.front().bytes;
+      outstanding_.pop_front();
+      ++gone;
+    }
+    return gone;
+  }
   // The peer reads in sequence (a record it skipped as a gap is lost to it
   // as well), so the records gone from its inbox are a prefix of
   // outstanding_. Find where that prefix ends with O(log n) lookups, not one
@@ -209,8 +268,18 @@ void OutboundStream::DropUnread(const char* reason, Counters& counters) {
   held_sizes_.clear();
   Reclaim();
   for (const Outstanding& o : outstanding_) {
-    if (inbox_fd_.valid()) unlinkat(inbox_fd_.get(), name_->For(o.seq), 0);
+    if (inbox_fd_.valid() && ring_ == nullptr) unlinkat(inbox_fd_.get(), name_->For(o.seq), 0);
     if (reason != nullptr) counters.AddDrop(reason, o.frames);
+  }
+  if (ring_ != nullptr) {
+    // A clean stop ends the stream: its ring goes. Otherwise the unread
+    // slots may be overwritten (a reader that comes back skips them).
+    if (reason == nullptr) {
+      ring_->Remove();
+      ring_.reset();
+    } else {
+      ring_->ForgetUnread();
+    }
   }
   outstanding_.clear();
   backlog_bytes_ = 0;

@@ -29,6 +29,13 @@
 // cap) and Flush() writes them as one record when that time has passed. The
 // first frame after a pause is written at once; a frame is never held
 // longer than coalesce_max.
+//
+// Ring store (set_ring(true): both ends announced store=ring; docs section
+// 14): records go into the slots of one ring file per stream (RingWriter)
+// instead of one file each: one pwritev per record. The backlog is the
+// records the reader's ack does not cover yet; a record whose place still
+// holds an unread one is not written (`backlog_full`), after one look at
+// the ack. DropUnread() lets the writer overwrite what was not read.
 #ifndef FSTUN_TRANSPORTS_FS_OUTBOUND_STREAM_H_
 #define FSTUN_TRANSPORTS_FS_OUTBOUND_STREAM_H_
 
@@ -47,6 +54,7 @@
 #include "transports/fs/fs_io.h"
 #include "transports/fs/names.h"
 #include "transports/fs/record.h"
+#include "transports/fs/ring_writer.h"
 
 namespace fstun::fs {
 
@@ -64,6 +72,9 @@ struct OutboundConfig {
   absl::Duration coalesce_max = absl::ZeroDuration();
   // Keyed: records are tagged (format version 2) with the peer's MAC.
   bool keyed = false;
+  // The ring store: how its files are opened here, and their shape.
+  RingIo ring_io = RingIo::kHeld;
+  RingGeometry ring_geometry;
 };
 
 class OutboundStream {
@@ -86,6 +97,10 @@ class OutboundStream {
   // Whether coalesce_max applies to this stream (on unless turned off:
   // FsTransport decides per peer).
   void set_coalesce(bool on) { coalesce_ = on; }
+  // Whether records go into the stream's ring file (both ends announced
+  // store=ring) or into a file each.
+  void set_ring(bool on);
+  bool ring() const { return ring_ != nullptr; }
   // Keyed: the MAC of this peer (from its authenticated announcement).
   void SetMac(const LinkMac* mac) { mac_ = mac; }
   // The peer's inbox (also where doorbells are rung), or -1.
@@ -130,6 +145,9 @@ class OutboundStream {
   // than coalesce_max, and they fit one record with what is held already).
   bool ShouldHold(absl::Span<const FrameView> frames, uint32_t flags, absl::Time now);
   void FlushHeld(Counters& counters);
+  // The ring writer, opened if the ring store is wanted; nullptr otherwise
+  // (or if it cannot be opened: logged).
+  RingWriter* Ring();
 
   const OutboundConfig& config_;
   const std::string peer_id_;
@@ -149,6 +167,9 @@ class OutboundStream {
   uint32_t held_flags_ = 0;
   absl::Time last_record_at_ = absl::InfinitePast();
   bool coalesce_ = true;
+  bool want_ring_ = false;
+  std::string prefix_;  // "<me>.<my session>.<its session>."
+  std::unique_ptr<RingWriter> ring_;
 };
 
 }  // namespace fstun::fs

@@ -42,6 +42,7 @@ void PeerTable::Announce(absl::Time now) {
   if (config_.auth != nullptr) a.identity = config_.auth->identity();
   a.offload = config_.offload;
   a.remote = config_.remote;
+  a.ring = config_.ring;
   a.beat = ++beat_;
   a.time = now;
   // `peers` lists live peers only (announcements nobody rewrites, e.g.

@@ -73,6 +73,7 @@ struct PeerTableConfig {
   size_t mtu = 1500;
   bool offload = false;  // we take vnet frames
   bool remote = false;   // our folder is served by another kernel (FolderProfile)
+  bool ring = false;     // we read and write the ring store (--fs_store=ring)
   absl::Duration peer_timeout = absl::Seconds(10);
   bool list_peers = true;  // false: discover only by the doorbell
   // Keyed: announcements are tagged and checked; nullptr: unkeyed.

@@ -37,7 +37,8 @@ PacerOptions ForFilesystem(PacerOptions o, absl::string_view fs_type) {
   return o;
 }
 
-FolderWatch::FolderWatch(const std::string& path, bool use_inotify) {
+FolderWatch::FolderWatch(const std::string& path, bool use_inotify, bool also_modified)
+    : mask_(kWatchMask | (also_modified ? IN_MODIFY : 0)) {
   epoll_fd_.reset(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_fd_.valid()) {
     PLOG(WARNING) << "fs: epoll_create1 failed; waking on close only, polling for data";
@@ -56,7 +57,7 @@ FolderWatch::FolderWatch(const std::string& path, bool use_inotify) {
     PLOG(WARNING) << "fs: inotify unavailable; polling only";
     return;
   }
-  if (inotify_add_watch(inotify_fd_.get(), path.c_str(), kWatchMask | IN_ONLYDIR) < 0 ||
+  if (inotify_add_watch(inotify_fd_.get(), path.c_str(), mask_ | IN_ONLYDIR) < 0 ||
       epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, inotify_fd_.get(), &ev) != 0) {
     PLOG(WARNING) << "fs: cannot watch " << path << " with inotify; polling only";
     inotify_fd_.reset();
@@ -76,7 +77,7 @@ int FolderWatch::Drain(absl::FunctionRef<bool(absl::string_view)> counts) {
       const inotify_event* e = reinterpret_cast<const inotify_event*>(buf + off);
       if (e->mask & IN_Q_OVERFLOW) {
         count = kOverflowCredit;
-      } else if (e->len > 0 && (e->mask & kWatchMask)) {
+      } else if (e->len > 0 && (e->mask & mask_)) {
         if (counts(absl::string_view(e->name, strnlen(e->name, e->len)))) ++count;
       }
       off += sizeof(inotify_event) + e->len;

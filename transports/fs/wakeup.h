@@ -50,13 +50,16 @@ class FolderWatch {
  public:
   // Watches `path` (a directory) for files renamed into it if
   // `use_inotify`; falls back to the eventfd alone when inotify fails.
-  FolderWatch(const std::string& path, bool use_inotify);
+  // `also_modified`: count files written in place too (IN_MODIFY: the
+  // ring store's slots).
+  FolderWatch(const std::string& path, bool use_inotify, bool also_modified = false);
   ~FolderWatch();
   FolderWatch(const FolderWatch&) = delete;
   FolderWatch& operator=(const FolderWatch&) = delete;
 
   int fd() const { return epoll_fd_.valid() ? epoll_fd_.get() : close_event_.fd(); }
   bool has_inotify() const { return inotify_fd_.valid(); }
+  uint32_t mask() const { return mask_; }
 
   // Reads pending inotify events. Returns how many named new files for
   // which `counts(name)` is true; a queue overflow counts as very many.
@@ -67,6 +70,7 @@ class FolderWatch {
  private:
   EventFd close_event_;
   UniqueFd inotify_fd_;
+  uint32_t mask_ = 0;
   UniqueFd epoll_fd_;
 };
 

@@ -1,0 +1,245 @@
+// Theory of operation: see ring_file.h. Every open is relative to the
+// inbox's directory fd with O_NOFOLLOW | O_NONBLOCK (a symlink or FIFO
+// planted under a ring's name is refused, never followed or blocked on)
+// and checked to be a regular file. With O_DIRECT, reads go to the
+// kRingAlign-aligned caller buffer in whole kRingAlign units; writes are
+// tried from the caller's iovecs first (FUSE, NFS and 9p take any
+// alignment) and, where the filesystem refuses that (EINVAL), copied into
+// an aligned buffer padded with zeros. A filesystem that refuses O_DIRECT
+// at open falls back to kReopen (logged once): a fresh handle per read.
+#include "transports/fs/ring_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/crc32c.h"
+#include "glog/logging.h"
+
+namespace fstun::fs {
+namespace {
+
+void Put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
+void Put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
+void Put64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
+uint16_t Get16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+uint32_t Get32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+uint64_t Get64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+size_t RoundUp(size_t n, size_t unit) { return (n + unit - 1) / unit * unit; }
+
+}  // namespace
+
+const char* RingIoName(RingIo io) {
+  switch (io) {
+    case RingIo::kHeld:
+      return "held handle";
+    case RingIo::kDirect:
+      return "held O_DIRECT handle";
+    case RingIo::kReopen:
+      return "re-opened per read";
+  }
+  return "?";
+}
+
+RingIo ChooseRingIo(const FolderProfile& profile) {
+  const std::string& t = profile.type;
+  if (t == "vboxsf" || t == "vmhgfs" || absl::StartsWith(t, "fuse.vmhgfs")) return RingIo::kReopen;
+  if (profile.remote || absl::StartsWith(t, "fuse") || t == "9p" || t == "virtiofs" ||
+      absl::StartsWith(t, "nfs") || t == "cifs" || t == "smb3" || t == "smbfs") {
+    return RingIo::kDirect;
+  }
+  return RingIo::kHeld;
+}
+
+RingGeometry RingGeometryFor(size_t max_file_bytes, size_t max_backlog_bytes) {
+  RingGeometry g;
+  g.max_record = static_cast<uint32_t>(RoundUp(max_file_bytes, kRingAlign));
+  const uint64_t room = std::max<uint64_t>(RoundUp(max_backlog_bytes, kRingAlign),
+                                           uint64_t{4} * g.max_record);
+  g.end = kRingHeaderBytes + std::min<uint64_t>(room, kMaxRingBytes - kRingHeaderBytes);
+  return g;
+}
+
+void EncodeRingHeader(const RingHeader& h, uint8_t out[kRingHeaderBytes]) {
+  std::memset(out, 0, kRingHeaderBytes);
+  Put32(out, kRingMagic);
+  Put16(out + 4, 1);
+  Put32(out + 8, h.geometry.max_record);
+  Put64(out + 16, h.geometry.end);
+  Put64(out + 24, h.resync_seq);
+  Put64(out + 32, h.resync_at);
+  Put32(out + 40, Crc32c(out, 40));
+}
+
+std::optional<RingHeader> ParseRingHeader(absl::Span<const uint8_t> b) {
+  if (b.size() < 44 || Get32(b.data()) != kRingMagic || Get16(b.data() + 4) != 1 ||
+      Get32(b.data() + 40) != Crc32c(b.data(), 40)) {
+    return std::nullopt;
+  }
+  RingHeader h;
+  h.geometry.max_record = Get32(b.data() + 8);
+  h.geometry.end = Get64(b.data() + 16);
+  h.resync_seq = Get64(b.data() + 24);
+  h.resync_at = Get64(b.data() + 32);
+  const RingGeometry& g = h.geometry;
+  if (g.max_record < kRingAlign || g.max_record % kRingAlign != 0 || g.end > kMaxRingBytes ||
+      g.end < kRingHeaderBytes + g.max_record || h.resync_at % kRingAlign != 0 ||
+      h.resync_at < kRingHeaderBytes || h.resync_at + g.max_record > g.end) {
+    return std::nullopt;
+  }
+  return h;
+}
+
+void EncodeAck(uint64_t consumed, uint8_t out[kRingAckBytes]) {
+  std::memset(out, 0, kRingAckBytes);
+  Put32(out, kAckMagic);
+  Put64(out + 8, consumed);
+  Put32(out + 24, Crc32c(out, 24));
+}
+
+std::optional<uint64_t> ParseAck(absl::Span<const uint8_t> b) {
+  if (b.size() < kRingAckBytes || Get32(b.data()) != kAckMagic ||
+      Get32(b.data() + 24) != Crc32c(b.data(), 24)) {
+    return std::nullopt;
+  }
+  return Get64(b.data() + 8);
+}
+
+void AlignedBuffer::Free::operator()(uint8_t* p) const { std::free(p); }
+
+uint8_t* AlignedBuffer::Reserve(size_t bytes) {
+  bytes = RoundUp(std::max<size_t>(bytes, kRingAlign), kRingAlign);
+  if (bytes > capacity_) {
+    data_.reset(static_cast<uint8_t*>(std::aligned_alloc(kRingAlign, bytes)));
+    capacity_ = data_ ? bytes : 0;
+  }
+  return data_.get();
+}
+
+absl::Status RingFile::Open(int dirfd, const std::string& name, RingIo io, bool create,
+                            bool writable, const FolderAccess& access) {
+  Close();
+  dirfd_ = dirfd;
+  name_ = name;
+  io_ = io;
+  writable_ = writable;
+  if (create) {
+    // Made here (0600, or 0660 for --fs_group), never followed.
+    const mode_t mode = access.group ? 0660 : 0600;
+    UniqueFd fd(openat(dirfd, name.c_str(),
+                       O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode));
+    if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("creating ", name));
+    if (access.group) {
+      (void)fchown(fd.get(), static_cast<uid_t>(-1), *access.group);
+      (void)fchmod(fd.get(), mode);
+    }
+  }
+  absl::Status s = Reopen(io_ == RingIo::kDirect);
+  if (!s.ok() && io_ == RingIo::kDirect && absl::IsInvalidArgument(s)) {
+    LOG_FIRST_N(WARNING, 1) << "fs: O_DIRECT refused for " << name
+                            << "; the ring store re-opens its files per read instead";
+    io_ = RingIo::kReopen;
+    s = Reopen(false);
+  }
+  if (!s.ok()) return s;
+  open_ = true;
+  if (io_ == RingIo::kReopen && !writable_) fd_.reset();  // opened per read
+  return absl::OkStatus();
+}
+
+absl::Status RingFile::Reopen(bool direct) {
+  int flags = (writable_ ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  if (direct) flags |= O_DIRECT;
+  UniqueFd fd(openat(dirfd_, name_.c_str(), flags));
+  if (!fd.valid()) {
+    const int e = errno;
+    if (e == ENOENT) return absl::NotFoundError(name_);
+    return absl::ErrnoToStatus(e, absl::StrCat("opening ", name_));
+  }
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(name_, " is not a regular file"));
+  }
+  fd_ = std::move(fd);
+  return absl::OkStatus();
+}
+
+void RingFile::Close() {
+  fd_.reset();
+  open_ = false;
+}
+
+ssize_t RingFile::ReadAt(uint8_t* buf, size_t n, uint64_t offset) {
+  if (!open_) return -EBADF;
+  if (io_ == RingIo::kReopen && !writable_) {
+    if (absl::Status s = Reopen(false); !s.ok()) return absl::IsNotFound(s) ? -ENOENT : -EIO;
+  }
+  ssize_t r = pread(fd_.get(), buf, n, static_cast<off_t>(offset));
+  if (r < 0) r = -errno;
+  if (io_ == RingIo::kReopen && !writable_) fd_.reset();
+  return r;
+}
+
+absl::Status RingFile::WriteAt(absl::Span<const iovec> iov, size_t total, uint64_t offset) {
+  if (!open_ || !fd_.valid()) return absl::FailedPreconditionError("ring file not open");
+  ssize_t w = pwritev(fd_.get(), iov.data(), static_cast<int>(iov.size()),
+                      static_cast<off_t>(offset));
+  if (w < 0 && errno == EINVAL && io_ == RingIo::kDirect) {
+    // The filesystem wants aligned O_DIRECT writes: copy, pad with zeros.
+    const size_t padded = RoundUp(total, kRingAlign);
+    uint8_t* p = scratch_.Reserve(padded);
+    if (p == nullptr) return absl::ResourceExhaustedError("ring: no memory");
+    size_t at = 0;
+    for (const iovec& v : iov) {
+      std::memcpy(p + at, v.iov_base, v.iov_len);
+      at += v.iov_len;
+    }
+    std::memset(p + at, 0, padded - at);
+    w = pwrite(fd_.get(), p, padded, static_cast<off_t>(offset));
+    if (w >= 0 && static_cast<size_t>(w) >= total) w = static_cast<ssize_t>(total);
+  }
+  if (w < 0) return absl::ErrnoToStatus(errno, absl::StrCat("writing ", name_));
+  if (static_cast<size_t>(w) != total) {
+    return absl::DataLossError(absl::StrCat("short write to ", name_, ": ", w, " of ", total));
+  }
+  return absl::OkStatus();
+}
+
+int64_t RingFile::Size() {
+  if (!fd_.valid()) return -EBADF;
+  struct stat st;
+  if (fstat(fd_.get(), &st) != 0) return -errno;
+  return st.st_size;
+}
+
+absl::Status RingFile::GrowTo(uint64_t bytes) {
+  const int64_t size = Size();
+  if (size < 0) return absl::ErrnoToStatus(static_cast<int>(-size), "ring: fstat");
+  if (static_cast<uint64_t>(size) >= bytes) return absl::OkStatus();
+  if (ftruncate(fd_.get(), static_cast<off_t>(bytes)) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("sizing ", name_));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace fstun::fs

@@ -1,0 +1,135 @@
+// Theory of operation: see ring_reader.h.
+#include "transports/fs/ring_reader.h"
+
+#include <errno.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "transports/fs/record.h"
+
+namespace fstun::fs {
+namespace {
+
+// While records keep coming, the ack is written after this many records
+// (and whenever the reader finds nothing more to read).
+constexpr uint64_t kAckRecords = 64;
+
+size_t RoundUp(size_t n, size_t unit) { return (n + unit - 1) / unit * unit; }
+
+template <typename T>
+T Get(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+std::string FileName(const std::string& prefix, const char* suffix) {
+  return absl::StrCat(prefix.substr(0, prefix.size() - 1), suffix);  // prefix ends in "."
+}
+
+}  // namespace
+
+RingReader::RingReader(int inbox_fd, const std::string& prefix, RingIo io, FolderAccess access)
+    : inbox_fd_(inbox_fd),
+      ring_name_(FileName(prefix, kRingSuffix)),
+      ack_name_(FileName(prefix, kAckSuffix)),
+      io_(io),
+      access_(access) {}
+
+std::optional<RingHeader> RingReader::ReadHeader() {
+  uint8_t* b = small_.Reserve(kRingHeaderBytes);
+  ssize_t n = b == nullptr ? -ENOMEM : ring_.ReadAt(b, kRingHeaderBytes, 0);
+  if (n == -ENOENT) ring_.Close();
+  if (n <= 0) return std::nullopt;
+  return ParseRingHeader({b, static_cast<size_t>(n)});
+}
+
+bool RingReader::OpenRing() {
+  absl::Status s = ring_.Open(inbox_fd_, ring_name_, io_, /*create=*/false, /*writable=*/false);
+  if (!s.ok()) {
+    if (!absl::IsNotFound(s)) {
+      LOG_EVERY_T(WARNING, 10) << "fs: " << s;
+    }
+    return false;
+  }
+  std::optional<RingHeader> h = ReadHeader();
+  if (!h) {
+    ring_.Close();  // being created: next time
+    return false;
+  }
+  geometry_ = h->geometry;
+  if (!positioned_) {
+    at_ = h->resync_at;
+    positioned_ = true;
+  }
+  return true;
+}
+
+std::optional<RingHeader> RingReader::Resync() {
+  if (!ring_.is_open() && !OpenRing()) return std::nullopt;
+  std::optional<RingHeader> h = ReadHeader();
+  if (h && (h->geometry.max_record != geometry_.max_record || h->geometry.end != geometry_.end)) {
+    return std::nullopt;  // another writer's ring? never mix geometries
+  }
+  return h;
+}
+
+RingReader::Slot RingReader::ReadNext(absl::Span<const uint8_t>* image,
+                                      std::optional<uint64_t> at) {
+  if (!ring_.is_open() && !OpenRing()) return Slot::kNoRing;
+  const uint64_t offset = at.value_or(at_);
+  const size_t first = std::min<size_t>(first_read_, geometry_.max_record);
+  uint8_t* b = buffer_.Reserve(geometry_.max_record);
+  if (b == nullptr) return Slot::kEmpty;
+  ssize_t n = ring_.ReadAt(b, first, offset);
+  if (n == -ENOENT) {
+    ring_.Close();
+    return Slot::kNoRing;
+  }
+  first_read_ = kRingAlign;  // until a record is found
+  if (n < static_cast<ssize_t>(kRecordFixedHeader) || Get<uint32_t>(b) != kRecordMagic) {
+    return Slot::kEmpty;
+  }
+  const uint16_t version = Get<uint16_t>(b + 4);
+  const uint64_t total = uint64_t{Get<uint16_t>(b + 6)} + 4 * uint64_t{Get<uint32_t>(b + 24)} +
+                         Get<uint32_t>(b + 32) +
+                         (version == kRecordVersionTagged ? kRecordTagBytes : 0) + kRecordTrailer;
+  if (total > geometry_.max_record) return Slot::kEmpty;  // never a record of this ring
+  if (total > static_cast<uint64_t>(n)) {
+    const size_t have = static_cast<size_t>(n) / kRingAlign * kRingAlign;
+    ssize_t more = ring_.ReadAt(b + have, RoundUp(total, kRingAlign) - have, offset + have);
+    if (more < 0 || have + static_cast<size_t>(more) < total) return Slot::kEmpty;
+  }
+  first_read_ = std::clamp<size_t>(RoundUp(total, kRingAlign), kRingAlign, kRingFirstReadMax);
+  *image = {b, static_cast<size_t>(total)};
+  return Slot::kBytes;
+}
+
+void RingReader::MaybePublish(absl::Time now, bool idle) {
+  if (consumed_ <= published_) return;
+  const bool many = consumed_ - published_ >= kAckRecords;
+  if (!many && !idle) return;
+  if (!ack_.is_open()) {
+    absl::Status s =
+        ack_.Open(inbox_fd_, ack_name_, io_, /*create=*/true, /*writable=*/true, access_);
+    if (!s.ok()) {
+      LOG_EVERY_T(WARNING, 10) << "fs: " << s;
+      return;
+    }
+  }
+  uint8_t* b = small_.Reserve(kRingAlign);
+  if (b == nullptr) return;
+  EncodeAck(consumed_, b);
+  iovec iov{b, kRingAckBytes};
+  if (absl::Status s = ack_.WriteAt({&iov, 1}, kRingAckBytes, 0); !s.ok()) {
+    LOG_EVERY_T(WARNING, 10) << "fs: " << s;
+    ack_.Close();
+    return;
+  }
+  published_ = consumed_;
+}
+
+}  // namespace fstun::fs

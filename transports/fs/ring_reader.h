@@ -1,0 +1,86 @@
+// RingReader: the receiver's end of one stream's ring file
+// (<S>.<SS>.<RS>.ring in the own inbox; ring_file.h has the layout).
+//
+// Theory of operation: the ring is opened once (by name, when it exists
+// and its header is valid) and then polled by reading where the next
+// record goes: one pread of a small first part, a second one only if the
+// record is larger (the first read is as large as the last record, at
+// most kRingFirstReadMax, after a hit; one kRingAlign unit after a miss,
+// so an idle poll of a place holding an old lap's big record stays
+// small). ReadNext() only finds bytes; whether they are the awaited record
+// (magic, CRC, session, number, tag) is the caller's (InboundStream)
+// decision, with the same codec as record files; Advance() moves past a
+// record read. Resync() reads the header again (the caller does it only
+// while the next record stays missing) for where the writer started anew.
+// Consumption is published in the ack file this reader owns
+// (<S>.<SS>.<RS>.ack): every kAckRecords records while records keep
+// coming, and whenever the reader finds nothing more to read (so the ack
+// is current while the reader waits: a writer that looks at it when its
+// backlog is full does not drop what was already read); the writer reads
+// it only when it needs room or to measure its backlog.
+#ifndef FSTUN_TRANSPORTS_FS_RING_READER_H_
+#define FSTUN_TRANSPORTS_FS_RING_READER_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "transports/fs/ring_file.h"
+
+namespace fstun::fs {
+
+inline constexpr size_t kRingFirstReadMax = 256 << 10;
+
+class RingReader {
+ public:
+  // `inbox_fd`: the own inbox (not owned; must outlive this); `prefix`:
+  // the stream's "<S>.<SS>.<RS>.".
+  RingReader(int inbox_fd, const std::string& prefix, RingIo io, FolderAccess access);
+
+  enum class Slot {
+    kNoRing,  // no ring file (yet), or its header is not valid (yet)
+    kEmpty,   // nothing that could be a record there
+    kBytes,   // a record-shaped image (not yet validated)
+  };
+  // Reads where the next record goes (`at`: somewhere else, e.g. a resync
+  // point); on kBytes `image` holds its bytes (as long as the record
+  // header says) until the next call.
+  Slot ReadNext(absl::Span<const uint8_t>* image, std::optional<uint64_t> at = std::nullopt);
+  // The record just read (of `bytes`) was the awaited one: move past it.
+  void Advance(size_t bytes) { at_ = geometry_.Next(at_, bytes); }
+  // The header's resync point, if the ring is open and its header valid.
+  std::optional<RingHeader> Resync();
+  void JumpTo(uint64_t at) { at_ = at; }
+  uint64_t at() const { return at_; }
+  // Every record through `seq` was read.
+  void Consumed(uint64_t seq) { consumed_ = seq; }
+  // Writes the ack if due (`idle`: nothing more to read now).
+  void MaybePublish(absl::Time now, bool idle);
+  RingIo io() const { return ring_.io(); }
+
+ private:
+  bool OpenRing();
+  std::optional<RingHeader> ReadHeader();
+
+  const int inbox_fd_;
+  const std::string ring_name_;
+  const std::string ack_name_;
+  const RingIo io_;
+  const FolderAccess access_;
+  RingFile ring_;
+  RingFile ack_;
+  RingGeometry geometry_;
+  uint64_t at_ = kRingHeaderBytes;
+  bool positioned_ = false;  // at_ came from a header (first open)
+  AlignedBuffer buffer_;
+  AlignedBuffer small_;
+  size_t first_read_ = kRingAlign;
+  uint64_t consumed_ = 0;
+  uint64_t published_ = 0;
+};
+
+}  // namespace fstun::fs
+
+#endif  // FSTUN_TRANSPORTS_FS_RING_READER_H_

@@ -74,8 +74,8 @@ RingIo ChooseRingIo(const FolderProfile& profile) {
 RingGeometry RingGeometryFor(size_t max_file_bytes, size_t max_backlog_bytes) {
   RingGeometry g;
   g.max_record = static_cast<uint32_t>(RoundUp(max_file_bytes, kRingAlign));
-  const uint64_t room = std::max<uint64_t>(RoundUp(max_backlog_bytes, kRingAlign),
-                                           uint64_t{4} * g.max_record);
+  const uint64_t room =
+      std::max<uint64_t>(RoundUp(max_backlog_bytes, kRingAlign), uint64_t{4} * g.max_record);
   g.end = kRingHeaderBytes + std::min<uint64_t>(room, kMaxRingBytes - kRingHeaderBytes);
   return g;
 }
@@ -202,8 +202,8 @@ ssize_t RingFile::ReadAt(uint8_t* buf, size_t n, uint64_t offset) {
 
 absl::Status RingFile::WriteAt(absl::Span<const iovec> iov, size_t total, uint64_t offset) {
   if (!open_ || !fd_.valid()) return absl::FailedPreconditionError("ring file not open");
-  ssize_t w = pwritev(fd_.get(), iov.data(), static_cast<int>(iov.size()),
-                      static_cast<off_t>(offset));
+  ssize_t w =
+      pwritev(fd_.get(), iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(offset));
   if (w < 0 && errno == EINVAL && io_ == RingIo::kDirect) {
     // The filesystem wants aligned O_DIRECT writes: copy, pad with zeros.
     const size_t padded = RoundUp(total, kRingAlign);

@@ -32,7 +32,8 @@ constexpr absl::Duration kTimeout = absl::Seconds(10);
 
 std::vector<std::vector<uint8_t>> Frames(uint32_t first_tag, size_t count, size_t size = 200) {
   std::vector<std::vector<uint8_t>> v;
-  for (size_t i = 0; i < count; ++i) v.push_back(Frame("192.0.2.2", "192.0.2.1", first_tag + i, size));
+  for (size_t i = 0; i < count; ++i)
+    v.push_back(Frame("192.0.2.2", "192.0.2.1", first_tag + i, size));
   return v;
 }
 

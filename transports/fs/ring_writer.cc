@@ -30,8 +30,8 @@ RingWriter::RingWriter(int inbox_fd, const std::string& prefix, RingGeometry geo
       written_(first_seq - 1) {}
 
 absl::Status RingWriter::Open() {
-  if (absl::Status s = ring_.Open(inbox_fd_, ring_name_, io_, /*create=*/true, /*writable=*/true,
-                                  access_);
+  if (absl::Status s =
+          ring_.Open(inbox_fd_, ring_name_, io_, /*create=*/true, /*writable=*/true, access_);
       !s.ok()) {
     return s;
   }

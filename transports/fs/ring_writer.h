@@ -65,10 +65,10 @@ class RingWriter {
     uint64_t seq;
     uint64_t at;
   };
-  std::deque<Unread> unread_;  // written, not yet acked, in order
+  std::deque<Unread> unread_;       // written, not yet acked, in order
   uint64_t at_ = kRingHeaderBytes;  // where the next record goes
   uint64_t acked_;
-  uint64_t written_;  // the highest record written
+  uint64_t written_;     // the highest record written
   bool resync_ = false;  // the next record starts a new chain (header)
 };
 

@@ -34,6 +34,7 @@
 # longer pings), so a run reports N of 20 per folder.
 #
 # Knobs (environment): CONT_ITERATIONS (20), CONT_FOLDERS ("tmpfs bindfs"),
+# CONT_FSTUN_FLAGS (extra flags for both ends, e.g. "--fs_store=ring"),
 # CONT_MIB (16), CONT_RATE_MIB_S (16), CONT_DEADLINE_S (10), CONT_MAX_GAP_S
 # (8; TCP's own retransmission back-off after an outage of 1-2 s, as a
 # restart takes on a loaded machine, makes pauses of 3-6 s).
@@ -82,7 +83,8 @@ now_us() { echo "${EPOCHREALTIME/./}"; }
 
 # start_end FOLDER END: fstun for END (s or c) in the folder's view of END.
 start_end() {
-  fse_start "$1-$2" "$2" "${DIR[$2]}" "${IP[$2]}/24" --control_dir="$CTL"
+  # shellcheck disable=SC2086  # CONT_FSTUN_FLAGS: words on purpose
+  fse_start "$1-$2" "$2" "${DIR[$2]}" "${IP[$2]}/24" --control_dir="$CTL" ${CONT_FSTUN_FLAGS:-}
 }
 
 # Everything that explains a stuck or failed iteration, while it is stuck.

@@ -150,8 +150,25 @@ TEST(Names, SeqNameAndParse) {
   ASSERT_TRUE(temp.has_value());
   EXPECT_EQ(temp->kind, InboxName::kTemp);
   EXPECT_EQ(temp->seq, 3u);
+  // The ring store's files (docs/fs-transport.md section 14): one per
+  // stream, no number.
+  for (auto [name, kind] :
+       {std::pair{"peer-a.0000000000000001.00000000000000ff.ring", InboxName::kRing},
+        std::pair{"peer-a.0000000000000001.00000000000000ff.ack", InboxName::kAck},
+        std::pair{".peer-a.0000000000000001.00000000000000ff.ring.tmp."
+                  "0123456789abcdef",
+                  InboxName::kTemp}}) {
+    auto n = ParseInboxName(name);
+    ASSERT_TRUE(n.has_value()) << name;
+    EXPECT_EQ(n->kind, kind) << name;
+    EXPECT_EQ(n->sender, "peer-a");
+    EXPECT_EQ(n->sender_session, 1u);
+    EXPECT_EQ(n->receiver_session, 0xffu);
+  }
   for (const char* bad :
-       {"x.rec", "garbage", "../x.0000000000000001.0000000000000001.0000000000000001.rec",
+       {"x.rec", "garbage", "a.0000000000000001.ring",
+        "a.0000000000000001.0000000000000001.0000000000000001.ring",
+        "../x.0000000000000001.0000000000000001.0000000000000001.rec",
         "a.000000000000000g.0000000000000001.0000000000000001.rec",
         "a.0000000000000001.0000000000000001.rec", ".a.b.c.d.tmp",
         // The fixed temp name of old writers, and a random part that is not 16 hex digits.

@@ -440,6 +440,8 @@ std::vector<PeerStatus> FsTransport::peers() const {
     s.session = Hex16(p->ann.session);
     s.last_seen = p->beat_changed_at;
     s.details.emplace_back("wakeup", pacer_.path_name());
+    // How records travel to and from this peer (section 14).
+    s.details.emplace_back("store", options_.ring_store && p->ann.ring ? "ring" : "names");
     if (pacer_.interval() != absl::InfiniteDuration()) {
       s.details.emplace_back(
           pacer_.path() == WakeupPacer::Path::kPolling ? "poll_interval" : "safety_poll",

@@ -89,11 +89,21 @@ std::optional<InboxName> ParseInboxName(absl::string_view name) {
   } else if (name.size() > 16 && ParseHex16(name.substr(name.size() - 16), &random)) {
     // "." + a record's name + ".tmp." + 16 random hex digits.
     name.remove_suffix(16);
-    if (!absl::ConsumePrefix(&name, ".") || !absl::ConsumeSuffix(&name, kTempInfix) ||
-        !absl::ConsumeSuffix(&name, kRecordSuffix)) {
+    if (!absl::ConsumePrefix(&name, ".") || !absl::ConsumeSuffix(&name, kTempInfix)) {
       return std::nullopt;
     }
     out.kind = InboxName::kTemp;
+    if (absl::ConsumeSuffix(&name, ".ring")) {  // a ring file being created (seq 0)
+      std::vector<absl::string_view> parts = absl::StrSplit(name, '.');
+      if (parts.size() != 3 || !IsValidPeerId(parts[0]) ||
+          !ParseHex16(parts[1], &out.sender_session) ||
+          !ParseHex16(parts[2], &out.receiver_session)) {
+        return std::nullopt;
+      }
+      out.sender = std::string(parts[0]);
+      return out;
+    }
+    if (!absl::ConsumeSuffix(&name, kRecordSuffix)) return std::nullopt;
   } else {
     return std::nullopt;
   }

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -123,6 +124,41 @@ std::optional<uint64_t> ParseAck(absl::Span<const uint8_t> b) {
     return std::nullopt;
   }
   return Get64(b.data() + 8);
+}
+
+absl::Status CreateRingFile(int dirfd, const std::string& name, const RingHeader& header,
+                            const FolderAccess& access) {
+  const mode_t mode = access.group ? 0660 : 0600;
+  std::string temp;
+  UniqueFd fd;
+  for (int attempt = 0; attempt < 8 && !fd.valid(); ++attempt) {
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r) {
+      return absl::UnavailableError("ring: getrandom failed");
+    }
+    temp = absl::StrCat(".", name, ".tmp.", absl::Hex(r, absl::kZeroPad16));
+    fd.reset(openat(dirfd, temp.c_str(),
+                    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                    mode));
+    if (!fd.valid() && errno != EEXIST) break;
+  }
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("creating a temp for ", name));
+  auto fail = [&](const char* what) {
+    absl::Status s = absl::ErrnoToStatus(errno, absl::StrCat(what, " ", temp));
+    unlinkat(dirfd, temp.c_str(), 0);
+    return s;
+  };
+  if (access.group && (fchown(fd.get(), static_cast<uid_t>(-1), *access.group) != 0 ||
+                       fchmod(fd.get(), mode) != 0)) {
+    return fail("sharing");
+  }
+  if (ftruncate(fd.get(), static_cast<off_t>(header.geometry.end)) != 0) return fail("sizing");
+  uint8_t h[kRingHeaderBytes];
+  EncodeRingHeader(header, h);
+  if (pwrite(fd.get(), h, sizeof h, 0) != static_cast<ssize_t>(sizeof h)) return fail("writing");
+  fd.reset();
+  if (renameat(dirfd, temp.c_str(), dirfd, name.c_str()) != 0) return fail("renaming");
+  return absl::OkStatus();
 }
 
 void AlignedBuffer::Free::operator()(uint8_t* p) const { std::free(p); }

@@ -111,6 +111,15 @@ class AlignedBuffer {
   size_t capacity_ = 0;
 };
 
+// Creates the ring file `name` in `dirfd` whole: a temp file
+// (".<name>.tmp.<16 random hex digits>", O_EXCL, never followed) is sized
+// to header.geometry.end and given its header, then renamed to `name`. A
+// reader never sees it smaller (FUSE caches a file's size for its
+// attribute timeout, and an O_DIRECT read past a cached size returns
+// nothing: a ring that grew after its first open stayed unreadable ~1 s).
+absl::Status CreateRingFile(int dirfd, const std::string& name, const RingHeader& header,
+                            const FolderAccess& access);
+
 class RingFile {
  public:
   // Opens `name` in `dirfd` (not owned; must outlive this), a regular file

@@ -58,6 +58,16 @@ std::vector<std::string> WithSuffix(const std::string& dir, const char* suffix) 
   return out;
 }
 
+// The "store" detail of the transport's only peer (fstun status).
+std::string StoreOf(const FsTransport& t) {
+  std::vector<PeerStatus> peers = t.peers();
+  if (peers.size() != 1) return "?";
+  for (const auto& [key, value] : peers[0].details) {
+    if (key == "store") return value;
+  }
+  return "";
+}
+
 std::string RingPath(const TempFolder& folder, const FsTransport& a, const FsTransport& b) {
   std::string prefix = StreamPrefix(a.peer_id(), a.session(), b.session());
   return folder.inbox(b.peer_id()) + "/" + prefix.substr(0, prefix.size() - 1) + kRingSuffix;
@@ -110,7 +120,8 @@ TEST(RingStoreTest, BothEndsOfferingItUseOneRingFileAndNoRecordFiles) {
   RunFor({a.get(), b.get()}, absl::Milliseconds(100));
   ASSERT_EQ(a->peers().size(), 1u);
   EXPECT_EQ(a->peers()[0].backlog_bytes, 0u);
-  EXPECT_TRUE(a->counters().drops.empty() || a->counters().drops_for("backlog_full") == 0);
+  EXPECT_EQ(StoreOf(*a), "ring") << "fstun status says so";
+  EXPECT_EQ(a->counters().drops_for("backlog_full"), 0u);
 }
 
 TEST(RingStoreTest, APeerWithoutItGetsRecordFiles) {
@@ -120,6 +131,7 @@ TEST(RingStoreTest, APeerWithoutItGetsRecordFiles) {
   SendAll(*a, Frames(0, 5), /*batch=*/false);
   EXPECT_EQ(Tags(ReceiveN(*b, 5, kTimeout, {a.get()})), Range(0, 5));
   EXPECT_THAT(WithSuffix(folder.inbox(b->peer_id()), kRingSuffix), IsEmpty());
+  EXPECT_EQ(StoreOf(*a), "names");
 }
 
 TEST(RingStoreTest, TornRecordIsNotDeliveredUntilItIsWhole) {

@@ -30,12 +30,18 @@ RingWriter::RingWriter(int inbox_fd, const std::string& prefix, RingGeometry geo
       written_(first_seq - 1) {}
 
 absl::Status RingWriter::Open() {
-  if (absl::Status s =
-          ring_.Open(inbox_fd_, ring_name_, io_, /*create=*/true, /*writable=*/true, access_);
-      !s.ok()) {
-    return s;
+  // A stream that resumes finds its ring; a new one creates it whole.
+  absl::Status s = ring_.Open(inbox_fd_, ring_name_, io_, /*create=*/false, /*writable=*/true);
+  if (absl::IsNotFound(s)) {
+    RingHeader header;
+    header.geometry = geometry_;
+    header.resync_seq = written_ + 1;
+    header.resync_at = at_;
+    if (s = CreateRingFile(inbox_fd_, ring_name_, header, access_); !s.ok()) return s;
+    return ring_.Open(inbox_fd_, ring_name_, io_, /*create=*/false, /*writable=*/true);
   }
-  if (absl::Status s = ring_.GrowTo(geometry_.end); !s.ok()) return s;
+  if (!s.ok()) return s;
+  if (s = ring_.GrowTo(geometry_.end); !s.ok()) return s;
   return WriteHeader(written_ + 1);
 }
 

@@ -235,7 +235,7 @@ shared_key_round() {
   stop_clients_without_drops "$label"
   fse_stop "s-$label" >/dev/null
   local drops
-  drops="$(fse_transport_drops "s-$label")"
+  drops="$(fse_drops_after_peers_left "s-$label")"
   check "$label: server: no transport drops ($drops)" test "$drops" == 0
 }
 

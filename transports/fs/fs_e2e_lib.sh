@@ -11,6 +11,8 @@
 #   fse_ping_stats NS DST COUNT           prints "p50 p99 received"
 #   fse_transfer FROM TO DST_IP MIB       TCP transfer, sha256 compared
 #   fse_transport_drops NAME              drops, not counting no_route
+#   fse_drops_after_peers_left NAME       the same, nor peer_gone: for an end
+#                                         whose peers stopped before it did
 #   fse_ofo NS / fse_tun_tx_drops NS      reordering / TUN queue losses
 #
 # Required: FSTUN (the binary). FSE_WORK is a scratch directory, FSE_PID the
@@ -45,6 +47,12 @@ fse_transport_count() { e2e_transport_count "$@"; }
 # counting no_route (what the kernel sends before any peer is there).
 fse_transport_drops() {
   echo $(($(e2e_transport_drops "$1") - $(e2e_transport_drops "$1" no_route)))
+}
+
+# Frames an end sent while its peers were stopping (a late ACK, a FIN) are
+# counted peer_gone: what stopping a peer costs, not a transport fault.
+fse_drops_after_peers_left() {
+  echo $(($(fse_transport_drops "$1") - $(e2e_transport_drops "$1" peer_gone)))
 }
 
 # TcpExtTCPOFOQueue of a namespace: segments that arrived out of order

@@ -163,7 +163,7 @@ void OutboundStream::WriteNow(absl::Span<const FrameView> frames, uint32_t flags
       bytes -= frames[i + n].size();
     }
     if (n > 0 && !WriteRecord(frames.subspan(i, n), bytes, flags, counters)) {
-      counters.AddDrop("write_error", frames.size() - i - n);
+      counters.AddDrop("peer_gone", frames.size() - i - n);  // its inbox is gone
       return;
     }
     i += n;
@@ -211,12 +211,17 @@ bool OutboundStream::WriteRecord(absl::Span<const FrameView> frames, size_t payl
                              << " cannot be written (a directory occupies its name); using the "
                                 "next number";
   }
-  counters.AddDrop("write_error", frames.size());
-  LOG_EVERY_T(WARNING, 1) << "fs: writing to peer " << peer_id_ << " failed: " << s;
-  if (absl::IsNotFound(s)) {  // the inbox went away (peer restarting)
+  if (absl::IsNotFound(s)) {
+    // The inbox went away: the peer stopped (a clean stop removes it) or is
+    // restarting. Its frames are lost because it left, not because writing
+    // failed.
+    counters.AddDrop("peer_gone", frames.size());
+    LOG_EVERY_T(INFO, 1) << "fs: peer " << peer_id_ << "'s inbox is gone (it stopped?)";
     SetInbox(-1);
     return false;
   }
+  counters.AddDrop("write_error", frames.size());
+  LOG_EVERY_T(WARNING, 1) << "fs: writing to peer " << peer_id_ << " failed: " << s;
   return true;
 }
 

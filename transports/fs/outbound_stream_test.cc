@@ -162,6 +162,25 @@ TEST_F(OutboundStreamTest, DropUnreadCountsHeldFrames) {
   EXPECT_EQ(counters_.Snapshot().drops.at("peer_gone"), 3u);
 }
 
+// A peer that stops cleanly removes its inbox. What is sent to it meanwhile
+// (a late ACK while both ends stop) is lost because it left: peer_gone, not
+// write_error (an end-to-end test flaked on "write_error=1" at a clean stop).
+TEST_F(OutboundStreamTest, FramesToAPeerWhoseInboxIsGoneArePeerGone) {
+  auto s = Open();
+  Write(*s, "one", t0_);
+  ASSERT_EQ(Consume(), (std::vector<std::string>{"one"}));
+  std::filesystem::remove_all(dir_);
+  Write(*s, "two", t0_);
+  Write(*s, "three", t0_);
+  const auto drops = counters_.Snapshot().drops;
+  EXPECT_EQ(drops.count("write_error"), 0u);
+  ASSERT_EQ(drops.count("peer_gone"), 1u);
+  EXPECT_EQ(drops.at("peer_gone"), 1u);
+  // Then the stream has no inbox until the peer is back: no route to it.
+  ASSERT_EQ(drops.count("no_route"), 1u);
+  EXPECT_EQ(drops.at("no_route"), 1u);
+}
+
 TEST_F(OutboundStreamTest, ReclaimForgetsExactlyTheRecordsThePeerHasRead) {
   auto s = Open();
   for (int i = 0; i < 50; ++i) Write(*s, absl::StrCat("frame ", i), t0_);

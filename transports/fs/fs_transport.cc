@@ -74,6 +74,7 @@ OutboundConfig MakeOutboundConfig(const FsTransportOptions& o, const FsFolder& f
   c.keyed = o.link_auth != nullptr;
   c.ring_io = ChooseRingIo(profile);
   c.ring_geometry = RingGeometryFor(o.max_file_bytes, o.max_backlog_bytes);
+  c.ring_stall = 5 * o.gap_wait;
   return c;
 }
 

@@ -116,7 +116,8 @@ struct FsTransportOptions {
 
 // Drop reasons (counters().drops). Frame-level: backlog_full, no_route
 // (the peer went away after the core routed to it), write_error,
-// peer_restarted, peer_gone, frame_too_large. File-level (count files):
+// peer_restarted, peer_gone, frame_too_large, ring_stalled (the ring
+// store's reader did not move for 5 gap waits while its ring was full). File-level (count files):
 // not_regular, oversize_file, truncated, bad_magic, bad_version,
 // bad_header, trailing_bytes, frame_too_large, bad_checksum, stale_file,
 // unknown_sender, ignored_name, late_record, blocked_name (a record name

@@ -59,6 +59,7 @@ RingWriter* OutboundStream::Ring() {
 void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags, Counters& counters,
                            absl::Time now) {
   if (frames.empty()) return;
+  now_ = now;
   Flush(now, counters);  // what is held goes first once its time has come
   if (!ShouldHold(frames, flags, now)) {
     // They do not fit with what is held: that goes first (and the new ones
@@ -101,6 +102,7 @@ bool OutboundStream::ShouldHold(absl::Span<const FrameView> frames, uint32_t fla
 }
 
 void OutboundStream::Flush(absl::Time now, Counters& counters, bool force) {
+  now_ = now;
   if (held_sizes_.empty()) return;
   if (!force && now - last_record_at_ < config_.coalesce_max) return;
   FlushHeld(counters);
@@ -152,6 +154,20 @@ void OutboundStream::WriteNow(absl::Span<const FrameView> frames, uint32_t flags
       // the ack once; still unread: the ring is full.
       const size_t record = RecordSize(id_length, n, bytes, config_.keyed);
       if (!ring->Fits(record)) Reclaim();
+      if (!ring->Fits(record) && now_ - ring->acked_at() >= config_.ring_stall) {
+        // Full, and the reader has not moved for ring_stall although it
+        // beats: it cannot pass a record (made invalid in place). Give the
+        // unread ones up; the next record carries a resync point.
+        size_t lost = 0;
+        for (const Outstanding& o : outstanding_) lost += o.frames;
+        counters.AddDrop("ring_stalled", lost);
+        LOG(WARNING) << "fs: peer " << peer_id_ << " read nothing of its ring for "
+                     << config_.ring_stall << " while it was full; " << lost
+                     << " unread frames given up, writing on behind a resync point";
+        outstanding_.clear();
+        backlog_bytes_ = 0;
+        ring->ForgetUnread();
+      }
       if (!ring->Fits(record)) {
         full = true;
         n = 0;

@@ -35,7 +35,10 @@
 // instead of one file each: one pwritev per record. The backlog is the
 // records the reader's ack does not cover yet; a record whose place still
 // holds an unread one is not written (`backlog_full`), after one look at
-// the ack. DropUnread() lets the writer overwrite what was not read.
+// the ack. DropUnread() lets the writer overwrite what was not read, and
+// so does a ring that stays full while its ack does not move for
+// ring_stall (`ring_stalled`: the reader cannot pass a record made
+// invalid in place; the header's resync point lets it go on).
 #ifndef FSTUN_TRANSPORTS_FS_OUTBOUND_STREAM_H_
 #define FSTUN_TRANSPORTS_FS_OUTBOUND_STREAM_H_
 
@@ -75,6 +78,10 @@ struct OutboundConfig {
   // The ring store: how its files are opened here, and their shape.
   RingIo ring_io = RingIo::kHeld;
   RingGeometry ring_geometry;
+  // A full ring whose ack has not moved for this long: the reader is stuck
+  // (on a record made invalid in place); the unread records are given up
+  // (`ring_stalled`) and the writer resyncs.
+  absl::Duration ring_stall = absl::Seconds(5);
 };
 
 class OutboundStream {
@@ -167,6 +174,7 @@ class OutboundStream {
   uint32_t held_flags_ = 0;
   absl::Time last_record_at_ = absl::InfinitePast();
   bool coalesce_ = true;
+  absl::Time now_ = absl::InfinitePast();  // of the current Write or Flush
   bool want_ring_ = false;
   std::string prefix_;  // "<me>.<my session>.<its session>."
   std::unique_ptr<RingWriter> ring_;

@@ -98,10 +98,15 @@ RingReader::Slot RingReader::ReadNext(absl::Span<const uint8_t>* image,
                          Get<uint32_t>(b + 32) +
                          (version == kRecordVersionTagged ? kRecordTagBytes : 0) + kRecordTrailer;
   if (total > geometry_.max_record) return Slot::kEmpty;  // never a record of this ring
-  if (total > static_cast<uint64_t>(n)) {
-    const size_t have = static_cast<size_t>(n) / kRingAlign * kRingAlign;
+  // The rest, in as many reads as the filesystem needs (9p answers one
+  // read with at most its msize, 128 KiB by default); each goes on from an
+  // aligned offset (O_DIRECT), re-reading the tail of the last one.
+  size_t got = static_cast<size_t>(n);
+  while (got < total) {
+    const size_t have = got / kRingAlign * kRingAlign;
     ssize_t more = ring_.ReadAt(b + have, RoundUp(total, kRingAlign) - have, offset + have);
-    if (more < 0 || have + static_cast<size_t>(more) < total) return Slot::kEmpty;
+    if (more <= 0 || have + static_cast<size_t>(more) <= got) return Slot::kEmpty;
+    got = have + static_cast<size_t>(more);
   }
   first_read_ = std::clamp<size_t>(RoundUp(total, kRingAlign), kRingAlign, kRingFirstReadMax);
   *image = {b, static_cast<size_t>(total)};

@@ -157,6 +157,42 @@ TEST(RingStoreTest, TornRecordIsNotDeliveredUntilItIsWhole) {
   EXPECT_EQ(Tags(ReceiveN(*b, 1, kTimeout, {a.get()})), Range(2, 1));
 }
 
+TEST(RingStoreTest, RecordSpoiledInPlaceStallsTheStreamOnlyUntilTheWriterResyncs) {
+  TempFolder folder;
+  FsTransportOptions ao = RingOptions(folder.path(), "192.0.2.2/24");
+  ao.max_backlog_bytes = 64 << 10;
+  ao.max_file_bytes = 8 << 10;
+  auto a = MakePeer(ao);  // gap wait 200 ms: gives up after 1 s of a full, unmoving ring
+  auto b = MakePeer(RingOptions(folder.path(), "192.0.2.1/24"));
+  SendAll(*a, Frames(0, 1));
+  ASSERT_EQ(Tags(ReceiveN(*b, 1, kTimeout, {a.get()})), Range(0, 1));
+  SendAll(*a, Frames(1, 1));  // record 2, spoiled for good before b reads it
+  const std::string ring = RingPath(folder, *a, *b);
+  const uint64_t at = FindRecord(ring, 2);
+  ASSERT_NE(at, 0u);
+  Poke(ring, at + 100, Peek(ring, at + 100) ^ 0xff);
+  // b cannot pass it; a fills the ring and drops, then gives the unread
+  // records up once the ack has not moved for 5 gap waits.
+  const absl::Time start = absl::Now();
+  uint32_t tag = 100;
+  std::vector<std::vector<uint8_t>> got;
+  while (got.empty() && absl::Now() - start < kTimeout) {
+    SendAll(*a, Frames(tag++, 1, 1000));
+    for (auto& f : ReceiveN(*b, 1, absl::Milliseconds(50), {a.get()})) got.push_back(f);
+  }
+  ASSERT_FALSE(got.empty()) << "the stream never recovered";
+  EXPECT_GE(absl::Now() - start, absl::Seconds(1));
+  EXPECT_GT(a->counters().drops_for("ring_stalled"), 0u);
+  EXPECT_GT(b->counters().drops_for("gap"), 0u);
+  const int64_t first = Tags(got)[0];
+  EXPECT_GT(first, 100);
+  SendAll(*a, Frames(5000, 3), /*batch=*/false);
+  std::vector<int64_t> tags = Tags(ReceiveN(*b, 100, absl::Milliseconds(500), {a.get()}));
+  ASSERT_GE(tags.size(), 3u);
+  EXPECT_EQ(std::vector<int64_t>(tags.end() - 3, tags.end()), Range(5000, 3))
+      << "in order after the resync";
+}
+
 TEST(RingStoreTest, SlowReaderMakesTheWriterWrapWithoutLossAndAFullRingDrops) {
   TempFolder folder;
   FsTransportOptions ao = RingOptions(folder.path(), "192.0.2.2/24");

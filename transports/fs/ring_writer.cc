@@ -82,7 +82,10 @@ uint64_t RingWriter::RefreshAck() {
   std::optional<uint64_t> consumed = ParseAck({b, static_cast<size_t>(n)});
   // Never believe more than was written (an ack someone else wrote must
   // not free bytes that hold unread records).
-  if (consumed && *consumed > acked_) acked_ = std::min(*consumed, written_);
+  if (consumed && *consumed > acked_ && written_ > acked_) {
+    acked_ = std::min(*consumed, written_);
+    acked_at_ = absl::Now();
+  }
   while (!unread_.empty() && unread_.front().seq <= acked_) unread_.pop_front();
   return acked_;
 }
@@ -91,6 +94,7 @@ void RingWriter::ForgetUnread() {
   if (unread_.empty()) return;
   unread_.clear();
   acked_ = written_;
+  acked_at_ = absl::Now();
   resync_ = true;
 }
 
@@ -104,6 +108,7 @@ absl::Status RingWriter::Write(uint64_t seq, absl::Span<const iovec> iov, size_t
   }
   absl::Status s = ring_.WriteAt(iov, total, at_);
   if (!s.ok()) return s;
+  if (unread_.empty()) acked_at_ = absl::Now();  // the reader's wait starts now
   unread_.push_back({seq, at_});
   written_ = std::max(written_, seq);
   at_ = geometry_.Next(at_, total);

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "transports/fs/ring_file.h"
 
@@ -43,6 +44,9 @@ class RingWriter {
   // Reads the ack again; returns the highest record known read.
   uint64_t RefreshAck();
   uint64_t acked() const { return acked_; }
+  // Since when the reader has not moved: the last time its ack moved, or
+  // when the oldest unread record was written, whichever is later.
+  absl::Time acked_at() const { return acked_at_; }
   void ForgetUnread();
   // Writes record `seq` (`total` bytes in `iov`), the next in order.
   absl::Status Write(uint64_t seq, absl::Span<const iovec> iov, size_t total);
@@ -70,6 +74,7 @@ class RingWriter {
   uint64_t acked_;
   uint64_t written_;     // the highest record written
   bool resync_ = false;  // the next record starts a new chain (header)
+  absl::Time acked_at_ = absl::Now();
 };
 
 }  // namespace fstun::fs

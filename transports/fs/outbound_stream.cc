@@ -45,6 +45,7 @@ RingWriter* OutboundStream::Ring() {
     auto ring = std::make_unique<RingWriter>(inbox_fd_.get(), prefix_, config_.ring_geometry,
                                              config_.ring_io, config_.access, seq_);
     if (absl::Status s = ring->Open(); !s.ok()) {
+      ring_gone_ = absl::IsNotFound(s);  // the inbox went away (the peer stopped)
       LOG_EVERY_T(WARNING, 10) << "fs: cannot open the ring file to peer " << peer_id_ << ": " << s;
       return nullptr;
     }
@@ -147,7 +148,9 @@ void OutboundStream::WriteNow(absl::Span<const FrameView> frames, uint32_t flags
     if (want_ring_) {
       RingWriter* ring = Ring();
       if (ring == nullptr) {
-        counters.AddDrop("write_error", frames.size() - i);
+        // As for record files: lost because the peer left, or a failure.
+        counters.AddDrop(ring_gone_ ? "peer_gone" : "write_error", frames.size() - i);
+        if (ring_gone_) SetInbox(-1);
         return;
       }
       // Its place still holds a record the reader has not read: look at

@@ -178,6 +178,7 @@ class OutboundStream {
   bool want_ring_ = false;
   std::string prefix_;  // "<me>.<my session>.<its session>."
   std::unique_ptr<RingWriter> ring_;
+  bool ring_gone_ = false;  // the ring could not be opened: its inbox is gone
 };
 
 }  // namespace fstun::fs

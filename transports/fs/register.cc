@@ -51,7 +51,8 @@ DEFINE_uint64(fs_poll_max_ms, 0,
               "CPU). 0 (default): 1 ms, or 5 ms where a look is a request to a file server "
               "over the network (NFS, SMB, sshfs). On FUSE at 1 ms: idle ~1.8% of a core, "
               "in use ~4%; at 20: ~0.5%, ~10 ms added. "
-              "Where one look itself is slow, looks are spaced by 4x its cost");
+              "A tunnel idle for 3 s where one look costs more than this looks every 4x "
+              "that cost");
 DEFINE_uint64(fs_coalesce_ms, 10,
               "fs transport: towards a peer where a record costs round trips (this end's or "
               "the peer's folder is served by another kernel: 9p, virtiofs, NFS, SMB, sshfs, "

@@ -169,10 +169,14 @@ void WakeupPacer::Update(absl::Time now) {
   if (quiet <= options_.hot_window) {
     interval_ = options_.poll_min;
   } else {
+    // In use: poll_max, whatever a look costs (a person waits for the
+    // reply). Long idle: deep_idle_factor times poll_max or a look's cost,
+    // whichever is more, so that where a look is slow an idle tunnel does
+    // not keep this end, and the server, busy.
     const absl::Duration cap =
-        std::max(quiet >= options_.deep_idle_after ? options_.poll_max * options_.deep_idle_factor
-                                                   : options_.poll_max,
-                 look_cost_ * options_.look_share);
+        quiet >= options_.deep_idle_after
+            ? std::max(options_.poll_max, look_cost_) * options_.deep_idle_factor
+            : options_.poll_max;
     interval_ = std::min(cap, interval_ * 2);
   }
 }

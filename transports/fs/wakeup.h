@@ -23,10 +23,10 @@
 //                  (ForFilesystem): 1 ms where a look is a round trip to a
 //                  daemon on the same host (FUSE, 9p, virtiofs, vboxsf),
 //                  5 ms where it is a request over the network to a file
-//                  server (NFS, SMB, sshfs). And where a look is slow, the idle
-//                  interval stretches to look_share times what a look
-//                  costs (OnLook), so polling never takes more than about
-//                  1/(look_share + 1) of the time.
+//                  server (NFS, SMB, sshfs). Long idle, where one look
+//                  costs more than poll_max (OnLook: a slow link, an
+//                  emulated CPU), deep_idle_factor times that cost: an idle
+//                  tunnel spends at most ~1/5 of the time looking.
 // A record counts as announced if an event is in credit when it is read:
 // events are read in lumps, and a fast poll may find a renamed file a
 // moment before the kernel queues its event, which then comes later.
@@ -83,8 +83,9 @@ struct PacerOptions {
   // the measurements.
   absl::Duration poll_max = absl::ZeroDuration();
   // After this long without traffic the tunnel is "long idle" and looks
-  // only every deep_idle_factor * poll_max: interactive use (a packet every
-  // second or so) keeps poll_max; a tunnel nobody uses costs a quarter.
+  // only every deep_idle_factor * max(poll_max, what a look costs):
+  // interactive use (a packet every second or so) keeps poll_max; a tunnel
+  // nobody uses costs a quarter.
   absl::Duration deep_idle_after = absl::Seconds(3);
   int deep_idle_factor = 4;
   absl::Duration hot_window = absl::Milliseconds(20);
@@ -92,8 +93,6 @@ struct PacerOptions {
   // event; it comes at the liveness cadence (the heartbeat wakes us anyway),
   // so an idle tunnel wakes once a second and no more.
   absl::Duration inotify_safety_net = absl::Seconds(1);
-  // Between idle looks at least look_share times what a look costs.
-  int look_share = 4;
 };
 
 // `o` with poll_max chosen for a folder of filesystem `fs_type` (mountinfo's

@@ -122,26 +122,30 @@ absl::Duration IdleInterval(WakeupPacer& p, absl::Time t) {
   return p.interval();
 }
 
-TEST(WakeupPacer, SlowLooksAreSpacedByWhatTheyCost) {
-  const PacerOptions o = ForFilesystem(PacerOptions(), "fuse");
+TEST(WakeupPacer, SlowLooksAreSpacedByWhatTheyCostOnlyWhenLongIdle) {
+  const PacerOptions o = ForFilesystem(PacerOptions(), "nfs4");  // 5 ms, x4 after 3 s
   WakeupPacer p(o, "test", false);
   absl::Time t = absl::Now();
-  for (int i = 0; i < 50; ++i) p.OnLook(absl::Microseconds(40));  // a FUSE daemon nearby
-  EXPECT_EQ(IdleInterval(p, t), absl::Milliseconds(1));
-  // A share behind a slow link: each look 3 ms. Polling every 1 ms would
-  // keep this end (and the server) busy three quarters of the time.
-  for (int i = 0; i < 50; ++i) p.OnLook(absl::Milliseconds(3));
-  const absl::Duration slow = IdleInterval(p, t + absl::Seconds(1));
-  EXPECT_GE(slow, absl::Milliseconds(11));
-  EXPECT_LE(slow, absl::Milliseconds(12));
-  // Looks delayed by a busy moment (fewer than half) do not stretch it.
+  // A share behind a slow link, or an emulated CPU: each look 8 ms.
+  for (int i = 0; i < 50; ++i) p.OnLook(absl::Milliseconds(8));
+  // In use, the look cost does not slow the looks: a person waits.
+  EXPECT_EQ(IdleInterval(p, t), o.poll_max);
+  // Long idle: 4 x the look's cost (32 ms), not 4 x poll_max (20 ms).
+  for (int i = 1; i <= 10; ++i) p.Update(t + absl::Seconds(3) + absl::Milliseconds(50 * i));
+  EXPECT_EQ(p.interval(), absl::Milliseconds(32));
+  // Looks cheaper than poll_max leave the long-idle step as it was.
   WakeupPacer q(o, "test", false);
-  for (int i = 0; i < 50; ++i) q.OnLook(absl::Microseconds(40));
-  for (int i = 0; i < 4; ++i) q.OnLook(absl::Milliseconds(20));
-  EXPECT_LE(IdleInterval(q, t), absl::Milliseconds(1));
-  // Traffic still gets the fast polls at once, however slow a look is.
-  p.OnActivity(t + absl::Seconds(2));
-  p.Update(t + absl::Seconds(2));
+  for (int i = 0; i < 50; ++i) q.OnLook(absl::Microseconds(300));
+  q.OnActivity(t);
+  for (int i = 1; i <= 80; ++i) q.Update(t + absl::Seconds(3) + absl::Milliseconds(10 * i));
+  EXPECT_EQ(q.interval(), o.poll_max * o.deep_idle_factor);
+  // Looks delayed by a busy moment (fewer than half) do not stretch it.
+  for (int i = 0; i < 4; ++i) q.OnLook(absl::Milliseconds(100));
+  q.Update(t + absl::Seconds(5));
+  EXPECT_EQ(q.interval(), o.poll_max * o.deep_idle_factor);
+  // Traffic gets the fast polls at once, however slow a look is.
+  p.OnActivity(t + absl::Seconds(6));
+  p.Update(t + absl::Seconds(6));
   EXPECT_EQ(p.interval(), o.poll_min);
 }
 

@@ -368,6 +368,20 @@ EOF
 
 # --- one case ----------------------------------------------------------------
 
+# vm_boot_guest LIMIT CDIR SUFFIX ARGS: boots a guest in the background
+# ($! is its QEMU, killed after LIMIT s) with the share and network set up
+# for the case, ARGS (vmtest.*) on its kernel command line, its console and
+# QEMU logs in CDIR as console$SUFFIX.log and qemu$SUFFIX.log.
+vm_boot_guest() {
+  local limit="$1" cdir="$2" suffix="$3" args="$4"
+  vm_in timeout -s KILL "$limit" qemu-system-x86_64 -accel "$VM_ACCEL" -cpu max -smp 1 -m "$VM_MEM_MB" \
+    -nodefaults -no-user-config -display none -no-reboot \
+    -serial "file:$cdir/console$suffix.log" \
+    -kernel "$VM_VMLINUZ" -initrd "$VMTEST_WORK/initrd.cpio" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=3 $args" \
+    "${VM_QEMU_SHARE[@]}" "${VM_QEMU_NET[@]}" >"$cdir/qemu$suffix.log" 2>&1 </dev/null &
+}
+
 # vm_run_case SHARE CHECKS: boots a guest on SHARE (with the other end on
 # the host, or in the guest for tmpfs); writes $VMTEST_WORK/SHARE/result
 # (key=value lines) and returns 0 if the case passed.
@@ -394,12 +408,8 @@ vm_run_case() {
   [[ "$checks" != ci ]] && bytes=$((4 * 1024 * 1024))
   local peer_qemu=""
   if [[ "$share" == two-9p ]]; then
-    vm_in timeout -s KILL "$limit" qemu-system-x86_64 -accel "$VM_ACCEL" -cpu max -smp 1 -m "$VM_MEM_MB" \
-      -nodefaults -no-user-config -display none -no-reboot \
-      -serial "file:$cdir/console-peer.log" \
-      -kernel "$VM_VMLINUZ" -initrd "$VMTEST_WORK/initrd.cpio" \
-      -append "console=ttyS0 panic=-1 quiet loglevel=3 vmtest.share=$gshare vmtest.role=peer vmtest.checks=$checks vmtest.count=0" \
-      "${VM_QEMU_SHARE[@]}" "${VM_QEMU_NET[@]}" >"$cdir/qemu-peer.log" 2>&1 </dev/null &
+    vm_boot_guest "$limit" "$cdir" -peer \
+      "vmtest.share=$gshare vmtest.role=peer vmtest.checks=$checks vmtest.count=0"
     peer_qemu=$!
     vm_wait_for "the peer guest's fstun" 120 grep -q 'VMTEST peer_ready' "$cdir/console-peer.log"
   fi
@@ -441,12 +451,8 @@ vm_run_case() {
   vm_log "case $share ($checks checks, $VM_ACCEL, limit $limit s)"
   local t_start
   t_start=$(date +%s%N)
-  vm_in timeout -s KILL "$limit" qemu-system-x86_64 -accel "$VM_ACCEL" -cpu max -smp 1 -m "$VM_MEM_MB" \
-    -nodefaults -no-user-config -display none -no-reboot \
-    -serial "file:$cdir/console.log" \
-    -kernel "$VM_VMLINUZ" -initrd "$VMTEST_WORK/initrd.cpio" \
-    -append "console=ttyS0 panic=-1 quiet loglevel=3 vmtest.share=$gshare vmtest.checks=$checks vmtest.count=${VM_COUNT:-0}" \
-    "${VM_QEMU_SHARE[@]}" "${VM_QEMU_NET[@]}" >"$cdir/qemu.log" 2>&1 </dev/null &
+  vm_boot_guest "$limit" "$cdir" "" \
+    "vmtest.share=$gshare vmtest.checks=$checks vmtest.count=${VM_COUNT:-0}"
   local qemu=$!
 
   # The host end's own view: from the guest's fstun start to the host's

@@ -70,6 +70,20 @@ const char* SeqName::For(uint64_t seq) {
   return buffer_.c_str();
 }
 
+namespace {
+// "<S>.<SS>.<RS>" (a stream's ring or ack file name without its suffix)
+// into `out`'s sender and sessions.
+bool ParseStream(absl::string_view name, InboxName& out) {
+  std::vector<absl::string_view> parts = absl::StrSplit(name, '.');
+  if (parts.size() != 3 || !IsValidPeerId(parts[0]) || !ParseHex16(parts[1], &out.sender_session) ||
+      !ParseHex16(parts[2], &out.receiver_session)) {
+    return false;
+  }
+  out.sender = std::string(parts[0]);
+  return true;
+}
+}  // namespace
+
 std::optional<InboxName> ParseInboxName(absl::string_view name) {
   const absl::string_view name_in = name;
   InboxName out;
@@ -78,13 +92,7 @@ std::optional<InboxName> ParseInboxName(absl::string_view name) {
     out.kind = InboxName::kRecord;
   } else if (absl::ConsumeSuffix(&name, ".ring") || absl::ConsumeSuffix(&name, ".ack")) {
     out.kind = absl::EndsWith(name_in, ".ring") ? InboxName::kRing : InboxName::kAck;
-    std::vector<absl::string_view> parts = absl::StrSplit(name, '.');
-    if (parts.size() != 3 || !IsValidPeerId(parts[0]) ||
-        !ParseHex16(parts[1], &out.sender_session) ||
-        !ParseHex16(parts[2], &out.receiver_session)) {
-      return std::nullopt;
-    }
-    out.sender = std::string(parts[0]);
+    if (!ParseStream(name, out)) return std::nullopt;
     return out;
   } else if (name.size() > 16 && ParseHex16(name.substr(name.size() - 16), &random)) {
     // "." + a record's name + ".tmp." + 16 random hex digits.
@@ -94,13 +102,7 @@ std::optional<InboxName> ParseInboxName(absl::string_view name) {
     }
     out.kind = InboxName::kTemp;
     if (absl::ConsumeSuffix(&name, ".ring")) {  // a ring file being created (seq 0)
-      std::vector<absl::string_view> parts = absl::StrSplit(name, '.');
-      if (parts.size() != 3 || !IsValidPeerId(parts[0]) ||
-          !ParseHex16(parts[1], &out.sender_session) ||
-          !ParseHex16(parts[2], &out.receiver_session)) {
-        return std::nullopt;
-      }
-      out.sender = std::string(parts[0]);
+      if (!ParseStream(name, out)) return std::nullopt;
       return out;
     }
     if (!absl::ConsumeSuffix(&name, kRecordSuffix)) return std::nullopt;

@@ -4,28 +4,10 @@
 #include <string>
 
 #include "core/crc32c.h"
+#include "transports/fs/le_bytes.h"
 
 namespace fstun::fs {
 namespace {
-
-void Put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
-void Put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
-void Put64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
-uint16_t Get16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-uint32_t Get32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-uint64_t Get64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
 
 size_t HeaderBytes(size_t id_length) { return kRecordFixedHeader + ((id_length + 7) & ~size_t{7}); }
 

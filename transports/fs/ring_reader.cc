@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "transports/fs/le_bytes.h"
 #include "transports/fs/record.h"
 
 namespace fstun::fs {
@@ -18,13 +19,6 @@ namespace {
 constexpr uint64_t kAckRecords = 64;
 
 size_t RoundUp(size_t n, size_t unit) { return (n + unit - 1) / unit * unit; }
-
-template <typename T>
-T Get(const uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 
 std::string FileName(const std::string& prefix, const char* suffix) {
   return absl::StrCat(prefix.substr(0, prefix.size() - 1), suffix);  // prefix ends in "."
@@ -90,12 +84,11 @@ RingReader::Slot RingReader::ReadNext(absl::Span<const uint8_t>* image,
     return Slot::kNoRing;
   }
   first_read_ = kRingAlign;  // until a record is found
-  if (n < static_cast<ssize_t>(kRecordFixedHeader) || Get<uint32_t>(b) != kRecordMagic) {
+  if (n < static_cast<ssize_t>(kRecordFixedHeader) || Get32(b) != kRecordMagic) {
     return Slot::kEmpty;
   }
-  const uint16_t version = Get<uint16_t>(b + 4);
-  const uint64_t total = uint64_t{Get<uint16_t>(b + 6)} + 4 * uint64_t{Get<uint32_t>(b + 24)} +
-                         Get<uint32_t>(b + 32) +
+  const uint16_t version = Get16(b + 4);
+  const uint64_t total = uint64_t{Get16(b + 6)} + 4 * uint64_t{Get32(b + 24)} + Get32(b + 32) +
                          (version == kRecordVersionTagged ? kRecordTagBytes : 0) + kRecordTrailer;
   if (total > geometry_.max_record) return Slot::kEmpty;  // never a record of this ring
   // The rest, in as many reads as the filesystem needs (9p answers one

@@ -137,6 +137,36 @@ class FsAttackTest : public ::testing::Test {
     return InboxB() + "/" + n.For(seq);
   }
   std::string Peers() const { return folder_.path() + "/peers"; }
+  // Rewrites b's announcement with another session and the next beat, as
+  // anyone who can write the folder can; `real` is what was there. Then a
+  // reads the fake (its scan) and b's next heartbeat restores the real one.
+  void ForgeServerSession(size_t max_bytes, Announcement* real) {
+    const std::string path = absl::StrCat(Peers(), "/", b_->peer_id(), kPeerSuffix);
+    absl::StatusOr<Announcement> parsed = ParseAnnouncement(ReadFile(path), max_bytes);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    *real = *parsed;
+    Announcement fake = *parsed;
+    fake.session ^= 0x5555;
+    fake.beat += 1;
+    WriteFile(path, EncodeAnnouncement(fake));
+    RunFor({a_.get()}, absl::Milliseconds(120));
+    RunFor({a_.get(), b_.get()}, absl::Milliseconds(200));
+  }
+  // The i-th of a flood of junk announcements (a 64-character id each).
+  static Announcement Junk(int i) {
+    Announcement fake;
+    fake.id = absl::StrCat(std::string(60, 'm'), 1000 + i);
+    fake.session = 0x1000 + i;
+    fake.role = "client";
+    fake.mtu = 1400;
+    fake.formats = {1};
+    fake.beat = 1;
+    fake.time = absl::Now();
+    return fake;
+  }
+  void Write(const Announcement& a) {
+    WriteFile(absl::StrCat(Peers(), "/", a.id, kPeerSuffix), EncodeAnnouncement(a));
+  }
 
   TempFolder folder_;
   std::unique_ptr<FsTransport> a_;
@@ -236,17 +266,7 @@ TEST_F(FsAttackTest, FarFutureRecordDoesNotSwallowTheGenuineStream) {
 // stopped reading it (the peer was dropped after its timeout).
 TEST_F(FsAttackTest, AnnouncementFloodCannotGrowRealAnnouncementsPastTheLimit) {
   Start(/*peer_timeout=*/absl::Milliseconds(800));
-  for (int i = 0; i < 70; ++i) {
-    Announcement fake;
-    fake.id = absl::StrCat(std::string(60, 'm'), 1000 + i);
-    fake.session = 0x1000 + i;
-    fake.role = "client";
-    fake.mtu = 1400;
-    fake.formats = {1};
-    fake.beat = 1;
-    fake.time = absl::Now();
-    WriteFile(absl::StrCat(Peers(), "/", fake.id, kPeerSuffix), EncodeAnnouncement(fake));
-  }
+  for (int i = 0; i < 70; ++i) Write(Junk(i));
   RunFor({a_.get(), b_.get()}, absl::Milliseconds(1500));
   for (const std::string& id : {a_->peer_id(), b_->peer_id()}) {
     EXPECT_LE(ReadFile(absl::StrCat(Peers(), "/", id, kPeerSuffix)).size(), kMaxAnnouncementBytes);
@@ -268,16 +288,8 @@ TEST_F(FsAttackTest, FakeSessionInARewrittenAnnouncementDoesNotRestartTheStreams
   ASSERT_EQ(ReceiveN(*b_, 40, kTimeout).size(), 40u);
   for (uint32_t i = 0; i < 40; ++i) SendAll(*b_, {Frame("192.0.2.1", "192.0.2.2", 10 + i)});
   ASSERT_EQ(ReceiveN(*a_, 40, kTimeout).size(), 40u);
-  const std::string path = absl::StrCat(Peers(), "/", b_->peer_id(), kPeerSuffix);
-  absl::StatusOr<Announcement> real = ParseAnnouncement(ReadFile(path));
-  ASSERT_TRUE(real.ok()) << real.status();
-  Announcement fake = *real;
-  fake.session ^= 0x5555;
-  fake.beat += 1;
-  WriteFile(path, EncodeAnnouncement(fake));
-  // a reads the fake (its scan), then b's next heartbeat restores the real.
-  RunFor({a_.get()}, absl::Milliseconds(120));
-  RunFor({a_.get(), b_.get()}, absl::Milliseconds(200));
+  Announcement real;
+  ASSERT_NO_FATAL_FAILURE(ForgeServerSession(kMaxAnnouncementBytes, &real));
   ExpectResumes(*a_, *b_, "fake session in the server's announcement");
 }
 
@@ -492,18 +504,10 @@ TEST_F(FsKeyedAttackTest, FakeSessionAnnouncementIsIgnored) {
   StartKeyed();
   for (uint32_t i = 0; i < 40; ++i) SendAll(*a_, {Frame("192.0.2.2", "192.0.2.1", 10 + i)});
   ASSERT_EQ(ReceiveN(*b_, 40, kTimeout).size(), 40u);
-  const std::string path = absl::StrCat(Peers(), "/", b_->peer_id(), kPeerSuffix);
-  const std::string text = ReadFile(path);
-  absl::StatusOr<Announcement> real = ParseAnnouncement(text, kMaxKeyedAnnouncementBytes);
-  ASSERT_TRUE(real.ok()) << real.status();
-  EXPECT_EQ(real->identity, "psk");
-  ASSERT_FALSE(real->tags.empty());
-  Announcement fake = *real;
-  fake.session ^= 0x5555;
-  fake.beat += 1;
-  WriteFile(path, EncodeAnnouncement(fake));
-  RunFor({a_.get()}, absl::Milliseconds(120));
-  RunFor({a_.get(), b_.get()}, absl::Milliseconds(200));
+  Announcement real;
+  ASSERT_NO_FATAL_FAILURE(ForgeServerSession(kMaxKeyedAnnouncementBytes, &real));
+  EXPECT_EQ(real.identity, "psk");
+  ASSERT_FALSE(real.tags.empty());
   ExpectResumes(*a_, *b_, "keyed: fake session in the server's announcement");
   EXPECT_GE(a_->counters().drops_for("bad_announcement_auth"), 1u);
   ExpectNoLossNoJump();
@@ -542,19 +546,17 @@ TEST_F(FsKeyedAttackTest, ReplayedAnnouncementsAreRefused) {
 TEST_F(FsKeyedAttackTest, KeylessPeersAndFloodsAreNotPeers) {
   StartKeyed(/*peer_timeout=*/absl::Milliseconds(800));
   for (int i = 0; i < 70; ++i) {
-    Announcement fake;
-    fake.id = i == 0 ? std::string("mallory") : absl::StrCat(std::string(60, 'm'), 1000 + i);
-    fake.session = 0x1000 + i;
-    fake.role = i == 0 ? "server" : "client";
+    Announcement fake = Junk(i);
+    if (i == 0) {
+      fake.id = "mallory";
+      fake.role = "server";
+    }
     fake.addresses = {*IpPrefix::Parse(absl::StrCat("203.0.113.", i + 1, "/32"))};
-    fake.mtu = 1400;
     fake.formats = {2};
     fake.identity = "psk";
     // Half carry a made-up tag for every "psk" reader, half none.
     if (i % 2 == 0) fake.tags = {{"psk", std::string(32, 'a')}};
-    fake.beat = 1;
-    fake.time = absl::Now();
-    WriteFile(absl::StrCat(Peers(), "/", fake.id, kPeerSuffix), EncodeAnnouncement(fake));
+    Write(fake);
   }
   RunFor({a_.get(), b_.get()}, absl::Milliseconds(1500));
   for (FsTransport* t : {a_.get(), b_.get()}) EXPECT_EQ(t->peers().size(), 1u) << t->peer_id();

@@ -52,24 +52,9 @@ bool InboundStream::ReadRing(absl::Time now, Counters& counters, Progress& progr
         std::make_unique<RingReader>(config_.inbox_fd, prefix_, config_.ring_io, config_.access);
   }
   absl::Span<const uint8_t> image;
-  const char* forged = nullptr;
-  bool found = false;
-  if (ring_->ReadNext(&image) == RingReader::Slot::kBytes &&
-      ParseRecord(image, config_.mtu, record_) == RecordError::kOk) {
-    const RecordHeader& h = record_.header;
-    if (config_.auth != nullptr &&
-        !VerifyRecord(record_, RecordAuth{mac_, config_.my_id, config_.my_session})) {
-      forged = "bad_record_auth";
-    } else {
-      // Anything else is an earlier lap's record (or a later one after the
-      // writer gave up on us: the header's resync point says so).
-      found = h.sender_id == peer_id_ && h.session == peer_session_ && h.seq == seq_;
-    }
-  }
-  if (!found) {
+  if (ring_->ReadNext(&image) != RingReader::Slot::kBytes || !IsRingRecord(image, seq_, counters)) {
     record_.frames.clear();
     record_pos_ = 0;
-    if (forged != nullptr) NoteForged(seq_, forged, counters);
     ring_->MaybePublish(now, /*idle=*/true);
     OnMissing(now, counters, progress);
     return false;
@@ -92,6 +77,20 @@ bool InboundStream::ReadRing(absl::Time now, Counters& counters, Progress& progr
   return true;
 }
 
+bool InboundStream::IsRingRecord(absl::Span<const uint8_t> image, uint64_t seq,
+                                 Counters& counters) {
+  if (ParseRecord(image, config_.mtu, record_) != RecordError::kOk) return false;
+  if (config_.auth != nullptr &&
+      !VerifyRecord(record_, RecordAuth{mac_, config_.my_id, config_.my_session})) {
+    NoteForged(seq, "bad_record_auth", counters);
+    return false;
+  }
+  // Anything else is an earlier lap's record (or a later one after the
+  // writer gave up on us: the header's resync point says so).
+  const RecordHeader& h = record_.header;
+  return h.sender_id == peer_id_ && h.session == peer_session_ && h.seq == seq;
+}
+
 InboundStream::Look InboundStream::LookInRing(uint64_t seq, Counters& counters) {
   if (ring_ == nullptr) return Look::kMissing;
   std::optional<uint64_t> at;
@@ -101,17 +100,10 @@ InboundStream::Look InboundStream::LookInRing(uint64_t seq, Counters& counters) 
     return Look::kMissing;  // only the next record and a resync point can be found
   }
   absl::Span<const uint8_t> image;
-  Look look = Look::kMissing;
-  if (ring_->ReadNext(&image, at) == RingReader::Slot::kBytes &&
-      ParseRecord(image, config_.mtu, record_) == RecordError::kOk) {
-    const RecordHeader& h = record_.header;
-    if (config_.auth != nullptr &&
-        !VerifyRecord(record_, RecordAuth{mac_, config_.my_id, config_.my_session})) {
-      NoteForged(seq, "bad_record_auth", counters);
-    } else if (h.sender_id == peer_id_ && h.session == peer_session_ && h.seq == seq) {
-      look = Look::kValid;
-    }
-  }
+  const Look look =
+      ring_->ReadNext(&image, at) == RingReader::Slot::kBytes && IsRingRecord(image, seq, counters)
+          ? Look::kValid
+          : Look::kMissing;
   record_.frames.clear();
   record_pos_ = 0;
   return look;

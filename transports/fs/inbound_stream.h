@@ -146,6 +146,10 @@ class InboundStream {
   enum class Look { kValid, kMissing, kRemoved, kBlocked };
   Look LookAt(uint64_t seq, Counters& counters);
   // The same for the ring store: kValid or kMissing (nothing is removed).
+  // `image` (read from the ring where record `seq` goes) parsed into record_:
+  // whether it is that record of this stream, for us. Keyed, a tag that
+  // fails is noted as forged.
+  bool IsRingRecord(absl::Span<const uint8_t> image, uint64_t seq, Counters& counters);
   Look LookInRing(uint64_t seq, Counters& counters);
   Look LookAny(uint64_t seq, Counters& counters) {
     return want_ring_ ? LookInRing(seq, counters) : LookAt(seq, counters);

@@ -986,6 +986,13 @@ def run_row(name, label, setup, options, args, ctx, logdir):
             scope.check_alive()
             if not result.get("kernel_only"):
                 result["peak_rss_mib"] = peak_rss_mib(scope.tunnel_pids())
+            if args.asleep_seconds > 0:
+                # A tunnel nobody has used for a while (fstun's "asleep"
+                # schedule starts after 30 s): its steady cost.
+                time.sleep(args.asleep_seconds)
+                asleep = measure_idle(scope, args.idle_seconds)
+                result["asleep_wakeups_per_s"] = asleep["idle_wakeups_per_s"]
+                result["asleep_cpu_pct"] = asleep["idle_cpu_pct"]
             result["status"] = "ok"
         except Skip as e:
             result.update(status="skipped", reason=str(e))
@@ -1158,7 +1165,8 @@ CSV_KEYS = ["row", "label", "status", "reason", "tcp_gbps", "tcp_gbps_x_veth", "
             for k in ("p50_ms", "p99_ms", "loss_pct")] + [
             "ping_loss_pct", "ping_duplicates", "first_ping_ms", "first_ping_ms_x_veth",
             "first_ping_ms_x_wg", "first_ping_started_ms", "first_ping_unanswered", "cpu_s_per_gb", "cpu_s_per_gb_x_wg",
-            "cpu_pct", "peak_rss_mib", "idle_wakeups_per_s", "idle_cpu_pct", "share_write_gbps",
+            "cpu_pct", "peak_rss_mib", "idle_wakeups_per_s", "idle_cpu_pct", "asleep_wakeups_per_s", "asleep_cpu_pct",
+            "share_write_gbps",
             "share_write_direct_gbps", "share_read_gbps", "note",
             "loadavg_before", "row_seconds", "passes_ok", "passes", "tcp_gbps_all"]
 
@@ -1245,6 +1253,7 @@ def write_report(results, out_dir, args):
                          "tcp_seconds": args.tcp_seconds, "udp_seconds": args.udp_seconds,
                          "ping_rates": [list(r) for r in args.ping_rates],
                          "idle_seconds": args.idle_seconds,
+                         "asleep_seconds": args.asleep_seconds,
                          "tunnel_mtu": TUNNEL_MTU, "udp_datagram": UDP_DATAGRAM}}
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({**info, "rows": results}, f, indent=2)
@@ -1291,6 +1300,13 @@ def write_report(results, out_dir, args):
                "again with O_DIRECT; every byte "
                "a tunnel carries is written by one end and read by the other, so this bounds "
                "any design there):\n\n" + shares + "\n")
+    asleep = [r for r in results if r.get("status") == "ok" and r.get("asleep_cpu_pct") is not None]
+    if asleep:
+        md += (f"\nIdle cost of a tunnel nobody has used for {s['asleep_seconds']} s (at the end "
+               "of each row; same measure as the idle column):\n\n"
+               "| row | wake-ups/s | CPU % |\n|---|---|---|\n"
+               + "".join(f"| {r['label']} | {fmt(r.get('asleep_wakeups_per_s'), 1)} | "
+                         f"{fmt(r.get('asleep_cpu_pct'), 2)} |\n" for r in asleep))
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(md)
     charts = write_chart(results, out_dir)
@@ -1318,6 +1334,9 @@ def main():
     parser.add_argument("--python-demo", default="", help="path of the original python demo")
     parser.add_argument("--disk-dir", default="", help="folder on the project's disk "
                         "(default: a temporary folder beside --out)")
+    parser.add_argument("--asleep-seconds", type=int, default=0, metavar="S",
+                        help="at the end of each row, leave the tunnel alone S seconds, then "
+                        "measure its idle cost again (columns asleep_*; default 0: not measured)")
     parser.add_argument("--list", action="store_true", help="list the rows and exit")
     args = parser.parse_args()
     if args.list:

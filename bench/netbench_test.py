@@ -122,12 +122,14 @@ class ReportTest(unittest.TestCase):
 
     def test_report_files(self):
         class Args:
-            tcp_seconds, udp_seconds, idle_seconds = 10, 5, 10
+            tcp_seconds, udp_seconds, idle_seconds, asleep_seconds = 10, 5, 10, 40
             ping_rates = netbench.PING_RATES
             fstun_flag, repeat, nice = [], 1, 0
             memory_bridge_flag = ["--seal_aead=libsodium"]
+        results = self.results()
+        results[2].update(asleep_wakeups_per_s=62.5, asleep_cpu_pct=0.31)
         with tempfile.TemporaryDirectory() as out:
-            netbench.write_report(self.results(), out, Args())
+            netbench.write_report(results, out, Args())
             for name in ("results.md", "results.csv", "results.json"):
                 self.assertTrue(os.path.getsize(os.path.join(out, name)) > 0, name)
             with open(os.path.join(out, "results.csv")) as f:
@@ -138,6 +140,8 @@ class ReportTest(unittest.TestCase):
             self.assertIn("memory_bridge flags --seal_aead=libsodium", md)
             self.assertIn("Latency against veth and wireguard-go", md)
             self.assertIn("| fs | 100/s | 0.12 / 0.25 |", md)
+            self.assertIn("nobody has used for 40 s", md)
+            self.assertIn("| fs | 62.5 | 0.31 |", md)
 
 
 class GlogTimeTest(unittest.TestCase):

@@ -18,7 +18,8 @@
 //                  inotify. Poll every poll_min while traffic flows
 //                  (hot_window after the last frame), then back off
 //                  geometrically to poll_max, and after deep_idle_after
-//                  without traffic to deep_idle_factor * poll_max.
+//                  without traffic to deep_idle_factor * poll_max, after
+//                  asleep_after to asleep_interval (if longer).
 //                  poll_max depends on the filesystem unless given
 //                  (ForFilesystem): 1 ms where a look is a round trip to a
 //                  daemon on the same host (FUSE, 9p, virtiofs, vboxsf),
@@ -88,6 +89,13 @@ struct PacerOptions {
   // nobody uses costs a quarter.
   absl::Duration deep_idle_after = absl::Seconds(3);
   int deep_idle_factor = 4;
+  // After this long without traffic the tunnel is "asleep": nobody is
+  // waiting on it, so it looks at most every asleep_interval (or the long
+  // idle interval, if that is longer). On a 1 ms share that is a quarter of
+  // the long idle cost again; the first packet after such a pause waits
+  // asleep_interval/2 more on average.
+  absl::Duration asleep_after = absl::Seconds(30);
+  absl::Duration asleep_interval = absl::Milliseconds(16);
   absl::Duration hot_window = absl::Milliseconds(20);
   // Once inotify is known to deliver, a poll only guards against a lost
   // event; it comes at the liveness cadence (the heartbeat wakes us anyway),

@@ -97,6 +97,27 @@ TEST(WakeupPacer, LongIdleBacksOffFurtherAndTrafficBringsItBack) {
   EXPECT_EQ(p.interval(), o.poll_min);
 }
 
+TEST(WakeupPacer, AnAsleepTunnelLooksAtMostEveryAsleepInterval) {
+  const PacerOptions o = ForFilesystem(PacerOptions(), "fuse");  // 1 ms: 4 ms, then 16 ms
+  WakeupPacer p(o, "test", false);
+  absl::Time t = absl::Now();
+  p.OnActivity(t);
+  for (int i = 1; i <= 20; ++i) p.Update(t + absl::Seconds(29) + absl::Milliseconds(10 * i));
+  EXPECT_EQ(p.interval(), o.poll_max * o.deep_idle_factor) << "29 s: long idle";
+  for (int i = 1; i <= 20; ++i) p.Update(t + absl::Seconds(30) + absl::Milliseconds(10 * i));
+  EXPECT_EQ(p.interval(), o.asleep_interval) << "30 s: asleep";
+  p.OnActivity(t + absl::Seconds(40));
+  p.Update(t + absl::Seconds(40));
+  EXPECT_EQ(p.interval(), o.poll_min) << "traffic wakes it";
+
+  // Where long idle already looks less often (a file server), asleep changes nothing.
+  const PacerOptions nfs = ForFilesystem(PacerOptions(), "nfs");  // 5 ms: 20 ms
+  WakeupPacer q(nfs, "test", false);
+  q.OnActivity(t);
+  for (int i = 1; i <= 20; ++i) q.Update(t + absl::Seconds(60) + absl::Milliseconds(10 * i));
+  EXPECT_EQ(q.interval(), nfs.poll_max * nfs.deep_idle_factor);
+}
+
 TEST(WakeupPacer, PollsFileServersLessOftenUnlessTold) {
   const PacerOptions defaults;
   EXPECT_EQ(ForFilesystem(defaults, "fuse").poll_max, absl::Milliseconds(1));

@@ -31,11 +31,14 @@ void InboxCollector::Collect(PeerTable& peers, absl::Time now, Counters& counter
       CountIgnoredName(name, counters);
       continue;
     }
+    // The ring store's ack is this end's own note of how far it read: it
+    // carries no frames, so removing an old one is tidying, not a drop.
+    const bool own_ack = n->kind == InboxName::kAck;
     Peer* p = peers.Find(n->sender);
     if (p == nullptr) {
       std::string announcement = absl::StrCat(n->sender, kPeerSuffix);
       if (Exists(folder_.peers_fd(), announcement.c_str())) continue;  // not scanned yet
-      if (RemoveEntry(inbox, name.c_str())) counters.AddDrop("unknown_sender");
+      if (RemoveEntry(inbox, name.c_str()) && !own_ack) counters.AddDrop("unknown_sender");
       continue;
     }
     if (n->sender_session != p->ann.session && n->receiver_session == folder_.session() &&
@@ -50,7 +53,7 @@ void InboxCollector::Collect(PeerTable& peers, absl::Time now, Counters& counter
       if (p == nullptr) continue;  // left: the next pass removes its files
     }
     if (n->sender_session != p->ann.session || n->receiver_session != folder_.session()) {
-      if (RemoveEntry(inbox, name.c_str())) counters.AddDrop("stale_file");
+      if (RemoveEntry(inbox, name.c_str()) && !own_ack) counters.AddDrop("stale_file");
       continue;
     }
     // Being written; or the ring store's files of a current stream.

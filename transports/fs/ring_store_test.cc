@@ -270,5 +270,21 @@ TEST(RingStoreTest, ReaderGivenUpOnReadsOnWhenItIsBack) {
   EXPECT_EQ(Tags(ReceiveN(*b, 1, kTimeout, {a.get()})), Range(200, 1));
 }
 
+TEST(RingStoreTest, APeerThatStopsCleanlyLeavesNoFileAndCostsNoDrop) {
+  TempFolder folder;
+  auto a = MakePeer(RingOptions(folder.path(), "192.0.2.2/24"));
+  auto b = MakePeer(RingOptions(folder.path(), "192.0.2.1/24"));
+  SendAll(*a, Frames(0, 5));
+  ASSERT_EQ(Tags(ReceiveN(*b, 5, kTimeout, {a.get()})), Range(0, 5));
+  RunFor({a.get(), b.get()}, absl::Milliseconds(100));  // every record read
+  a.reset();  // a clean stop: a removes its ring; b's ack of it is b's to tidy
+  RunFor({b.get()}, absl::Milliseconds(400));          // scans and collections
+  EXPECT_TRUE(b->peers().empty());
+  const std::string inbox = folder.inbox(b->peer_id());
+  EXPECT_THAT(WithSuffix(inbox, kRingSuffix), IsEmpty());
+  EXPECT_THAT(WithSuffix(inbox, kAckSuffix), IsEmpty());
+  EXPECT_EQ(b->counters().total_drops(), 0u) << "nothing sent was lost";
+}
+
 }  // namespace
 }  // namespace fstun::fs

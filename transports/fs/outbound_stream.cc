@@ -297,12 +297,14 @@ void OutboundStream::DropUnread(const char* reason, Counters& counters) {
   }
   if (ring_ != nullptr) {
     // A clean stop ends the stream: its ring goes. Otherwise the unread
-    // slots may be overwritten (a reader that comes back skips them).
+    // slots may be overwritten (a reader that comes back skips them), and
+    // the disk they took is given back (a reader that never comes back
+    // leaves a sparse file, as the names store leaves no record).
     if (reason == nullptr) {
       ring_->Remove();
       ring_.reset();
     } else {
-      ring_->ForgetUnread();
+      ring_->ReleaseSpace();
     }
   }
   outstanding_.clear();

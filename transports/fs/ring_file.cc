@@ -260,4 +260,10 @@ absl::Status RingFile::GrowTo(uint64_t bytes) {
   return absl::OkStatus();
 }
 
+bool RingFile::PunchHole(uint64_t from, uint64_t to) {
+  if (!fd_.valid() || to <= from) return false;
+  return fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from),
+                   static_cast<off_t>(to - from)) == 0;
+}
+
 }  // namespace fstun::fs

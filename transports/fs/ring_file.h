@@ -142,6 +142,9 @@ class RingFile {
   // Grows the file to `bytes` if it is smaller (a sparse file where the
   // filesystem allows).
   absl::Status GrowTo(uint64_t bytes);
+  // Gives the disk blocks of [from, to) back, keeping the size (reads
+  // there see zeros). Best effort: false where the filesystem cannot.
+  bool PunchHole(uint64_t from, uint64_t to);
 
  private:
   absl::Status Reopen(bool direct);

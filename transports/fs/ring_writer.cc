@@ -98,6 +98,14 @@ void RingWriter::ForgetUnread() {
   resync_ = true;
 }
 
+void RingWriter::ReleaseSpace() {
+  ForgetUnread();
+  resync_ = true;
+  if (!ring_.PunchHole(kRingHeaderBytes, geometry_.end)) {
+    VLOG(1) << "fs: " << ring_name_ << ": the filesystem keeps the space of read records";
+  }
+}
+
 absl::Status RingWriter::Write(uint64_t seq, absl::Span<const iovec> iov, size_t total) {
   if (!Fits(total)) return absl::ResourceExhaustedError("ring: no room");
   if (resync_) {

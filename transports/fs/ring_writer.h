@@ -48,6 +48,10 @@ class RingWriter {
   // when the oldest unread record was written, whichever is later.
   absl::Time acked_at() const { return acked_at_; }
   void ForgetUnread();
+  // The reader is gone: gives the disk its records took back (the file
+  // keeps its size and header; a reader that comes back sees zeros until
+  // the next record, which carries a resync point). Best effort.
+  void ReleaseSpace();
   // Writes record `seq` (`total` bytes in `iov`), the next in order.
   absl::Status Write(uint64_t seq, absl::Span<const iovec> iov, size_t total);
   // Removes the ring file (a clean stop: the stream ends).

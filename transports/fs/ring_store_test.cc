@@ -283,7 +283,7 @@ TEST(RingStoreTest, APeerThatStopsCleanlyLeavesNoFileAndCostsNoDrop) {
   ASSERT_EQ(Tags(ReceiveN(*b, 5, kTimeout, {a.get()})), Range(0, 5));
   RunFor({a.get(), b.get()}, absl::Milliseconds(100));  // every record read
   a.reset();  // a clean stop: a removes its ring; b's ack of it is b's to tidy
-  RunFor({b.get()}, absl::Milliseconds(400));          // scans and collections
+  RunFor({b.get()}, absl::Milliseconds(400));  // scans and collections
   EXPECT_TRUE(b->peers().empty());
   const std::string inbox = folder.inbox(b->peer_id());
   EXPECT_THAT(WithSuffix(inbox, kRingSuffix), IsEmpty());

@@ -121,6 +121,7 @@ run_peer() {
     sleep 2
     _drops=$(/vmtest/fstun status --ifname=tun0 2>&1 | grep -m 1 '^  drops:' | sed 's/^  drops: //; s/, /,/g; s/ /:/g')
     say "peer_drops=${_drops:-unknown}"
+    store_of peer "$FSTUN_LOG"
   done
 }
 
@@ -159,6 +160,19 @@ req_since() { # FILE
   req_snapshot /tmp/req.after
   awk 'NR == FNR { before[$1] = $2; next } $2 - before[$1] > 0 { printf "req_%s=%d\n", $1, $2 - before[$1] }' \
     "$1" /tmp/req.after | while read -r kv; do say "$kv"; done
+}
+
+# store_of LABEL LOG: how that fstun's records went (tools/vmtest's
+# vm_store_of): LABEL_store=ring|offered|names, LABEL_ring_io=.
+store_of() {
+  _io=$(grep -m 1 -o 'go into a ring file of [0-9]* bytes ([^)]*)' "$2" 2>/dev/null | sed 's/.*(\(.*\))/\1/; s/ /_/g')
+  if [ -n "$_io" ]; then
+    say "$1_store=ring $1_ring_io=$_io"
+  elif grep -q 'ring store offered' "$2" 2>/dev/null; then
+    say "$1_store=offered"
+  else
+    say "$1_store=names"
+  fi
 }
 
 status_of() { # LABEL [nsenter args...] -- fstun status lines, prefixed
@@ -233,6 +247,8 @@ run_checks() {
     IFN=tun1 CTL="--control_dir=/run/fstun-peer" status_of peer in_peer
   fi
   grep -E '^[EFW][0-9]{4} ' "$FSTUN_LOG" | tail -n 20 | sed 's/^/VMLOG guest fstun: /'
+  store_of guest "$FSTUN_LOG"
+  [ -n "$PEER_NS" ] && store_of peer /tmp/fstun-peer.log
   kill "$FSTUN_PID" 2>/dev/null
   wait "$FSTUN_PID"
   say guest_fstun_exit=$?

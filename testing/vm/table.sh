@@ -85,3 +85,26 @@ for s in "$@"; do
     "$(get "$s" guest_drops)" "$drops_host" \
     "$result"
 done
+
+# How the records went on each case (names or ring, and how each end
+# opened its ring file) and what they cost the host folder's disk.
+any=0
+for s in "$@"; do [[ -n "$(get "$s" guest_store)" ]] && any=1; done
+[[ $any == 1 ]] || exit 0
+echo
+echo "| share | store: guest / other end (how each opened its ring) | host folder at most: allocated / apparent (ring files) |"
+echo "|---|---|---|"
+for s in "$@"; do
+  [[ -r "$dir/$s" && -z "$(get "$s" refused_exit)" ]] || continue
+  store() { # LABEL
+    local st io
+    st="$(get "$s" "$1_store")" io="$(get "$s" "$1_ring_io")"
+    printf '%s%s' "${st:-?}" "${io:+ (${io//_/ })}"
+  }
+  other=host
+  [[ -n "$(get "$s" peer_store)" ]] && other=peer
+  disk="–"
+  [[ -n "$(get "$s" share_du_kb)" ]] &&
+    disk="$(get "$s" share_du_kb) / $(get "$s" share_apparent_kb) KiB ($(get "$s" share_rings))"
+  echo "| $s | $(store guest) / $(store "$other") | $disk |"
+done

@@ -406,6 +406,15 @@ vm_run_case() {
 
   local bytes=$((1024 * 1024))
   [[ "$checks" != ci ]] && bytes=$((4 * 1024 * 1024))
+  # What the records cost the share's disk: every second, the folder's
+  # allocated and apparent KiB and its ring files (du.log; the maxima go
+  # into the result as share_du_kb, share_apparent_kb, share_rings).
+  if [[ "$share" != tmpfs ]]; then
+    vm_in_bounded bash -c 'while :; do
+        echo "$(du -sk "$1" 2>/dev/null | cut -f1) $(du -sk --apparent-size "$1" 2>/dev/null | cut -f1) $(find "$1" -name "*.ring" 2>/dev/null | wc -l)"
+        sleep 1
+      done' du "$dir" >"$cdir/du.log" 2>/dev/null </dev/null &
+  fi
   local peer_qemu=""
   if [[ "$share" == two-9p ]]; then
     vm_boot_guest "$limit" "$cdir" -peer \
@@ -483,7 +492,7 @@ vm_run_case() {
     wait "$peer_qemu" 2>/dev/null
     # The peer guest's figures: its file's hash, its fstun's drops.
     tr -d '\r' <"$cdir/console-peer.log" | grep -a '^VMTEST ' | sed 's/^VMTEST //' | tr ' ' '\n' |
-      grep -E '^(peer_down_sha|peer_drops|peer_error)=' | awk -F= '{ v[$1] = $0 } END { for (k in v) print v[k] }' >>"$cdir/host.kv"
+      grep -E '^(peer_down_sha|peer_drops|peer_error|peer_store|peer_ring_io)=' | awk -F= '{ v[$1] = $0 } END { for (k in v) print v[k] }' >>"$cdir/host.kv"
   fi
 
   if [[ $host_end == 1 ]]; then
@@ -492,6 +501,11 @@ vm_run_case() {
     vm_in "$VMTEST_FSTUN" status --ifname=tun0 >"$cdir/host-status.txt" 2>&1
     [[ "${VM_TRACE:-0}" == 1 ]] && vm_in nstat -a >"$cdir/host-nstat.txt" 2>&1
     echo "host_drops=$(grep -m 1 '^  drops:' "$cdir/host-status.txt" | sed 's/^  drops: //; s/, /,/g; s/ /:/g')" >>"$cdir/host.kv"
+    vm_store_of host "$cdir/host-fstun.log" >>"$cdir/host.kv"
+  fi
+  if [[ -s "$cdir/du.log" ]]; then
+    awk '$1 > a { a = $1 } $2 > b { b = $2 } $3 > r { r = $3 }
+      END { printf "share_du_kb=%d\nshare_apparent_kb=%d\nshare_rings=%d\n", a, b, r }' "$cdir/du.log" >>"$cdir/host.kv"
   fi
   vm_ns_down
   rm -f "$cdir/host-down.bin"
@@ -516,6 +530,22 @@ vm_run_case() {
     cat "$cdir/host.kv" 2>/dev/null
   } >"$cdir/result"
   vm_judge "$share" "$checks" "$cdir/result"
+}
+
+# vm_store_of LABEL LOG: how an fstun's records went, from its log:
+# LABEL_store=ring (it wrote a ring file; LABEL_ring_io= how it opened it),
+# offered (it offered the ring store but wrote none) or names.
+vm_store_of() {
+  local io
+  io="$(grep -a -m 1 -o 'go into a ring file of [0-9]* bytes ([^)]*)' "$2" 2>/dev/null | sed 's/.*(\(.*\))/\1/; s/ /_/g')"
+  if [[ -n "$io" ]]; then
+    echo "$1_store=ring"
+    echo "$1_ring_io=$io"
+  elif grep -aq 'ring store offered' "$2" 2>/dev/null; then
+    echo "$1_store=offered"
+  else
+    echo "$1_store=names"
+  fi
 }
 
 vm_tun_up() { vm_in ip -4 addr show dev tun0 2>/dev/null | grep -q 'inet '; }
@@ -559,6 +589,15 @@ vm_judge() {
   down_sha="$(vm_get "$r" host_down_sha)$(vm_get "$r" peer_down_sha)"
   [[ -n "$down_sha" && "$(vm_get "$r" down_sha)" == "$down_sha" ]] ||
     bad+=("download: sha256 differs ($(vm_get "$r" down_bytes) bytes arrived in $(vm_get "$r" down_ms) ms)")
+  # Where the ring store was offered, both ends must have written rings
+  # (a case that silently fell back to names measures the wrong store).
+  local gs os
+  gs="$(vm_get "$r" guest_store)"
+  os="$(vm_get "$r" host_store)$(vm_get "$r" peer_store)"
+  if [[ "$gs" == ring || "$gs" == offered || "$os" == ring || "$os" == offered ]]; then
+    [[ "$gs" == ring && "$os" == ring ]] ||
+      bad+=("the ring store was offered but records went otherwise: guest ${gs:-?}, other end ${os:-?}")
+  fi
   grep -aq '^VMTEST done' "$VMTEST_WORK/$share/console.log" ||
     bad+=("the guest did not finish (time limit?)")
   if ((${#bad[@]})); then

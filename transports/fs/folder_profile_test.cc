@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "transports/fs/ring_file.h"
 
 namespace fstun::fs {
 namespace {
@@ -93,6 +94,33 @@ TEST(FolderProfileTest, LocalAndFuseFoldersNeedNothing) {
     EXPECT_FALSE(p.revalidates()) << type;
     EXPECT_TRUE(p.refusal.empty()) << type;
   }
+}
+
+// The ring store's files: a held plain handle where one kernel serves the
+// folder, O_DIRECT on shares; and where a miss leaves a negative lookup
+// entry (NFS, SMB), an open that finds nothing looks again as the names
+// store does, so a ring created after the first look is not hidden.
+TEST(FolderProfileTest, RingFilesAreOpenedAsTheFilesystemNeeds) {
+  RingIo nfs = ChooseRingIo(Detect(Line("/share", "nfs4", "rw,vers=4.2")));
+  EXPECT_EQ(nfs.kind, RingIo::kDirect);
+  EXPECT_TRUE(nfs.refresh_dir_attributes);
+  RingIo nfs_positive = ChooseRingIo(Detect(Line("/share", "nfs", "rw,lookupcache=positive")));
+  EXPECT_EQ(nfs_positive.kind, RingIo::kDirect);
+  EXPECT_FALSE(nfs_positive.revalidates());
+  RingIo smb = ChooseRingIo(Detect(Line("/share", "cifs", "rw,vers=3.1.1")));
+  EXPECT_EQ(smb.kind, RingIo::kDirect);
+  EXPECT_TRUE(smb.lookup_without_intent);
+  for (const char* type : {"9p", "virtiofs", "fuse.sshfs", "fuse.bindfs"}) {
+    RingIo io = ChooseRingIo(Detect(Line("/share", type, "rw,cache=mmap")));
+    EXPECT_EQ(io.kind, RingIo::kDirect) << type;
+    EXPECT_FALSE(io.revalidates()) << type;
+  }
+  for (const char* type : {"tmpfs", "ext4"}) {
+    RingIo io = ChooseRingIo(Detect(Line("/share", type, "rw")));
+    EXPECT_EQ(io.kind, RingIo::kHeld) << type;
+    EXPECT_FALSE(io.revalidates()) << type;
+  }
+  EXPECT_EQ(ChooseRingIo(Detect(Line("/share", "vboxsf", "rw"))).kind, RingIo::kReopen);
 }
 
 }  // namespace

@@ -33,7 +33,7 @@ size_t RoundUp(size_t n, size_t unit) { return (n + unit - 1) / unit * unit; }
 }  // namespace
 
 const char* RingIoName(RingIo io) {
-  switch (io) {
+  switch (io.kind) {
     case RingIo::kHeld:
       return "held handle";
     case RingIo::kDirect:
@@ -46,12 +46,16 @@ const char* RingIoName(RingIo io) {
 
 RingIo ChooseRingIo(const FolderProfile& profile) {
   const std::string& t = profile.type;
-  if (t == "vboxsf" || t == "vmhgfs" || absl::StartsWith(t, "fuse.vmhgfs")) return RingIo::kReopen;
-  if (profile.remote || absl::StartsWith(t, "fuse") || t == "9p" || t == "virtiofs" ||
-      absl::StartsWith(t, "nfs") || t == "cifs" || t == "smb3" || t == "smbfs") {
-    return RingIo::kDirect;
+  RingIo io = RingIo::kHeld;
+  if (t == "vboxsf" || t == "vmhgfs" || absl::StartsWith(t, "fuse.vmhgfs")) {
+    io = RingIo::kReopen;
+  } else if (profile.remote || absl::StartsWith(t, "fuse") || t == "9p" || t == "virtiofs" ||
+             absl::StartsWith(t, "nfs") || t == "cifs" || t == "smb3" || t == "smbfs") {
+    io = RingIo::kDirect;
   }
-  return RingIo::kHeld;
+  io.refresh_dir_attributes = profile.refresh_dir_attributes;
+  io.lookup_without_intent = profile.lookup_without_intent;
+  return io;
 }
 
 RingGeometry RingGeometryFor(size_t max_file_bytes, size_t max_backlog_bytes) {
@@ -172,16 +176,26 @@ absl::Status RingFile::Open(int dirfd, const std::string& name, RingIo io, bool 
       (void)fchmod(fd.get(), mode);
     }
   }
-  absl::Status s = Reopen(io_ == RingIo::kDirect);
-  if (!s.ok() && io_ == RingIo::kDirect && absl::IsInvalidArgument(s)) {
+  absl::Status s = Reopen(io_.kind == RingIo::kDirect);
+  if (absl::IsNotFound(s) && io_.revalidates()) {
+    // Past the negative lookup entry an earlier miss may have left (NFS,
+    // SMB): without this a ring created after the first look stayed hidden
+    // until fstun's inbox listing refreshed the folder (~2 s on NFSv4 in
+    // the VM test bed, at start and after every restart).
+    FolderProfile again;
+    again.refresh_dir_attributes = io_.refresh_dir_attributes;
+    again.lookup_without_intent = io_.lookup_without_intent;
+    if (RevalidateName(again, dirfd, name.c_str())) s = Reopen(io_.kind == RingIo::kDirect);
+  }
+  if (!s.ok() && io_.kind == RingIo::kDirect && absl::IsInvalidArgument(s)) {
     LOG_FIRST_N(WARNING, 1) << "fs: O_DIRECT refused for " << name
                             << "; the ring store re-opens its files per read instead";
-    io_ = RingIo::kReopen;
+    io_.kind = RingIo::kReopen;
     s = Reopen(false);
   }
   if (!s.ok()) return s;
   open_ = true;
-  if (io_ == RingIo::kReopen && !writable_) fd_.reset();  // opened per read
+  if (io_.kind == RingIo::kReopen && !writable_) fd_.reset();  // opened per read
   return absl::OkStatus();
 }
 
@@ -209,12 +223,12 @@ void RingFile::Close() {
 
 ssize_t RingFile::ReadAt(uint8_t* buf, size_t n, uint64_t offset) {
   if (!open_) return -EBADF;
-  if (io_ == RingIo::kReopen && !writable_) {
+  if (io_.kind == RingIo::kReopen && !writable_) {
     if (absl::Status s = Reopen(false); !s.ok()) return absl::IsNotFound(s) ? -ENOENT : -EIO;
   }
   ssize_t r = pread(fd_.get(), buf, n, static_cast<off_t>(offset));
   if (r < 0) r = -errno;
-  if (io_ == RingIo::kReopen && !writable_) fd_.reset();
+  if (io_.kind == RingIo::kReopen && !writable_) fd_.reset();
   return r;
 }
 
@@ -222,7 +236,7 @@ absl::Status RingFile::WriteAt(absl::Span<const iovec> iov, size_t total, uint64
   if (!open_ || !fd_.valid()) return absl::FailedPreconditionError("ring file not open");
   ssize_t w =
       pwritev(fd_.get(), iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(offset));
-  if (w < 0 && errno == EINVAL && io_ == RingIo::kDirect) {
+  if (w < 0 && errno == EINVAL && io_.kind == RingIo::kDirect) {
     // The filesystem wants aligned O_DIRECT writes: copy, pad with zeros.
     const size_t padded = RoundUp(total, kRingAlign);
     uint8_t* p = scratch_.Reserve(padded);

@@ -61,15 +61,27 @@ inline constexpr uint32_t kAckMagic = 0x41525346;   // "FSRA"
 inline constexpr uint64_t kMaxRingBytes = uint64_t{1} << 30;
 
 // How a file of the ring store is read (and written) on a filesystem.
-enum class RingIo {
-  kHeld,    // one plain handle: the page cache is the other end's (one kernel)
-  kDirect,  // one O_DIRECT handle: FUSE and network shares (pages are not cached)
-  kReopen,  // a plain handle opened for every read (where O_DIRECT is refused)
+struct RingIo {
+  enum Kind {
+    kHeld,    // one plain handle: the page cache is the other end's (one kernel)
+    kDirect,  // one O_DIRECT handle: FUSE and network shares (pages are not cached)
+    kReopen,  // a plain handle opened for every read (where O_DIRECT is refused)
+  };
+  constexpr RingIo(Kind k = kHeld) : kind(k) {}  // NOLINT: a Kind is a RingIo
+  Kind kind;
+  // Opening a file the other end has not created yet leaves a negative
+  // lookup entry that can hide it once it exists (NFS until the folder's
+  // attributes expire, SMB for a second): an open that finds nothing looks
+  // again as the folder profile says (RevalidateName) before giving up.
+  bool refresh_dir_attributes = false;
+  bool lookup_without_intent = false;
+  bool revalidates() const { return refresh_dir_attributes || lookup_without_intent; }
 };
 const char* RingIoName(RingIo io);
 // kHeld where one kernel serves the folder to both ends (tmpfs, ext4, ...),
 // kDirect on FUSE (bindfs, sshfs), virtiofs, 9p, NFS and SMB, kReopen on
-// vboxsf and hgfs (stale pages on held handles; O_DIRECT unknown).
+// vboxsf and hgfs (stale pages on held handles; O_DIRECT unknown); with the
+// profile's way past negative lookup entries (NFS, SMB).
 RingIo ChooseRingIo(const FolderProfile& profile);
 
 struct RingGeometry {

@@ -986,7 +986,7 @@ def run_row(name, label, setup, options, args, ctx, logdir):
             scope.check_alive()
             if not result.get("kernel_only"):
                 result["peak_rss_mib"] = peak_rss_mib(scope.tunnel_pids())
-            if args.asleep_seconds > 0:
+            if args.asleep_seconds > 0 and scope.tunnel_pids():
                 # A tunnel nobody has used for a while (fstun's "asleep"
                 # schedule starts after 30 s): its steady cost.
                 time.sleep(args.asleep_seconds)

@@ -110,6 +110,8 @@ TEST(FolderProfileTest, RingFilesAreOpenedAsTheFilesystemNeeds) {
   RingIo smb = ChooseRingIo(Detect(Line("/share", "cifs", "rw,vers=3.1.1")));
   EXPECT_EQ(smb.kind, RingIo::kDirect);
   EXPECT_TRUE(smb.lookup_without_intent);
+  EXPECT_TRUE(smb.gather_writes);
+  EXPECT_FALSE(nfs.gather_writes);
   for (const char* type : {"9p", "virtiofs", "fuse.sshfs", "fuse.bindfs"}) {
     RingIo io = ChooseRingIo(Detect(Line("/share", type, "rw,cache=mmap")));
     EXPECT_EQ(io.kind, RingIo::kDirect) << type;

@@ -53,6 +53,7 @@ RingIo ChooseRingIo(const FolderProfile& profile) {
              absl::StartsWith(t, "nfs") || t == "cifs" || t == "smb3" || t == "smbfs") {
     io = RingIo::kDirect;
   }
+  io.gather_writes = io.kind == RingIo::kDirect && (t == "cifs" || t == "smb3" || t == "smbfs");
   io.refresh_dir_attributes = profile.refresh_dir_attributes;
   io.lookup_without_intent = profile.lookup_without_intent;
   return io;
@@ -234,10 +235,16 @@ ssize_t RingFile::ReadAt(uint8_t* buf, size_t n, uint64_t offset) {
 
 absl::Status RingFile::WriteAt(absl::Span<const iovec> iov, size_t total, uint64_t offset) {
   if (!open_ || !fd_.valid()) return absl::FailedPreconditionError("ring file not open");
-  ssize_t w =
-      pwritev(fd_.get(), iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(offset));
-  if (w < 0 && errno == EINVAL && io_.kind == RingIo::kDirect) {
-    // The filesystem wants aligned O_DIRECT writes: copy, pad with zeros.
+  const bool direct = io_.kind == RingIo::kDirect;
+  const bool gather = direct && io_.gather_writes && iov.size() > 1;
+  ssize_t w = -1;
+  errno = EINVAL;
+  if (!gather) {
+    w = pwritev(fd_.get(), iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(offset));
+  }
+  if (w < 0 && errno == EINVAL && direct) {
+    // One aligned buffer, padded with zeros: what a filesystem that wants
+    // aligned O_DIRECT writes needs, and one request on cifs (gather).
     const size_t padded = RoundUp(total, kRingAlign);
     uint8_t* p = scratch_.Reserve(padded);
     if (p == nullptr) return absl::ResourceExhaustedError("ring: no memory");

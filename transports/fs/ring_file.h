@@ -75,6 +75,11 @@ struct RingIo {
   // again as the folder profile says (RevalidateName) before giving up.
   bool refresh_dir_attributes = false;
   bool lookup_without_intent = false;
+  // Write a record as one contiguous aligned buffer rather than its
+  // frames' iovecs: the Linux cifs client's O_DIRECT write sends one
+  // SMB2 WRITE per iovec segment (it pins the pages of one segment at a
+  // time), so a record of N frames cost ~2N round trips to the server.
+  bool gather_writes = false;
   bool revalidates() const { return refresh_dir_attributes || lookup_without_intent; }
 };
 const char* RingIoName(RingIo io);
@@ -147,7 +152,8 @@ class RingFile {
   // -errno.
   ssize_t ReadAt(uint8_t* buf, size_t n, uint64_t offset);
   // Writes `iov` (`total` bytes) at `offset` (a multiple of kRingAlign).
-  // With O_DIRECT the bytes may be padded with zeros to kRingAlign.
+  // With O_DIRECT the bytes may be padded with zeros to kRingAlign (always
+  // where RingIo::gather_writes: one aligned buffer, one write).
   absl::Status WriteAt(absl::Span<const iovec> iov, size_t total, uint64_t offset);
   // The file's size, or -errno.
   int64_t Size();

@@ -111,11 +111,12 @@ TEST(FolderProfileTest, RingFilesAreOpenedAsTheFilesystemNeeds) {
   EXPECT_EQ(smb.kind, RingIo::kDirect);
   EXPECT_TRUE(smb.lookup_without_intent);
   EXPECT_TRUE(smb.gather_writes);
-  EXPECT_FALSE(nfs.gather_writes);
+  EXPECT_TRUE(nfs.gather_writes);
   for (const char* type : {"9p", "virtiofs", "fuse.sshfs", "fuse.bindfs"}) {
     RingIo io = ChooseRingIo(Detect(Line("/share", type, "rw,cache=mmap")));
     EXPECT_EQ(io.kind, RingIo::kDirect) << type;
     EXPECT_FALSE(io.revalidates()) << type;
+    EXPECT_EQ(io.gather_writes, std::string(type) == "9p") << type;
   }
   for (const char* type : {"tmpfs", "ext4"}) {
     RingIo io = ChooseRingIo(Detect(Line("/share", type, "rw")));

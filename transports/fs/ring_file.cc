@@ -53,7 +53,8 @@ RingIo ChooseRingIo(const FolderProfile& profile) {
              absl::StartsWith(t, "nfs") || t == "cifs" || t == "smb3" || t == "smbfs") {
     io = RingIo::kDirect;
   }
-  io.gather_writes = io.kind == RingIo::kDirect && (t == "cifs" || t == "smb3" || t == "smbfs");
+  io.gather_writes = io.kind == RingIo::kDirect && (t == "cifs" || t == "smb3" || t == "smbfs" ||
+                                                    absl::StartsWith(t, "nfs") || t == "9p");
   io.refresh_dir_attributes = profile.refresh_dir_attributes;
   io.lookup_without_intent = profile.lookup_without_intent;
   return io;

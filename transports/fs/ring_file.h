@@ -76,9 +76,10 @@ struct RingIo {
   bool refresh_dir_attributes = false;
   bool lookup_without_intent = false;
   // Write a record as one contiguous aligned buffer rather than its
-  // frames' iovecs: the Linux cifs client's O_DIRECT write sends one
-  // SMB2 WRITE per iovec segment (it pins the pages of one segment at a
-  // time), so a record of N frames cost ~2N round trips to the server.
+  // frames' iovecs: the Linux cifs, NFS and 9p clients' O_DIRECT writes
+  // send one request per iovec segment (they pin the pages of one segment
+  // at a time; NFS then adds a COMMIT), so a record of N frames cost ~2N
+  // round trips to the server. FUSE (and virtiofs) fills one request.
   bool gather_writes = false;
   bool revalidates() const { return refresh_dir_attributes || lookup_without_intent; }
 };

@@ -75,6 +75,7 @@ OutboundConfig MakeOutboundConfig(const FsTransportOptions& o, const FsFolder& f
   c.ring_io = ChooseRingIo(profile);
   c.ring_geometry = RingGeometryFor(o.max_file_bytes, o.max_backlog_bytes);
   c.ring_stall = 5 * o.gap_wait;
+  c.ring_resync_wait = o.gap_wait;
   return c;
 }
 

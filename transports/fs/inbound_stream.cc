@@ -28,6 +28,7 @@ void InboundStream::Resume(uint64_t peer_session, bool peer_offload, uint64_t se
   name_ = std::make_unique<SeqName>("", prefix_, kRecordSuffix);
   ring_.reset();
   resync_.reset();
+  ring_blocked_ = false;
   seq_ = seq;
   record_.frames.clear();
   record_pos_ = 0;
@@ -47,15 +48,13 @@ void InboundStream::set_ring(bool on) {
 }
 
 bool InboundStream::ReadRing(absl::Time now, Counters& counters, Progress& progress) {
-  if (ring_ == nullptr) {
-    ring_ =
-        std::make_unique<RingReader>(config_.inbox_fd, prefix_, config_.ring_io, config_.access);
-  }
   absl::Span<const uint8_t> image;
-  if (ring_->ReadNext(&image) != RingReader::Slot::kBytes || !IsRingRecord(image, seq_, counters)) {
+  const RingReader::Slot slot = Ring()->ReadNext(&image);
+  if (slot != RingReader::Slot::kBytes || !IsRingRecord(image, seq_, counters)) {
     record_.frames.clear();
     record_pos_ = 0;
     ring_->MaybePublish(now, /*idle=*/true);
+    if (slot == RingReader::Slot::kBlocked || ring_->ack_blocked()) BlockRing(counters);
     OnMissing(now, counters, progress);
     return false;
   }
@@ -77,12 +76,38 @@ bool InboundStream::ReadRing(absl::Time now, Counters& counters, Progress& progr
   return true;
 }
 
+void InboundStream::SetMac(const LinkMac* mac) {
+  if (mac == mac_) return;
+  mac_ = mac;
+  ring_.reset();  // its acks are tagged with the MAC (reopened where it was: the header)
+}
+
+RingReader* InboundStream::Ring() {
+  if (ring_ == nullptr) {
+    ring_ =
+        std::make_unique<RingReader>(config_.inbox_fd, prefix_, config_.ring_io, config_.access);
+    if (config_.auth != nullptr) {
+      ring_->SetAuth(AckAuth{mac_, peer_id_, peer_session_, config_.my_id, config_.my_session});
+    }
+  }
+  return ring_.get();
+}
+
+void InboundStream::BlockRing(Counters& counters) {
+  if (ring_blocked_) return;
+  ring_blocked_ = true;
+  counters.AddDrop("blocked_name");
+  LOG(WARNING) << "fs: the ring file or ack of the stream from " << peer_id_
+               << " is blocked by something that cannot be replaced (a directory?); looking "
+                  "for its records as files too";
+}
+
 bool InboundStream::IsRingRecord(absl::Span<const uint8_t> image, uint64_t seq,
                                  Counters& counters) {
   if (ParseRecord(image, config_.mtu, record_) != RecordError::kOk) return false;
   if (config_.auth != nullptr &&
       !VerifyRecord(record_, RecordAuth{mac_, config_.my_id, config_.my_session})) {
-    NoteForged(seq, "bad_record_auth", counters);
+    NoteForged(seq, "bad_record_auth", counters, /*named=*/false);
     return false;
   }
   // Anything else is an earlier lap's record (or a later one after the
@@ -109,17 +134,46 @@ InboundStream::Look InboundStream::LookInRing(uint64_t seq, Counters& counters) 
   return look;
 }
 
-void InboundStream::ProbeRing(absl::Time now, Progress& progress) {
+void InboundStream::ProbeRing(absl::Time now, Progress& progress, Counters& counters) {
   if (ring_ == nullptr) return;
+  ring_->CheckFiles();
   std::optional<RingHeader> h = ring_->Resync();
   if (!h) return;
-  if (h->resync_seq == seq_ && h->resync_at != ring_->at()) {
-    ring_->JumpTo(h->resync_at);  // the writer started again where we are
-    progress.more = true;
-  } else if (h->resync_seq > seq_) {
-    resync_ = *h;  // records before it were given up: the gap rule skips there
-    NoteLaterRecord(h->resync_seq, now);
+  // The header is not authenticated: it only says where to look. The reader
+  // moves only to a record it has read and verified there (tag, stream,
+  // session, number), so a forged header can make it look, never skip.
+  const uint64_t r = h->resync_seq;
+  const bool ahead = r > seq_ || (r == seq_ && h->resync_at != ring_->at());
+  // After a far jump (unkeyed: to a planted record?), the writer's own
+  // resync point behind it takes the reader back.
+  const bool back = rewind_from_ != 0 && r >= rewind_from_ && r < seq_;
+  if (!ahead && !back) return;
+  absl::Span<const uint8_t> image;
+  const bool there = ring_->ReadNext(&image, h->resync_at) == RingReader::Slot::kBytes &&
+                     IsRingRecord(image, r, counters);
+  record_.frames.clear();
+  record_pos_ = 0;
+  if (!there) return;
+  progress.more = true;
+  if (back) {
+    counters.AddDrop("jump_undone");
+    LOG(WARNING) << "fs: records from " << peer_id_ << " arrive at " << r << " after a jump to "
+                 << rewind_to_ << " (a record planted far ahead?); reading from " << r;
+    seq_ = r;
+    ring_->JumpTo(h->resync_at);
+    rewind_from_ = 0;
+    gap_next_ = 0;
+    return;
   }
+  if (r == seq_) {
+    ring_->JumpTo(h->resync_at);  // the writer started again where we are
+    return;
+  }
+  // Records before it were given up, or one is spoiled in place and the
+  // writer pointed past it after a gap wait: go there now.
+  resync_ = *h;
+  gap_next_ = r;
+  Skip(progress, counters);
 }
 
 InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, Counters& counters) {
@@ -139,7 +193,7 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
       }
       continue;
     }
-    if (want_ring_) {
+    if (want_ring_ && !(ring_blocked_ && Exists(config_.inbox_fd, name_->For(seq_)))) {
       if (!ReadRing(now, counters, progress)) break;
       continue;
     }
@@ -179,7 +233,7 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
       // there.
       record_.frames.clear();
       record_pos_ = 0;
-      NoteForged(seq_, forged, counters);
+      NoteForged(seq_, forged, counters, /*named=*/true);
       OnMissing(now, counters, progress);
       break;
     }
@@ -264,8 +318,10 @@ InboundStream::FileId InboundStream::IdOf(const char* name) const {
           int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec};
 }
 
-void InboundStream::NoteForged(uint64_t seq, const char* reason, Counters& counters) {
-  if (seq == seq_) {
+void InboundStream::NoteForged(uint64_t seq, const char* reason, Counters& counters, bool named) {
+  // Only a record file's identity can be remembered (a ring's place is
+  // read again anyway).
+  if (named && seq == seq_) {
     forged_seq_ = seq;
     forged_file_ = IdOf(name_->For(seq));
   }
@@ -332,7 +388,7 @@ InboundStream::Look InboundStream::LookAt(uint64_t seq, Counters& counters) {
       // sender writes next): as if missing.
       record_.frames.clear();
       record_pos_ = 0;
-      NoteForged(seq, forged, counters);
+      NoteForged(seq, forged, counters, /*named=*/true);
       return Look::kMissing;
     }
     reason = e == RecordError::kOk ? CheckHeader(seq) : RecordErrorName(e);
@@ -396,7 +452,7 @@ void InboundStream::OnMissing(absl::Time now, Counters& counters, Progress& prog
   if (now >= next_gap_probe_) {
     next_gap_probe_ = now + config_.gap_wait / 4;
     if (want_ring_) {
-      ProbeRing(now, progress);
+      ProbeRing(now, progress, counters);
     } else if (Exists(config_.inbox_fd, name_->For(seq_ + 1))) {
       NoteLaterRecord(seq_ + 1, now);
     }
@@ -405,7 +461,7 @@ void InboundStream::OnMissing(absl::Time now, Counters& counters, Progress& prog
 
 void InboundStream::Skip(Progress& progress, Counters& counters) {
   const uint64_t distance = gap_next_ - seq_;
-  if (distance > kFarJump) {
+  if (distance > kFarJump && config_.auth == nullptr) {
     // Genuine gaps are a few lost or squatted names; this far is more
     // likely a planted record. Go, but keep looking where we were.
     counters.AddDrop("far_jump");

@@ -50,8 +50,20 @@
 // fails is counted once per number (`bad_record_auth`) and not there.
 // Nothing is removed: the writer reuses a slot once the ack says it was
 // read. Only the next record's place is known (after the one before it),
-// so the gap rule's probe is the ring header's resync point: where the
-// writer went on after giving up records nobody read.
+// so while it stays missing the reader looks at the ring header's resync
+// point every gap_wait/4: where the writer went on after giving up records
+// nobody read, or the record after one that was spoiled in place (the
+// writer points there after a gap wait without progress). The header is
+// not authenticated: the reader moves there only after reading and
+// verifying the record (tag, stream, session, number), at once (the
+// writer's wait was the gap wait). Keyed, such a skip counts as `gap`
+// (a verified record is the sender's); unkeyed, farther than kFarJump as
+// `far_jump`, undone when the writer's resync point shows its records
+// behind the landing place. The same look notices a ring or ack removed or
+// replaced under the held handle (RingReader::CheckFiles). A directory at
+// the ring's or ack's name (nothing can replace it) makes the stream look
+// for record files too (`blocked_name`, once): the writer falls back to
+// them.
 #ifndef FSTUN_TRANSPORTS_FS_INBOUND_STREAM_H_
 #define FSTUN_TRANSPORTS_FS_INBOUND_STREAM_H_
 
@@ -107,7 +119,7 @@ class InboundStream {
   // session was replaced for a while, e.g. by a forged announcement).
   void Resume(uint64_t peer_session, bool peer_offload, uint64_t seq);
   // Keyed: the MAC of this peer (from its authenticated announcement).
-  void SetMac(const LinkMac* mac) { mac_ = mac; }
+  void SetMac(const LinkMac* mac);
   // Whether this stream's records come in its ring file (both ends
   // announced store=ring) or as files.
   void set_ring(bool on);
@@ -158,7 +170,12 @@ class InboundStream {
   bool ReadRing(absl::Time now, Counters& counters, Progress& progress);
   // While the next record is missing: the ring header's resync point (the
   // writer gave up records nobody read, or started again).
-  void ProbeRing(absl::Time now, Progress& progress);
+  void ProbeRing(absl::Time now, Progress& progress, Counters& counters);
+  // The stream's ring reader, made on first use.
+  RingReader* Ring();
+  // A directory at the ring's or the ack's name: records come as files
+  // (the writer could not make its ring either); looked for both ways.
+  void BlockRing(Counters& counters);
   // Moves to gap_next_ (a valid record), counting what was skipped.
   void Skip(Progress& progress, Counters& counters);
   bool IsBlocked(uint64_t seq) const;
@@ -168,7 +185,8 @@ class InboundStream {
   // but another record), or nullptr. Unkeyed: nullptr.
   const char* Forged(uint64_t seq) const;
   // Such a file under `seq`'s name: counted once per name.
-  void NoteForged(uint64_t seq, const char* reason, Counters& counters);
+  // `named`: a record file (its identity is remembered: StillForged).
+  void NoteForged(uint64_t seq, const char* reason, Counters& counters, bool named);
   // The file under the current name is the forged one seen before.
   bool StillForged(const char* name) const;
   struct FileId {
@@ -213,6 +231,7 @@ class InboundStream {
   std::string prefix_;  // "<peer>.<its session>.<my session>."
   std::unique_ptr<RingReader> ring_;
   std::optional<RingHeader> resync_;  // a resync point ahead of the reader
+  bool ring_blocked_ = false;
 };
 
 }  // namespace fstun::fs

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <utility>
+
 #include "glog/logging.h"
 
 namespace fstun::fs {
@@ -22,6 +24,7 @@ void OutboundStream::Resume(int inbox_fd, uint64_t peer_session, uint64_t seq) {
   prefix_ = StreamPrefix(config_.my_id, config_.my_session, peer_session);
   name_ = std::make_unique<SeqName>("", prefix_, kRecordSuffix);
   ring_.reset();
+  ring_blocked_ = false;
   peer_session_ = peer_session;
   seq_ = seq;
   outstanding_.clear();
@@ -40,13 +43,21 @@ void OutboundStream::set_ring(bool on) {
 }
 
 RingWriter* OutboundStream::Ring() {
-  if (!want_ring_ || !inbox_fd_.valid() || name_ == nullptr) return nullptr;
+  if (!want_ring_ || ring_blocked_ || !inbox_fd_.valid() || name_ == nullptr) return nullptr;
   if (ring_ == nullptr) {
     auto ring = std::make_unique<RingWriter>(inbox_fd_.get(), prefix_, config_.ring_geometry,
                                              config_.ring_io, config_.access, seq_);
+    if (config_.keyed) {
+      ring->SetAuth(AckAuth{mac_, config_.my_id, config_.my_session, peer_id_, peer_session_});
+    }
     if (absl::Status s = ring->Open(); !s.ok()) {
       ring_gone_ = absl::IsNotFound(s);  // the inbox went away (the peer stopped)
-      LOG_EVERY_T(WARNING, 10) << "fs: cannot open the ring file to peer " << peer_id_ << ": " << s;
+      if (absl::IsFailedPrecondition(s)) {
+        BlockRing();
+      } else {
+        LOG_EVERY_T(WARNING, 10) << "fs: cannot open the ring file to peer " << peer_id_ << ": "
+                                 << s;
+      }
       return nullptr;
     }
     LOG_FIRST_N(INFO, 4) << "fs: records to peer " << peer_id_ << " go into a ring file of "
@@ -55,6 +66,29 @@ RingWriter* OutboundStream::Ring() {
     ring_ = std::move(ring);
   }
   return ring_.get();
+}
+
+void OutboundStream::SetMac(const LinkMac* mac) {
+  mac_ = mac;
+  if (ring_ != nullptr && config_.keyed) {
+    ring_->SetAuth(AckAuth{mac_, config_.my_id, config_.my_session, peer_id_, peer_session_});
+  }
+}
+
+void OutboundStream::BlockRing() {
+  if (ring_blocked_) return;
+  ring_blocked_ = true;
+  ring_.reset();
+  ++blocked_rings_;
+  LOG(WARNING) << "fs: the ring file or ack of the stream to peer " << peer_id_
+               << " is blocked by something that cannot be replaced (a directory?); this "
+                  "stream's records go into files instead";
+}
+
+void OutboundStream::CountPending(Counters& counters) {
+  if (bad_acks_ > 0) counters.AddDrop("bad_ack_auth", std::exchange(bad_acks_, 0));
+  if (impossible_acks_ > 0) counters.AddDrop("bad_ack", std::exchange(impossible_acks_, 0));
+  if (blocked_rings_ > 0) counters.AddDrop("blocked_name", std::exchange(blocked_rings_, 0));
 }
 
 void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags, Counters& counters,
@@ -126,6 +160,7 @@ void OutboundStream::FlushHeld(Counters& counters) {
 
 void OutboundStream::WriteNow(absl::Span<const FrameView> frames, uint32_t flags,
                               Counters& counters) {
+  CountPending(counters);
   if (!inbox_fd_.valid() || name_ == nullptr) {
     counters.AddDrop("no_route", frames.size());
     return;
@@ -145,35 +180,38 @@ void OutboundStream::WriteNow(absl::Span<const FrameView> frames, uint32_t flags
     }
     if (backlog_bytes_ + RecordSize(id_length, n, bytes, config_.keyed) > cap) Reclaim();
     bool full = false;
-    if (want_ring_) {
+    if (want_ring_ && !ring_blocked_) {
       RingWriter* ring = Ring();
-      if (ring == nullptr) {
+      if (ring == nullptr && ring_blocked_) {
+        CountPending(counters);  // and on with record files
+      } else if (ring == nullptr) {
         // As for record files: lost because the peer left, or a failure.
         counters.AddDrop(ring_gone_ ? "peer_gone" : "write_error", frames.size() - i);
         if (ring_gone_) SetInbox(-1);
         return;
-      }
-      // Its place still holds a record the reader has not read: look at
-      // the ack once; still unread: the ring is full.
-      const size_t record = RecordSize(id_length, n, bytes, config_.keyed);
-      if (!ring->Fits(record)) Reclaim();
-      if (!ring->Fits(record) && now_ - ring->acked_at() >= config_.ring_stall) {
-        // Full, and the reader has not moved for ring_stall although it
-        // beats: it cannot pass a record (made invalid in place). Give the
-        // unread ones up; the next record carries a resync point.
-        size_t lost = 0;
-        for (const Outstanding& o : outstanding_) lost += o.frames;
-        counters.AddDrop("ring_stalled", lost);
-        LOG(WARNING) << "fs: peer " << peer_id_ << " read nothing of its ring for "
-                     << config_.ring_stall << " while it was full; " << lost
-                     << " unread frames given up, writing on behind a resync point";
-        outstanding_.clear();
-        backlog_bytes_ = 0;
-        ring->ForgetUnread();
-      }
-      if (!ring->Fits(record)) {
-        full = true;
-        n = 0;
+      } else {
+        // Its place still holds a record the reader has not read: look at
+        // the ack once; still unread: the ring is full.
+        const size_t record = RecordSize(id_length, n, bytes, config_.keyed);
+        if (!ring->Fits(record)) Reclaim();
+        if (!ring->Fits(record) && now_ - ring->acked_at() >= config_.ring_stall) {
+          // Full, and the reader has not moved for ring_stall although it
+          // beats: it cannot pass a record (made invalid in place). Give the
+          // unread ones up; the next record carries a resync point.
+          size_t lost = 0;
+          for (const Outstanding& o : outstanding_) lost += o.frames;
+          counters.AddDrop("ring_stalled", lost);
+          LOG(WARNING) << "fs: peer " << peer_id_ << " read nothing of its ring for "
+                       << config_.ring_stall << " while it was full; " << lost
+                       << " unread frames given up, writing on behind a resync point";
+          outstanding_.clear();
+          backlog_bytes_ = 0;
+          ring->ForgetUnread();
+        }
+        if (!ring->Fits(record)) {
+          full = true;
+          n = 0;
+        }
       }
     }
     while (n > 0 && backlog_bytes_ + RecordSize(id_length, n, bytes, config_.keyed) > cap) {
@@ -211,6 +249,17 @@ bool OutboundStream::WriteRecord(absl::Span<const FrameView> frames, size_t payl
     bool blocked = false;
     if (ring_ != nullptr) {
       s = ring_->Write(seq, iov, encoder_.size());
+      if (absl::IsNotFound(s)) {
+        // Removed or replaced under us: a new ring, unless the inbox is
+        // gone too (the peer stopped).
+        s = ring_->Open();
+        if (absl::IsFailedPrecondition(s)) {
+          BlockRing();
+          s = WriteRecordFile(inbox_fd_.get(), name_->For(seq), iov, config_.access, &blocked);
+        } else if (s.ok()) {
+          s = ring_->Write(seq, iov, encoder_.size());
+        }
+      }
     } else {
       s = WriteRecordFile(inbox_fd_.get(), name_->For(seq), iov, config_.access, &blocked);
     }
@@ -250,13 +299,36 @@ size_t OutboundStream::Reclaim() {
     // The reader's ack says how far it read (one pread, only while records
     // are outstanding).
     if (outstanding_.empty()) return 0;
+    const absl::Time now = absl::Now();
+    if (ring_->CheckFiles(now) == RingWriter::Files::kGone) {
+      absl::Status s = ring_->Open();
+      if (!s.ok()) {
+        // The inbox is gone (the peer stopped): what follows counts
+        // peer_gone at once (Ring() cannot open it again); the unread
+        // records count when the peer table drops the peer.
+        ring_.reset();
+        ring_gone_ = absl::IsNotFound(s);
+        if (absl::IsFailedPrecondition(s)) BlockRing();
+        LOG_EVERY_T(INFO, 1) << "fs: the ring file to peer " << peer_id_ << " is gone: " << s;
+        return 0;
+      }
+      LOG_EVERY_T(WARNING, 10) << "fs: the ring file to peer " << peer_id_
+                               << " was removed or replaced; writing into a new one";
+    }
     const uint64_t acked = ring_->RefreshAck();
+    bad_acks_ += ring_->TakeBadAcks();
+    impossible_acks_ += ring_->TakeImpossibleAcks();
+    if (ring_->ack_blocked()) {
+      BlockRing();
+      return 0;
+    }
     size_t gone = 0;
     while (!outstanding_.empty() && outstanding_.front().seq <= acked) {
       backlog_bytes_ -= outstanding_.front().bytes;
       outstanding_.pop_front();
       ++gone;
     }
+    ring_->MaybeMoveResync(now, config_.ring_resync_wait);
     return gone;
   }
   // The peer reads in sequence (a record it skipped as a gap is lost to it
@@ -287,6 +359,7 @@ uint64_t OutboundStream::FirstUnread() {
 }
 
 void OutboundStream::DropUnread(const char* reason, Counters& counters) {
+  CountPending(counters);
   if (reason != nullptr && !held_sizes_.empty()) counters.AddDrop(reason, held_sizes_.size());
   held_.clear();
   held_sizes_.clear();

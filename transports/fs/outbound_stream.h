@@ -37,8 +37,15 @@
 // holds an unread one is not written (`backlog_full`), after one look at
 // the ack. DropUnread() lets the writer overwrite what was not read, and
 // so does a ring that stays full while its ack does not move for
-// ring_stall (`ring_stalled`: the reader cannot pass a record made
-// invalid in place; the header's resync point lets it go on).
+// ring_stall (`ring_stalled`). A record spoiled in place costs about a gap
+// wait instead: the writer moves the header's resync point past it
+// (ring_writer.h). Keyed, the reader's ack must verify (`bad_ack_auth`).
+// A ring removed or replaced under its name is noticed within 100 ms while
+// records are unread (RingWriter::CheckFiles) and created anew; if the
+// inbox itself is gone, the peer stopped: what follows counts `peer_gone`
+// at once. A name nobody can replace (a directory at the ring's or the
+// ack's name) makes the stream use record files instead (`blocked_name`,
+// once); the reader looks for both (InboundStream).
 #ifndef FSTUN_TRANSPORTS_FS_OUTBOUND_STREAM_H_
 #define FSTUN_TRANSPORTS_FS_OUTBOUND_STREAM_H_
 
@@ -82,6 +89,10 @@ struct OutboundConfig {
   // (on a record made invalid in place); the unread records are given up
   // (`ring_stalled`) and the writer resyncs.
   absl::Duration ring_stall = absl::Seconds(5);
+  // An ack that has not moved for this long while later records wait: the
+  // reader may be stuck at a record spoiled in place; the header's resync
+  // point moves past it (RingWriter::MaybeMoveResync). The gap wait.
+  absl::Duration ring_resync_wait = absl::Seconds(1);
 };
 
 class OutboundStream {
@@ -109,7 +120,7 @@ class OutboundStream {
   void set_ring(bool on);
   bool ring() const { return ring_ != nullptr; }
   // Keyed: the MAC of this peer (from its authenticated announcement).
-  void SetMac(const LinkMac* mac) { mac_ = mac; }
+  void SetMac(const LinkMac* mac);
   // The peer's inbox (also where doorbells are rung), or -1.
   int inbox_fd() const { return inbox_fd_.get(); }
 
@@ -178,7 +189,15 @@ class OutboundStream {
   bool want_ring_ = false;
   std::string prefix_;  // "<me>.<my session>.<its session>."
   std::unique_ptr<RingWriter> ring_;
-  bool ring_gone_ = false;  // the ring could not be opened: its inbox is gone
+  bool ring_gone_ = false;        // the ring could not be opened: its inbox is gone
+  bool ring_blocked_ = false;     // a directory at the ring's or the ack's name
+  uint64_t bad_acks_ = 0;         // forged acks seen, not yet counted
+  uint64_t impossible_acks_ = 0;  // acks past what was written, not yet counted
+  uint64_t blocked_rings_ = 0;    // the same for a blocked ring
+  // Counts what Reclaim (which has no counters) saw.
+  void CountPending(Counters& counters);
+  // The ring cannot be used for this stream (see above).
+  void BlockRing();
 };
 
 }  // namespace fstun::fs

@@ -99,19 +99,60 @@ std::optional<RingHeader> ParseRingHeader(absl::Span<const uint8_t> b) {
   return h;
 }
 
-void EncodeAck(uint64_t consumed, uint8_t out[kRingAckBytes]) {
-  std::memset(out, 0, kRingAckBytes);
-  Put32(out, kAckMagic);
-  Put64(out + 8, consumed);
-  Put32(out + 24, Crc32c(out, 24));
+namespace {
+
+constexpr char kAckTagLabel[] = "fstun ring ack v1";
+constexpr uint32_t kAckTagged = 2;
+
+std::string SessionBytes(uint64_t session) {
+  uint8_t b[8];
+  Put64(b, session);
+  return std::string(reinterpret_cast<const char*>(b), sizeof b);
 }
 
-std::optional<uint64_t> ParseAck(absl::Span<const uint8_t> b) {
+// The writer's and the reader's ids and sessions are all hashed in: an ack
+// of the other direction, of another stream or session does not verify.
+LinkMac::Tag AckTag(const AckAuth& a, LinkMac::Direction direction, const uint8_t* covered) {
+  return a.mac->Compute(
+      direction,
+      {kAckTagLabel, absl::string_view(reinterpret_cast<const char*>(covered), 24), a.writer_id,
+       SessionBytes(a.writer_session), a.reader_id, SessionBytes(a.reader_session)});
+}
+
+}  // namespace
+
+size_t EncodeAck(uint64_t consumed, uint8_t* out, const AckAuth* auth) {
+  std::memset(out, 0, kRingAckTaggedBytes);
+  const bool tagged = auth != nullptr && auth->mac != nullptr;
+  Put32(out, kAckMagic);
+  Put32(out + 4, tagged ? kAckTagged : 0);
+  Put64(out + 8, consumed);
+  Put32(out + 24, Crc32c(out, 24));
+  if (!tagged) return kRingAckBytes;
+  const LinkMac::Tag tag = AckTag(*auth, LinkMac::kToPeer, out);
+  std::memcpy(out + kRingAckBytes, tag.data(), tag.size());
+  return kRingAckTaggedBytes;
+}
+
+AckError ParseAck(absl::Span<const uint8_t> b, uint64_t* consumed, const AckAuth* auth) {
   if (b.size() < kRingAckBytes || Get32(b.data()) != kAckMagic ||
       Get32(b.data() + 24) != Crc32c(b.data(), 24)) {
-    return std::nullopt;
+    return AckError::kNotAck;
   }
-  return Get64(b.data() + 8);
+  if (auth != nullptr) {
+    if (auth->mac == nullptr || Get32(b.data() + 4) != kAckTagged ||
+        b.size() < kRingAckTaggedBytes ||
+        !auth->mac->Verify(
+            LinkMac::kFromPeer,
+            {kAckTagLabel, absl::string_view(reinterpret_cast<const char*>(b.data()), 24),
+             auth->writer_id, SessionBytes(auth->writer_session), auth->reader_id,
+             SessionBytes(auth->reader_session)},
+            b.subspan(kRingAckBytes, LinkMac::kTagBytes))) {
+      return AckError::kBadAuth;
+    }
+  }
+  *consumed = Get64(b.data() + 8);
+  return AckError::kOk;
 }
 
 absl::Status CreateRingFile(int dirfd, const std::string& name, const RingHeader& header,
@@ -270,6 +311,13 @@ int64_t RingFile::Size() {
   struct stat st;
   if (fstat(fd_.get(), &st) != 0) return -errno;
   return st.st_size;
+}
+
+int64_t RingFile::Links() {
+  if (!fd_.valid()) return -EBADF;
+  struct stat st;
+  if (fstat(fd_.get(), &st) != 0) return -errno;
+  return static_cast<int64_t>(st.st_nlink);
 }
 
 absl::Status RingFile::GrowTo(uint64_t bytes) {

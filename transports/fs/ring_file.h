@@ -21,10 +21,13 @@
 // record it waits for; anything else there (zeros, an older lap's record,
 // a half-visible write) is simply "not there yet".
 //
-// Ack (offset 0, 32 bytes): magic "FSRA", zero (u32), consumed (u64: every
-// record up to this number was read), zero (u64), CRC-32C of the 24 bytes
-// before it, zero (u32). The writer reuses a slot only when the ack says
-// its previous record was read.
+// Ack (offset 0, 32 bytes; 48 keyed): magic "FSRA", version (u32: 0, or 2
+// keyed), consumed (u64: every record up to this number was read), zero
+// (u64), CRC-32C of the 24 bytes before it, zero (u32); keyed, then a
+// 16-byte LinkMac tag (the reader to the writer) over those 24 bytes and
+// the stream (writer id and session, reader id and session), so a folder
+// writer without the key cannot claim records were read. The writer reuses
+// a slot only when the ack says its previous record was read.
 //
 // RingFile is one such file opened the way the folder's filesystem needs
 // (RingIo, chosen from the FolderProfile by measurement: a held handle on
@@ -43,7 +46,9 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "core/link_auth.h"
 #include "sys/unique_fd.h"
 #include "transports/fs/folder_profile.h"
 #include "transports/fs/fs_io.h"
@@ -55,6 +60,7 @@ inline constexpr char kAckSuffix[] = ".ack";
 inline constexpr size_t kRingHeaderBytes = 4096;
 inline constexpr size_t kRingAlign = 4096;
 inline constexpr size_t kRingAckBytes = 32;
+inline constexpr size_t kRingAckTaggedBytes = 48;
 inline constexpr uint32_t kRingMagic = 0x47525346;  // "FSRG"
 inline constexpr uint32_t kAckMagic = 0x41525346;   // "FSRA"
 // A reader refuses rings larger than this.
@@ -111,8 +117,23 @@ struct RingHeader {
 void EncodeRingHeader(const RingHeader& h, uint8_t out[kRingHeaderBytes]);
 // nullopt: not a ring header (yet), or a geometry no reader accepts.
 std::optional<RingHeader> ParseRingHeader(absl::Span<const uint8_t> bytes);
-void EncodeAck(uint64_t consumed, uint8_t out[kRingAckBytes]);
-std::optional<uint64_t> ParseAck(absl::Span<const uint8_t> bytes);
+// What a keyed ack's tag binds: the MAC of the writer/reader pair and the
+// stream it acknowledges.
+struct AckAuth {
+  const LinkMac* mac = nullptr;
+  absl::string_view writer_id;
+  uint64_t writer_session = 0;
+  absl::string_view reader_id;
+  uint64_t reader_session = 0;
+};
+// Writes an ack into `out` (kRingAckTaggedBytes); returns its size: tagged
+// (kRingAckTaggedBytes, by the reader) with `auth`, else kRingAckBytes.
+size_t EncodeAck(uint64_t consumed, uint8_t* out, const AckAuth* auth = nullptr);
+enum class AckError { kOk, kNotAck, kBadAuth };
+// Parses an ack; with `auth` (the writer's check) only a tagged ack whose
+// tag verifies is kOk (anything else well-formed is kBadAuth).
+AckError ParseAck(absl::Span<const uint8_t> bytes, uint64_t* consumed,
+                  const AckAuth* auth = nullptr);
 
 // Memory aligned for O_DIRECT.
 class AlignedBuffer {
@@ -158,6 +179,10 @@ class RingFile {
   absl::Status WriteAt(absl::Span<const iovec> iov, size_t total, uint64_t offset);
   // The file's size, or -errno.
   int64_t Size();
+  // The held file's link count (0: removed or replaced under its name), or
+  // -errno (ESTALE: a network share's server removed it); -EBADF when no
+  // handle is held (kReopen readers open the name every time).
+  int64_t Links();
   // Grows the file to `bytes` if it is smaller (a sparse file where the
   // filesystem allows).
   absl::Status GrowTo(uint64_t bytes);

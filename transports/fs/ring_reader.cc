@@ -2,12 +2,15 @@
 #include "transports/fs/ring_reader.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "transports/fs/fs_io.h"
 #include "transports/fs/le_bytes.h"
 #include "transports/fs/record.h"
 
@@ -23,6 +26,13 @@ size_t RoundUp(size_t n, size_t unit) { return (n + unit - 1) / unit * unit; }
 std::string FileName(const std::string& prefix, const char* suffix) {
   return absl::StrCat(prefix.substr(0, prefix.size() - 1), suffix);  // prefix ends in "."
 }
+
+bool IsDirectory(int dirfd, const std::string& name) {
+  struct stat st;
+  return fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool Unlinked(int64_t links) { return links == 0 || links == -ESTALE || links == -ENOENT; }
 
 }  // namespace
 
@@ -44,6 +54,7 @@ std::optional<RingHeader> RingReader::ReadHeader() {
 bool RingReader::OpenRing() {
   absl::Status s = ring_.Open(inbox_fd_, ring_name_, io_, /*create=*/false, /*writable=*/false);
   if (!s.ok()) {
+    // A symlink or FIFO the writer's next ring replaces; a directory not.
     if (!absl::IsNotFound(s)) {
       LOG_EVERY_T(WARNING, 10) << "fs: " << s;
     }
@@ -73,7 +84,9 @@ std::optional<RingHeader> RingReader::Resync() {
 
 RingReader::Slot RingReader::ReadNext(absl::Span<const uint8_t>* image,
                                       std::optional<uint64_t> at) {
-  if (!ring_.is_open() && !OpenRing()) return Slot::kNoRing;
+  if (!ring_.is_open() && !OpenRing()) {
+    return IsDirectory(inbox_fd_, ring_name_) ? Slot::kBlocked : Slot::kNoRing;
+  }
   const uint64_t offset = at.value_or(at_);
   const size_t first = std::min<size_t>(first_read_, geometry_.max_record);
   uint8_t* b = buffer_.Reserve(geometry_.max_record);
@@ -106,23 +119,43 @@ RingReader::Slot RingReader::ReadNext(absl::Span<const uint8_t>* image,
   return Slot::kBytes;
 }
 
+void RingReader::CheckFiles() {
+  // A removed file stays readable through a held handle: only its link
+  // count (or ESTALE on a network share) tells.
+  if (ring_.is_open() && Unlinked(ring_.Links())) ring_.Close();  // the writer's new one next
+  if (ack_.is_open() && Unlinked(ack_.Links())) {
+    ack_.Close();
+    published_ = 0;  // write a new one when idle
+  }
+}
+
 void RingReader::MaybePublish(absl::Time now, bool idle) {
-  if (consumed_ <= published_) return;
+  if (consumed_ <= published_ || ack_blocked_) return;
   const bool many = consumed_ - published_ >= kAckRecords;
   if (!many && !idle) return;
+  uint8_t* b = small_.Reserve(kRingAlign);
+  if (b == nullptr) return;
+  const size_t bytes = EncodeAck(consumed_, b, auth_ ? &*auth_ : nullptr);
+  iovec iov{b, bytes};
   if (!ack_.is_open()) {
-    absl::Status s =
-        ack_.Open(inbox_fd_, ack_name_, io_, /*create=*/true, /*writable=*/true, access_);
+    // Made whole and renamed over whatever is at the name: a file someone
+    // planted there is never written into (nor read by the writer).
+    bool blocked = false;
+    absl::Status s = WriteRecordFile(inbox_fd_, ack_name_.c_str(), {&iov, 1}, access_, &blocked);
+    if (blocked) {
+      ack_blocked_ = true;
+      LOG(WARNING) << "fs: " << ack_name_
+                   << " is blocked by something that cannot be replaced (a directory?)";
+      return;
+    }
+    if (s.ok()) {
+      s = ack_.Open(inbox_fd_, ack_name_, io_, /*create=*/false, /*writable=*/true, access_);
+    }
     if (!s.ok()) {
       LOG_EVERY_T(WARNING, 10) << "fs: " << s;
       return;
     }
-  }
-  uint8_t* b = small_.Reserve(kRingAlign);
-  if (b == nullptr) return;
-  EncodeAck(consumed_, b);
-  iovec iov{b, kRingAckBytes};
-  if (absl::Status s = ack_.WriteAt({&iov, 1}, kRingAckBytes, 0); !s.ok()) {
+  } else if (absl::Status s = ack_.WriteAt({&iov, 1}, bytes, 0); !s.ok()) {
     LOG_EVERY_T(WARNING, 10) << "fs: " << s;
     ack_.Close();
     return;

@@ -40,9 +40,10 @@ class RingReader {
   RingReader(int inbox_fd, const std::string& prefix, RingIo io, FolderAccess access);
 
   enum class Slot {
-    kNoRing,  // no ring file (yet), or its header is not valid (yet)
-    kEmpty,   // nothing that could be a record there
-    kBytes,   // a record-shaped image (not yet validated)
+    kNoRing,   // no ring file (yet), or its header is not valid (yet)
+    kBlocked,  // a directory at the ring's name: no ring can be made
+    kEmpty,    // nothing that could be a record there
+    kBytes,    // a record-shaped image (not yet validated)
   };
   // Reads where the next record goes (`at`: somewhere else, e.g. a resync
   // point); on kBytes `image` holds its bytes (as long as the record
@@ -59,6 +60,12 @@ class RingReader {
   // Writes the ack if due (`idle`: nothing more to read now).
   void MaybePublish(absl::Time now, bool idle);
   RingIo io() const { return ring_.io(); }
+  // Keyed: acks carry a tag for `auth` (its views must outlive this).
+  void SetAuth(const AckAuth& auth) { auth_ = auth; }
+  // See above.
+  void CheckFiles();
+  // A directory at the ack's name: no ack can be written.
+  bool ack_blocked() const { return ack_blocked_; }
 
  private:
   bool OpenRing();
@@ -79,6 +86,8 @@ class RingReader {
   size_t first_read_ = kRingAlign;
   uint64_t consumed_ = 0;
   uint64_t published_ = 0;
+  std::optional<AckAuth> auth_;
+  bool ack_blocked_ = false;
 };
 
 }  // namespace fstun::fs

@@ -14,11 +14,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -117,15 +119,19 @@ bool StrictlyIncreasing(const std::vector<int64_t>& v) {
 class FsAttackTest : public ::testing::Test {
  protected:
   // A live pair, client a and server b, one frame each way; keyed if `auth`.
+  // `before_traffic`: runs once both exist, before the first frame.
   void Start(absl::Duration peer_timeout = absl::Seconds(5),
-             std::shared_ptr<const LinkAuthenticator> auth = nullptr) {
+             std::shared_ptr<const LinkAuthenticator> auth = nullptr,
+             const std::function<void()>& before_traffic = {}) {
     FsTransportOptions ao = TestOptions(folder_.path(), "192.0.2.2/24", "client");
     FsTransportOptions bo = TestOptions(folder_.path(), "192.0.2.1/24", "server");
     ao.peer_timeout = bo.peer_timeout = peer_timeout;
     ao.link_auth = bo.link_auth = std::move(auth);
+    ao.ring_store = bo.ring_store = ring_;
     a_ = MakePeer(ao);
     b_ = MakePeer(bo);
     ASSERT_TRUE(a_ && b_);
+    if (before_traffic) before_traffic();
     SendAll(*a_, {Frame("192.0.2.2", "192.0.2.1", 1)});
     ASSERT_EQ(ReceiveN(*b_, 1, kTimeout, {a_.get()}).size(), 1u);
     SendAll(*b_, {Frame("192.0.2.1", "192.0.2.2", 2)});
@@ -171,6 +177,7 @@ class FsAttackTest : public ::testing::Test {
   TempFolder folder_;
   std::unique_ptr<FsTransport> a_;
   std::unique_ptr<FsTransport> b_;
+  bool ring_ = false;  // both ends use the ring store
 };
 
 // (a) A non-empty directory (nobody can rmdir it) at the next record name,
@@ -467,7 +474,7 @@ TEST_F(FsKeyedAttackTest, ReplayedRecordsOfAnOldSessionAreRefused) {
   WriteFile(InboxB() + "/" + waiting[0], captured);
   WriteFile(NameAB(1), captured);
   WriteFile(NameAB(2), captured);
-  RunFor({a_.get(), b_.get()}, absl::Milliseconds(400));
+  RunFor({a_.get(), b_.get()}, absl::Milliseconds(300));
   Recovery r = MeasureRecovery(*a_, "192.0.2.2", *b_, "192.0.2.1", 100, kTimeout);
   Report("keyed: a record of the sender's old session replayed", r);
   EXPECT_LE(r.took, kStatedDisruption);
@@ -593,6 +600,195 @@ TEST(FsKeyedPeerTest, UnlistedIdentityIsIgnored) {
   std::vector<std::vector<uint8_t>> got = ReceiveN(*b, 1, kTimeout, {a.get(), c.get()});
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(Tags(got).front(), 7);
+}
+
+// ---------------------------------------------------------------- ring store
+// The ring store's own names (--fs_store=ring, docs/fs-transport.md section
+// 14): one ring file per stream, written by the sender, and one ack file,
+// written by the reader, at names anyone who reads the announcements can
+// compute. Each attack runs against a live pair in ring mode, unkeyed and
+// keyed (the parameter); the attacks on the ring's contents (forged acks,
+// resync points, records spoiled in place) are in ring_store_test.
+
+class FsRingAttackTest : public FsAttackTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  void StartRing(const std::function<void()>& before_traffic = {}) {
+    ring_ = true;
+    key_ = std::make_unique<Key>(Key::Generate());
+    Start(absl::Seconds(5), GetParam() ? MakeSharedKeyLinkAuth(*key_) : nullptr, before_traffic);
+  }
+  // DIR/inbox/<to>/<from>.<its session>.<to's session><suffix>
+  std::string StreamFile(const FsTransport& from, const FsTransport& to, const char* suffix) {
+    std::string prefix = StreamPrefix(from.peer_id(), from.session(), to.session());
+    return folder_.inbox(to.peer_id()) + "/" + prefix.substr(0, prefix.size() - 1) + suffix;
+  }
+  // Frames sent from -> to from `first_tag` arrive in order, starting with
+  // the first, within the stated bound; returns what took.
+  void ExpectFlows(FsTransport& from, const std::string& src, FsTransport& to,
+                   const std::string& dst, uint32_t first_tag, const std::string& what) {
+    Recovery r = MeasureRecovery(from, src, to, dst, first_tag, kTimeout);
+    Report(what.c_str(), r);
+    EXPECT_LE(r.took, kStatedDisruption) << what;
+    ASSERT_FALSE(r.tags.empty()) << what;
+    EXPECT_EQ(r.tags.front(), first_tag) << what << ": the first frame sent is not lost";
+    EXPECT_TRUE(StrictlyIncreasing(r.tags)) << what;
+    EXPECT_LT(r.tags.back(), first_tag + r.sent) << what << ": nothing that was not sent";
+  }
+  std::unique_ptr<Key> key_;
+};
+
+INSTANTIATE_TEST_SUITE_P(KeyedOrNot, FsRingAttackTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? "keyed" : "unkeyed";
+                         });
+
+// The ring is removed while both ends hold it, and something else is put
+// at its name: a FIFO, a symlink, a one-byte file, a 2 GiB sparse file, a
+// stale copy of the ring; or it is cut short in place. Held handles keep
+// working, so nothing stops at once; the writer notices (link count, size:
+// within 250 ms idle), makes a new ring over the name (`ring_replaced`),
+// and the reader, finding nothing more in the old one, opens the new one.
+TEST_P(FsRingAttackTest, EntriesReplacingTheRingCostAtMostTheStatedDisruption) {
+  StartRing();
+  const std::string ring = StreamFile(*a_, *b_, kRingSuffix);
+  const std::string copy = folder_.path() + "/copy";
+  const char* kinds[] = {"a FIFO",
+                         "a symlink",
+                         "a one-byte file",
+                         "a 2 GiB sparse file",
+                         "a stale copy of the ring",
+                         "the ring cut short in place"};
+  uint32_t tag = 1000;
+  for (const char* kind : kinds) {
+    const std::string what = kind;
+    const std::string temp = ring + ".attacker";
+    if (what == "a FIFO") {
+      ASSERT_EQ(mkfifo(temp.c_str(), 0600), 0);
+    } else if (what == "a symlink") {
+      ASSERT_EQ(symlink("/dev/zero", temp.c_str()), 0);
+    } else if (what == "a one-byte file") {
+      WriteFile(temp, "x");
+    } else if (what == "a 2 GiB sparse file") {
+      WriteFile(temp, "");
+      ASSERT_EQ(truncate(temp.c_str(), off_t{2} << 30), 0);
+    } else if (what == "a stale copy of the ring") {
+      WriteFile(temp, ReadFile(ring).substr(0, 64 << 10));  // its first records
+    }
+    if (what == "the ring cut short in place") {
+      ASSERT_EQ(truncate(ring.c_str(), 100), 0);
+    } else {
+      ASSERT_EQ(rename(temp.c_str(), ring.c_str()), 0) << what;
+    }
+    const uint64_t replaced = a_->counters().drops_for("ring_replaced");
+    RunFor({a_.get(), b_.get()}, absl::Milliseconds(300));
+    ExpectFlows(*a_, "192.0.2.2", *b_, "192.0.2.1", tag, "ring store: " + what + " at the ring");
+    EXPECT_EQ(a_->counters().drops_for("ring_replaced"), replaced + 1) << what << ": counted once";
+    tag += 1000;
+  }
+  for (const char* c : {"far_jump", "bad_record_auth", "backlog_full"}) {
+    EXPECT_EQ(b_->counters().drops_for(c), 0u) << c;
+  }
+}
+
+// A non-empty directory at a ring's name (for a -> b) and at an ack's name
+// (for b -> a): nothing can replace it, so neither stream can use a ring;
+// both go on with record files (`blocked_name`, once per end and stream),
+// and the reader looks for both.
+TEST_P(FsRingAttackTest, DirectoriesAtTheRingAndAckNamesMakeTheStreamsUseFiles) {
+  StartRing();
+  const std::string ring = StreamFile(*a_, *b_, kRingSuffix);
+  const std::string ack = StreamFile(*b_, *a_, kAckSuffix);
+  ASSERT_EQ(unlink(ring.c_str()), 0);
+  MakeNonEmptyDirectory(ring);
+  ASSERT_EQ(unlink(ack.c_str()), 0);
+  MakeNonEmptyDirectory(ack);
+  RunFor({a_.get(), b_.get()}, absl::Milliseconds(300));
+  ExpectFlows(*a_, "192.0.2.2", *b_, "192.0.2.1", 100, "ring store: a directory at the ring");
+  ExpectFlows(*b_, "192.0.2.1", *a_, "192.0.2.2", 200, "ring store: a directory at the ack");
+  EXPECT_EQ(a_->counters().drops_for("blocked_name"), 2u) << "writer a -> b, reader b -> a";
+  EXPECT_EQ(b_->counters().drops_for("blocked_name"), 2u) << "reader a -> b, writer b -> a";
+  // And it stays that way, counted once.
+  ExpectFlows(*a_, "192.0.2.2", *b_, "192.0.2.1", 300, "ring store: a directory at the ring");
+  ExpectFlows(*b_, "192.0.2.1", *a_, "192.0.2.2", 400, "ring store: a directory at the ack");
+  EXPECT_EQ(a_->counters().drops_for("blocked_name"), 2u);
+  EXPECT_EQ(b_->counters().drops_for("blocked_name"), 2u);
+}
+
+// The same directories planted before the streams' first records (the
+// names follow from the announcements): before, the writer could not make
+// its ring and dropped every frame (`write_error`) for as long as the
+// directory stayed, and the reader could not make its ack, so the writer's
+// ring filled and it gave records up every 5 gap waits.
+TEST_P(FsRingAttackTest, DirectoriesPlantedBeforeTheFirstRecordsMakeTheStreamsUseFiles) {
+  StartRing([&] {
+    MakeNonEmptyDirectory(StreamFile(*a_, *b_, kRingSuffix));
+    MakeNonEmptyDirectory(StreamFile(*b_, *a_, kAckSuffix));
+  });
+  ExpectFlows(*a_, "192.0.2.2", *b_, "192.0.2.1", 100, "ring store: a directory at a new ring");
+  ExpectFlows(*b_, "192.0.2.1", *a_, "192.0.2.2", 200, "ring store: a directory at a new ack");
+  EXPECT_EQ(a_->counters().drops_for("write_error"), 0u);
+  EXPECT_EQ(b_->counters().drops_for("backlog_full"), 0u);
+  EXPECT_GE(a_->counters().drops_for("blocked_name"), 1u);
+  EXPECT_GE(b_->counters().drops_for("blocked_name"), 1u);
+}
+
+// The reader's ack is replaced (a FIFO, then a symlink): both ends hold the
+// old one, so acks keep flowing; the reader notices at its next look and
+// writes a new one over the name, and the writer reads that.
+TEST_P(FsRingAttackTest, EntriesReplacingTheAckCostNothing) {
+  StartRing();
+  const std::string ack = StreamFile(*a_, *b_, kAckSuffix);
+  uint32_t tag = 100;
+  for (const char* kind : {"a FIFO", "a symlink"}) {
+    const std::string temp = ack + ".attacker";
+    if (std::string(kind) == "a FIFO") {
+      ASSERT_EQ(mkfifo(temp.c_str(), 0600), 0);
+    } else {
+      ASSERT_EQ(symlink("/dev/zero", temp.c_str()), 0);
+    }
+    ASSERT_EQ(rename(temp.c_str(), ack.c_str()), 0);
+    RunFor({a_.get(), b_.get()}, absl::Milliseconds(300));
+    ExpectFlows(*a_, "192.0.2.2", *b_, "192.0.2.1", tag,
+                absl::StrCat("ring store: ", kind, " at the ack"));
+    tag += 100;
+  }
+  struct stat st;
+  ASSERT_EQ(lstat(ack.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << "the reader wrote a new ack over it";
+  // The writer reads acks again: its backlog empties.
+  RunFor({a_.get(), b_.get()}, absl::Milliseconds(300));
+  ASSERT_EQ(a_->peers().size(), 1u);
+  EXPECT_EQ(a_->peers()[0].backlog_bytes, 0u);
+}
+
+// A flood of ring and ack names that look like streams: the sender's id
+// with made-up sessions, and made-up senders. Garbage collection removes
+// them: the rings counted once each (`stale_file`, `unknown_sender`), the
+// acks without a count (an ack in our inbox is ours to tidy: it holds no
+// frames); traffic is not affected.
+TEST_P(FsRingAttackTest, FloodOfBogusRingAndAckNamesIsCollected) {
+  StartRing();
+  const std::string inbox = InboxB();
+  int rings = 0;
+  for (uint64_t i = 0; i < 100; ++i) {
+    const bool known = i % 2 == 0;
+    std::string prefix = StreamPrefix(known ? a_->peer_id() : absl::StrCat("192-0-2-", 100 + i),
+                                      known ? a_->session() ^ (i + 1) : 0x1000 + i, b_->session());
+    prefix.pop_back();
+    const bool ring = i % 4 < 2;
+    WriteFile(inbox + "/" + prefix + (ring ? kRingSuffix : kAckSuffix), std::string(64, 'x'));
+    rings += ring;
+  }
+  ExpectFlows(*a_, "192.0.2.2", *b_, "192.0.2.1", 100, "ring store: 100 bogus ring/ack names");
+  RunFor({a_.get(), b_.get()}, absl::Milliseconds(300));  // a few GC passes
+  const CounterSnapshot c = b_->counters();
+  EXPECT_EQ(c.drops_for("stale_file") + c.drops_for("unknown_sender"),
+            static_cast<uint64_t>(rings));
+  size_t left = 0;
+  for (const std::string& f : FilesIn(inbox)) {
+    if (absl::EndsWith(f, kRingSuffix) || absl::EndsWith(f, kAckSuffix)) ++left;
+  }
+  EXPECT_EQ(left, 2u) << "only the stream's own ring and ack";
 }
 
 }  // namespace

@@ -88,6 +88,7 @@ void OutboundStream::BlockRing() {
 void OutboundStream::CountPending(Counters& counters) {
   if (bad_acks_ > 0) counters.AddDrop("bad_ack_auth", std::exchange(bad_acks_, 0));
   if (impossible_acks_ > 0) counters.AddDrop("bad_ack", std::exchange(impossible_acks_, 0));
+  if (replaced_rings_ > 0) counters.AddDrop("ring_replaced", std::exchange(replaced_rings_, 0));
   if (blocked_rings_ > 0) counters.AddDrop("blocked_name", std::exchange(blocked_rings_, 0));
 }
 
@@ -298,9 +299,10 @@ size_t OutboundStream::Reclaim() {
   if (ring_ != nullptr) {
     // The reader's ack says how far it read (one pread, only while records
     // are outstanding).
-    if (outstanding_.empty()) return 0;
     const absl::Time now = absl::Now();
-    if (ring_->CheckFiles(now) == RingWriter::Files::kGone) {
+    const RingWriter::Files files = ring_->CheckFiles(now);
+    if (files == RingWriter::Files::kRepaired) ++replaced_rings_;
+    if (files == RingWriter::Files::kGone) {
       absl::Status s = ring_->Open();
       if (!s.ok()) {
         // The inbox is gone (the peer stopped): what follows counts
@@ -312,9 +314,11 @@ size_t OutboundStream::Reclaim() {
         LOG_EVERY_T(INFO, 1) << "fs: the ring file to peer " << peer_id_ << " is gone: " << s;
         return 0;
       }
+      ++replaced_rings_;
       LOG_EVERY_T(WARNING, 10) << "fs: the ring file to peer " << peer_id_
                                << " was removed or replaced; writing into a new one";
     }
+    if (outstanding_.empty()) return 0;
     const uint64_t acked = ring_->RefreshAck();
     bad_acks_ += ring_->TakeBadAcks();
     impossible_acks_ += ring_->TakeImpossibleAcks();

@@ -40,8 +40,9 @@
 // ring_stall (`ring_stalled`). A record spoiled in place costs about a gap
 // wait instead: the writer moves the header's resync point past it
 // (ring_writer.h). Keyed, the reader's ack must verify (`bad_ack_auth`).
-// A ring removed or replaced under its name is noticed within 100 ms while
-// records are unread (RingWriter::CheckFiles) and created anew; if the
+// A ring removed, replaced or cut short under its name is noticed within
+// 100 ms while records are unread, 250 ms while none are
+// (RingWriter::CheckFiles), and created anew (`ring_replaced`); if the
 // inbox itself is gone, the peer stopped: what follows counts `peer_gone`
 // at once. A name nobody can replace (a directory at the ring's or the
 // ack's name) makes the stream use record files instead (`blocked_name`,
@@ -194,6 +195,7 @@ class OutboundStream {
   uint64_t bad_acks_ = 0;         // forged acks seen, not yet counted
   uint64_t impossible_acks_ = 0;  // acks past what was written, not yet counted
   uint64_t blocked_rings_ = 0;    // the same for a blocked ring
+  uint64_t replaced_rings_ = 0;   // and a ring removed, replaced or cut short
   // Counts what Reclaim (which has no counters) saw.
   void CountPending(Counters& counters);
   // The ring cannot be used for this stream (see above).

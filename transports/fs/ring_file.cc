@@ -313,10 +313,11 @@ int64_t RingFile::Size() {
   return st.st_size;
 }
 
-int64_t RingFile::Links() {
+int64_t RingFile::Links(int64_t* size) {
   if (!fd_.valid()) return -EBADF;
   struct stat st;
   if (fstat(fd_.get(), &st) != 0) return -errno;
+  if (size != nullptr) *size = st.st_size;
   return static_cast<int64_t>(st.st_nlink);
 }
 

@@ -179,10 +179,11 @@ class RingFile {
   absl::Status WriteAt(absl::Span<const iovec> iov, size_t total, uint64_t offset);
   // The file's size, or -errno.
   int64_t Size();
-  // The held file's link count (0: removed or replaced under its name), or
+  // The held file's link count (0: removed or replaced under its name) and
+  // its size into `size`, or
   // -errno (ESTALE: a network share's server removed it); -EBADF when no
   // handle is held (kReopen readers open the name every time).
-  int64_t Links();
+  int64_t Links(int64_t* size = nullptr);
   // Grows the file to `bytes` if it is smaller (a sparse file where the
   // filesystem allows).
   absl::Status GrowTo(uint64_t bytes);

@@ -53,6 +53,7 @@ std::optional<RingHeader> RingReader::ReadHeader() {
 
 bool RingReader::OpenRing() {
   absl::Status s = ring_.Open(inbox_fd_, ring_name_, io_, /*create=*/false, /*writable=*/false);
+  missing_ = absl::IsNotFound(s);
   if (!s.ok()) {
     // A symlink or FIFO the writer's next ring replaces; a directory not.
     if (!absl::IsNotFound(s)) {
@@ -85,7 +86,7 @@ std::optional<RingHeader> RingReader::Resync() {
 RingReader::Slot RingReader::ReadNext(absl::Span<const uint8_t>* image,
                                       std::optional<uint64_t> at) {
   if (!ring_.is_open() && !OpenRing()) {
-    return IsDirectory(inbox_fd_, ring_name_) ? Slot::kBlocked : Slot::kNoRing;
+    return !missing_ && IsDirectory(inbox_fd_, ring_name_) ? Slot::kBlocked : Slot::kNoRing;
   }
   const uint64_t offset = at.value_or(at_);
   const size_t first = std::min<size_t>(first_read_, geometry_.max_record);

@@ -88,6 +88,7 @@ class RingReader {
   uint64_t published_ = 0;
   std::optional<AckAuth> auth_;
   bool ack_blocked_ = false;
+  bool missing_ = true;  // the last open found no entry at the ring's name
 };
 
 }  // namespace fstun::fs

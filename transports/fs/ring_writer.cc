@@ -134,16 +134,25 @@ uint64_t RingWriter::RefreshAck() {
 
 RingWriter::Files RingWriter::CheckFiles(absl::Time now) {
   if (now < next_check_) return Files::kOk;
-  next_check_ = now + absl::Milliseconds(100);
+  next_check_ = now + (unread_.empty() ? absl::Milliseconds(250) : absl::Milliseconds(100));
   // A removed file stays readable and writable through a held handle:
   // only its link count (or, on a network share, ESTALE) tells.
-  const int64_t links = ring_.Links();
+  int64_t size = 0;
+  const int64_t links = ring_.Links(&size);
   if (links == 0 || links == -ESTALE || links == -ENOENT) return Files::kGone;
+  Files result = Files::kOk;
+  if (links > 0 && static_cast<uint64_t>(size) < geometry_.end) {
+    // Cut short in place: records after the cut read as zeros (their
+    // reader gets back through the resync point: the next record).
+    if (ring_.GrowTo(geometry_.end).ok() && WriteHeader(written_ + 1, at_).ok()) {
+      result = Files::kRepaired;
+    }
+  }
   const int64_t ack_links = ack_.is_open() ? ack_.Links() : 1;
   if (ack_links == 0 || ack_links == -ESTALE || ack_links == -ENOENT) {
     ack_.Close();  // the reader made a new one: read that
   }
-  return Files::kOk;
+  return result;
 }
 
 bool RingWriter::MaybeMoveResync(absl::Time now, absl::Duration wait) {

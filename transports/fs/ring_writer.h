@@ -21,10 +21,9 @@
 // to the record after the oldest unread one (then, one more wait later, to
 // the newest); a reader that misses its next record jumps there only after
 // it has read and verified the record (InboundStream). CheckFiles() (every
-// 100 ms at most, while records are unread: one fstat each of the ring and
-// the ack) notices a ring removed or replaced under its name (the peer
-// stopped and removed its inbox, or a folder writer) and an ack the reader
-// created anew.
+// 100 ms at most while records are unread, every 250 ms while none are:
+// one fstat each of the ring and the ack) notices a ring removed or replaced under its name (the
+// peer stopped and removed its inbox, or a folder writer) and an ack the reader created anew.
 #ifndef FSTUN_TRANSPORTS_FS_RING_WRITER_H_
 #define FSTUN_TRANSPORTS_FS_RING_WRITER_H_
 
@@ -84,8 +83,11 @@ class RingWriter {
   // 100 ms: kGone if the ring was removed or replaced under its name (the
   // caller Open()s it again, or learns the inbox is gone); an ack that was
   // replaced is opened again at the next RefreshAck.
-  enum class Files { kOk, kGone };
+  // A ring cut short in place (truncated) is sized again and given its
+  // header (kRepaired).
+  enum class Files { kOk, kGone, kRepaired };
   Files CheckFiles(absl::Time now);
+  bool has_unread() const { return !unread_.empty(); }
   // See above; true if the header moved.
   bool MaybeMoveResync(absl::Time now, absl::Duration wait);
   // Writes record `seq` (`total` bytes in `iov`), the next in order.

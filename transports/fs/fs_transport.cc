@@ -132,7 +132,8 @@ absl::StatusOr<std::unique_ptr<FsTransport>> FsTransport::Create(FsTransportOpti
             << (t->watch_->has_inotify() ? "watching" : "unavailable");
   LOG(INFO) << "fs: " << t->options_.dirpath << " is " << t->profile_.Describe();
   if (t->options_.ring_store) {
-    LOG(INFO) << "fs: ring store offered (--fs_store=ring): towards peers that announce it too, "
+    LOG(INFO) << "fs: ring store offered (--fs_store=ring, the default): towards peers that "
+                 "announce it too, "
                  "one ring file per stream, opened with a "
               << RingIoName(ChooseRingIo(t->profile_)) << " here";
   }

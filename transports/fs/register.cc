@@ -30,11 +30,11 @@ DEFINE_string(fs_format, "v1",
 DEFINE_string(fs_group, "",
               "fs transport: share what fstun creates in the folder with this group (mode "
               "0770/0660) instead of the owner only (0700/0600)");
-DEFINE_string(fs_store, "names",
-              "fs transport: how records travel. names: a new file per record (works on every "
-              "share); ring: one preallocated ring file per stream, one pwrite and one pread per "
-              "record (no create/rename/unlink: fewer round trips on FUSE and network shares), "
-              "used towards peers that announce it too, names otherwise");
+DEFINE_string(fs_store, "ring",
+              "fs transport: how records travel. ring: one preallocated ring file per stream, "
+              "one pwrite and one pread per record (no create/rename/unlink: fewer round trips "
+              "on FUSE and network shares), used towards peers that announce it too, names "
+              "otherwise; names: a new file per record, towards every peer");
 DEFINE_uint64(fs_max_backlog_bytes, 32 << 20,
               "fs transport: unread bytes this end may leave for one peer; beyond it frames "
               "are dropped and counted (backlog_full), as a full NIC queue drops");

@@ -99,7 +99,7 @@ for s in "$@"; do
   store() { # LABEL
     local st io
     st="$(get "$s" "$1_store")" io="$(get "$s" "$1_ring_io")"
-    printf '%s%s' "${st:-?}" "${io:+ (${io//_/ })}"
+    io="${io//_/ }"; printf '%s%s' "${st:-?}" "${io:+ (${io//O DIRECT/O_DIRECT})}"
   }
   other=host
   [[ -n "$(get "$s" peer_store)" ]] && other=peer

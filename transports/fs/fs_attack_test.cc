@@ -705,9 +705,11 @@ TEST_P(FsRingAttackTest, DirectoriesAtTheRingAndAckNamesMakeTheStreamsUseFiles) 
   RunFor({a_.get(), b_.get()}, absl::Milliseconds(300));
   ExpectFlows(*a_, "192.0.2.2", *b_, "192.0.2.1", 100, "ring store: a directory at the ring");
   ExpectFlows(*b_, "192.0.2.1", *a_, "192.0.2.2", 200, "ring store: a directory at the ack");
-  EXPECT_EQ(a_->counters().drops_for("blocked_name"), 2u) << "writer a -> b, reader b -> a";
-  EXPECT_EQ(b_->counters().drops_for("blocked_name"), 2u) << "reader a -> b, writer b -> a";
-  // And it stays that way, counted once.
+  // A writer notices a blocked ack when it next writes (it reads its ack
+  // only while records wait): by now each end may have counted one or both.
+  EXPECT_LE(a_->counters().drops_for("blocked_name"), 2u) << "writer a -> b, reader b -> a";
+  EXPECT_LE(b_->counters().drops_for("blocked_name"), 2u) << "reader a -> b, writer b -> a";
+  // After more traffic both ways: each end counted both, once.
   ExpectFlows(*a_, "192.0.2.2", *b_, "192.0.2.1", 300, "ring store: a directory at the ring");
   ExpectFlows(*b_, "192.0.2.1", *a_, "192.0.2.2", 400, "ring store: a directory at the ack");
   EXPECT_EQ(a_->counters().drops_for("blocked_name"), 2u);

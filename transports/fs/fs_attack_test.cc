@@ -616,6 +616,8 @@ class FsRingAttackTest : public FsAttackTest, public ::testing::WithParamInterfa
     ring_ = true;
     key_ = std::make_unique<Key>(Key::Generate());
     Start(absl::Seconds(5), GetParam() ? MakeSharedKeyLinkAuth(*key_) : nullptr, before_traffic);
+    // Each reader writes its ack at its next look after the first frames.
+    RunFor({a_.get(), b_.get()}, absl::Milliseconds(20));
   }
   // DIR/inbox/<to>/<from>.<its session>.<to's session><suffix>
   std::string StreamFile(const FsTransport& from, const FsTransport& to, const char* suffix) {

@@ -230,6 +230,7 @@ class InboundStream {
   bool want_ring_ = false;
   std::string prefix_;  // "<peer>.<its session>.<my session>."
   std::unique_ptr<RingReader> ring_;
+  bool ack_due_ = false;              // caught up after delivering records: ack at the next Read
   std::optional<RingHeader> resync_;  // a resync point ahead of the reader
   bool ring_blocked_ = false;
 };

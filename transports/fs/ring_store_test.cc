@@ -58,6 +58,18 @@ FsTransportOptions RingOptions(const std::string& dir, const std::string& addres
   return o;
 }
 
+// a (192.0.2.2) and b (192.0.2.1) in `folder`, both offering the ring
+// store; their records and acks tagged under `key` if `keyed`.
+struct RingPeers {
+  std::unique_ptr<FsTransport> a, b;
+};
+RingPeers MakeRingPeers(const TempFolder& folder, bool keyed, const Key& key) {
+  FsTransportOptions ao = RingOptions(folder.path(), "192.0.2.2/24");
+  FsTransportOptions bo = RingOptions(folder.path(), "192.0.2.1/24");
+  ao.link_auth = bo.link_auth = keyed ? MakeSharedKeyLinkAuth(key) : nullptr;
+  return {MakePeer(ao), MakePeer(bo)};
+}
+
 std::vector<std::string> WithSuffix(const std::string& dir, const char* suffix) {
   std::vector<std::string> out;
   for (const std::string& f : FilesIn(dir)) {
@@ -178,12 +190,7 @@ TEST(RingStoreTest, RecordSpoiledInPlaceCostsAboutAGapWait) {
     SCOPED_TRACE(keyed ? "keyed" : "unkeyed");
     TempFolder folder;
     Key key = Key::Generate();
-    auto auth = keyed ? MakeSharedKeyLinkAuth(key) : nullptr;
-    FsTransportOptions ao = RingOptions(folder.path(), "192.0.2.2/24");
-    FsTransportOptions bo = RingOptions(folder.path(), "192.0.2.1/24");
-    ao.link_auth = bo.link_auth = auth;
-    auto a = MakePeer(ao);  // gap wait 200 ms
-    auto b = MakePeer(bo);
+    auto [a, b] = MakeRingPeers(folder, keyed, key);  // gap wait 200 ms
     SendAll(*a, Frames(0, 1));
     ASSERT_EQ(Tags(ReceiveN(*b, 1, kTimeout, {a.get()})), Range(0, 1));
     SendAll(*a, Frames(1, 1));  // record 2, spoiled for good before b reads it
@@ -302,12 +309,7 @@ TEST(RingStoreTest, ForgedResyncPointNeverMovesTheReader) {
     SCOPED_TRACE(keyed ? "keyed" : "unkeyed");
     TempFolder folder;
     Key key = Key::Generate();
-    auto auth = keyed ? MakeSharedKeyLinkAuth(key) : nullptr;
-    FsTransportOptions ao = RingOptions(folder.path(), "192.0.2.2/24");
-    FsTransportOptions bo = RingOptions(folder.path(), "192.0.2.1/24");
-    ao.link_auth = bo.link_auth = auth;
-    auto a = MakePeer(ao);
-    auto b = MakePeer(bo);
+    auto [a, b] = MakeRingPeers(folder, keyed, key);
     SendAll(*a, Frames(0, 3), /*batch=*/false);
     ASSERT_EQ(Tags(ReceiveN(*b, 3, kTimeout, {a.get()})), Range(0, 3));
     const std::string ring = RingPath(folder, *a, *b);

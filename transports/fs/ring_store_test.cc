@@ -59,14 +59,14 @@ FsTransportOptions RingOptions(const std::string& dir, const std::string& addres
 }
 
 // a (192.0.2.2) and b (192.0.2.1) in `folder`, both offering the ring
-// store; their records and acks tagged under `key` if `keyed`.
+// store; their records and acks tagged under `key` if given.
 struct RingPeers {
   std::unique_ptr<FsTransport> a, b;
 };
-RingPeers MakeRingPeers(const TempFolder& folder, bool keyed, const Key& key) {
+RingPeers MakeRingPeers(const TempFolder& folder, const Key* key = nullptr) {
   FsTransportOptions ao = RingOptions(folder.path(), "192.0.2.2/24");
   FsTransportOptions bo = RingOptions(folder.path(), "192.0.2.1/24");
-  ao.link_auth = bo.link_auth = keyed ? MakeSharedKeyLinkAuth(key) : nullptr;
+  ao.link_auth = bo.link_auth = key != nullptr ? MakeSharedKeyLinkAuth(*key) : nullptr;
   return {MakePeer(ao), MakePeer(bo)};
 }
 
@@ -128,8 +128,7 @@ uint8_t Peek(const std::string& path, uint64_t offset) {
 
 TEST(RingStoreTest, BothEndsOfferingItUseOneRingFileAndNoRecordFiles) {
   TempFolder folder;
-  auto a = MakePeer(RingOptions(folder.path(), "192.0.2.2/24"));
-  auto b = MakePeer(RingOptions(folder.path(), "192.0.2.1/24"));
+  auto [a, b] = MakeRingPeers(folder);
   SendAll(*a, Frames(0, 50), /*batch=*/false);
   EXPECT_EQ(Tags(ReceiveN(*b, 50, kTimeout, {a.get()})), Range(0, 50));
   // The ack tells the writer (the reader writes it at its next look, after
@@ -157,8 +156,7 @@ TEST(RingStoreTest, APeerWithoutItGetsRecordFiles) {
 
 TEST(RingStoreTest, TornRecordIsNotDeliveredUntilItIsWhole) {
   TempFolder folder;
-  auto a = MakePeer(RingOptions(folder.path(), "192.0.2.2/24"));
-  auto b = MakePeer(RingOptions(folder.path(), "192.0.2.1/24"));
+  auto [a, b] = MakeRingPeers(folder);
   SendAll(*a, Frames(0, 1));
   ASSERT_EQ(Tags(ReceiveN(*b, 1, kTimeout, {a.get()})), Range(0, 1));
   SendAll(*a, Frames(1, 1));  // record 2, not read yet
@@ -190,7 +188,7 @@ TEST(RingStoreTest, RecordSpoiledInPlaceCostsAboutAGapWait) {
     SCOPED_TRACE(keyed ? "keyed" : "unkeyed");
     TempFolder folder;
     Key key = Key::Generate();
-    auto [a, b] = MakeRingPeers(folder, keyed, key);  // gap wait 200 ms
+    auto [a, b] = MakeRingPeers(folder, keyed ? &key : nullptr);  // gap wait 200 ms
     SendAll(*a, Frames(0, 1));
     ASSERT_EQ(Tags(ReceiveN(*b, 1, kTimeout, {a.get()})), Range(0, 1));
     SendAll(*a, Frames(1, 1));  // record 2, spoiled for good before b reads it
@@ -309,7 +307,7 @@ TEST(RingStoreTest, ForgedResyncPointNeverMovesTheReader) {
     SCOPED_TRACE(keyed ? "keyed" : "unkeyed");
     TempFolder folder;
     Key key = Key::Generate();
-    auto [a, b] = MakeRingPeers(folder, keyed, key);
+    auto [a, b] = MakeRingPeers(folder, keyed ? &key : nullptr);
     SendAll(*a, Frames(0, 3), /*batch=*/false);
     ASSERT_EQ(Tags(ReceiveN(*b, 3, kTimeout, {a.get()})), Range(0, 3));
     const std::string ring = RingPath(folder, *a, *b);
@@ -418,8 +416,7 @@ TEST(RingStoreTest, SlowReaderMakesTheWriterWrapWithoutLossAndAFullRingDrops) {
 
 TEST(RingStoreTest, RestartOfEitherEndStartsANewRingAndTrafficFlows) {
   TempFolder folder;
-  auto a = MakePeer(RingOptions(folder.path(), "192.0.2.2/24"));
-  auto b = MakePeer(RingOptions(folder.path(), "192.0.2.1/24"));
+  auto [a, b] = MakeRingPeers(folder);
   SendAll(*a, Frames(0, 3));
   ASSERT_EQ(Tags(ReceiveN(*b, 3, kTimeout, {a.get()})), Range(0, 3));
   // The receiver restarts (new session, empty inbox).
@@ -474,8 +471,7 @@ TEST(RingStoreTest, ReaderGivenUpOnReadsOnWhenItIsBack) {
 // reader writes it at its next look.
 TEST(RingStoreTest, TheAckIsWrittenAfterTheFramesAreHandedOver) {
   TempFolder folder;
-  auto a = MakePeer(RingOptions(folder.path(), "192.0.2.2/24"));
-  auto b = MakePeer(RingOptions(folder.path(), "192.0.2.1/24"));
+  auto [a, b] = MakeRingPeers(folder);
   SendAll(*a, Frames(0, 1));
   ASSERT_EQ(Tags(ReceiveN(*b, 1, kTimeout, {a.get()})), Range(0, 1));
   const std::string inbox = folder.inbox(b->peer_id());
@@ -486,8 +482,7 @@ TEST(RingStoreTest, TheAckIsWrittenAfterTheFramesAreHandedOver) {
 
 TEST(RingStoreTest, APeerThatStopsCleanlyLeavesNoFileAndCostsNoDrop) {
   TempFolder folder;
-  auto a = MakePeer(RingOptions(folder.path(), "192.0.2.2/24"));
-  auto b = MakePeer(RingOptions(folder.path(), "192.0.2.1/24"));
+  auto [a, b] = MakeRingPeers(folder);
   SendAll(*a, Frames(0, 5));
   ASSERT_EQ(Tags(ReceiveN(*b, 5, kTimeout, {a.get()})), Range(0, 5));
   RunFor({a.get(), b.get()}, absl::Milliseconds(100));  // every record read

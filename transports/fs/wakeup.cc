@@ -172,12 +172,14 @@ void WakeupPacer::Update(absl::Time now) {
     // In use: poll_max, whatever a look costs (a person waits for the
     // reply). Long idle: deep_idle_factor times poll_max or a look's cost,
     // whichever is more, so that where a look is slow an idle tunnel does
-    // not keep this end, and the server, busy. Asleep: at least
+    // not keep this end, and the server, busy; and at least deep_idle_min,
+    // so that where a look is fast a pause costs few looks. Asleep: at least
     // asleep_interval, so that where a look is fast an idle tunnel still
     // costs next to nothing.
     absl::Duration cap = options_.poll_max;
     if (quiet >= options_.deep_idle_after) {
-      cap = std::max(options_.poll_max, look_cost_) * options_.deep_idle_factor;
+      cap = std::max(std::max(options_.poll_max, look_cost_) * options_.deep_idle_factor,
+                     options_.deep_idle_min);
       if (quiet >= options_.asleep_after) cap = std::max(cap, options_.asleep_interval);
     }
     interval_ = std::min(cap, interval_ * 2);

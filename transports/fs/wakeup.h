@@ -18,8 +18,9 @@
 //                  inotify. Poll every poll_min while traffic flows
 //                  (hot_window after the last frame), then back off
 //                  geometrically to poll_max, and after deep_idle_after
-//                  without traffic to deep_idle_factor * poll_max, after
-//                  asleep_after to asleep_interval (if longer).
+//                  without traffic to deep_idle_factor * poll_max (at
+//                  least deep_idle_min), after asleep_after to
+//                  asleep_interval (if longer).
 //                  poll_max depends on the filesystem unless given
 //                  (ForFilesystem): 1 ms where a look is a round trip to a
 //                  daemon on the same host (FUSE, 9p, virtiofs, vboxsf),
@@ -84,15 +85,18 @@ struct PacerOptions {
   // the measurements.
   absl::Duration poll_max = absl::ZeroDuration();
   // After this long without traffic the tunnel is "long idle" and looks
-  // only every deep_idle_factor * max(poll_max, what a look costs):
-  // interactive use (a packet every second or so) keeps poll_max; a tunnel
-  // nobody uses costs a quarter.
-  absl::Duration deep_idle_after = absl::Seconds(3);
+  // only every deep_idle_factor * max(poll_max, what a look costs), and at
+  // least every deep_idle_min: interactive use (a packet every second or
+  // so) keeps poll_max; a pause longer than that costs its first packet
+  // deep_idle_min/2 more on average (4 ms on a 1 ms share), and a tunnel
+  // nobody uses an eighth of the looks.
+  absl::Duration deep_idle_after = absl::Milliseconds(1500);
   int deep_idle_factor = 4;
+  absl::Duration deep_idle_min = absl::Milliseconds(8);
   // After this long without traffic the tunnel is "asleep": nobody is
   // waiting on it, so it looks at most every asleep_interval (or the long
-  // idle interval, if that is longer). On a 1 ms share that is a quarter of
-  // the long idle cost again; the first packet after such a pause waits
+  // idle interval, if that is longer). On a 1 ms share that is half the
+  // long idle cost again; the first packet after such a pause waits
   // asleep_interval/2 more on average.
   absl::Duration asleep_after = absl::Seconds(30);
   absl::Duration asleep_interval = absl::Milliseconds(16);

@@ -84,26 +84,27 @@ TEST(WakeupPacer, PollsFastWhileHotThenBacksOffToTheMaximum) {
 }
 
 TEST(WakeupPacer, LongIdleBacksOffFurtherAndTrafficBringsItBack) {
-  const PacerOptions o = ForFilesystem(PacerOptions(), "fuse");  // 1 ms, x4 after 3 s
+  const PacerOptions o = ForFilesystem(PacerOptions(), "fuse");  // 1 ms; 8 ms after 1.5 s
   WakeupPacer p(o, "test", false);
   absl::Time t = absl::Now();
   p.OnActivity(t);
-  for (int i = 1; i <= 40; ++i) p.Update(t + absl::Milliseconds(50 * i));  // 2 s
+  for (int i = 1; i <= 28; ++i) p.Update(t + absl::Milliseconds(50 * i));  // 1.4 s
   EXPECT_EQ(p.interval(), o.poll_max) << "a packet a second or so keeps poll_max";
-  for (int i = 1; i <= 10; ++i) p.Update(t + absl::Seconds(3) + absl::Milliseconds(50 * i));
-  EXPECT_EQ(p.interval(), o.poll_max * o.deep_idle_factor);
+  for (int i = 1; i <= 10; ++i) p.Update(t + absl::Seconds(2) + absl::Milliseconds(50 * i));
+  EXPECT_EQ(p.interval(), absl::Milliseconds(8))
+      << "a pause: at least deep_idle_min, where 4 x poll_max is less";
   p.OnActivity(t + absl::Seconds(4));
   p.Update(t + absl::Seconds(4));
   EXPECT_EQ(p.interval(), o.poll_min);
 }
 
 TEST(WakeupPacer, AnAsleepTunnelLooksAtMostEveryAsleepInterval) {
-  const PacerOptions o = ForFilesystem(PacerOptions(), "fuse");  // 1 ms: 4 ms, then 16 ms
+  const PacerOptions o = ForFilesystem(PacerOptions(), "fuse");  // 1 ms: 8 ms, then 16 ms
   WakeupPacer p(o, "test", false);
   absl::Time t = absl::Now();
   p.OnActivity(t);
   for (int i = 1; i <= 20; ++i) p.Update(t + absl::Seconds(29) + absl::Milliseconds(10 * i));
-  EXPECT_EQ(p.interval(), o.poll_max * o.deep_idle_factor) << "29 s: long idle";
+  EXPECT_EQ(p.interval(), o.deep_idle_min) << "29 s: long idle";
   for (int i = 1; i <= 20; ++i) p.Update(t + absl::Seconds(30) + absl::Milliseconds(10 * i));
   EXPECT_EQ(p.interval(), o.asleep_interval) << "30 s: asleep";
   p.OnActivity(t + absl::Seconds(40));
@@ -144,7 +145,7 @@ absl::Duration IdleInterval(WakeupPacer& p, absl::Time t) {
 }
 
 TEST(WakeupPacer, SlowLooksAreSpacedByWhatTheyCostOnlyWhenLongIdle) {
-  const PacerOptions o = ForFilesystem(PacerOptions(), "nfs4");  // 5 ms, x4 after 3 s
+  const PacerOptions o = ForFilesystem(PacerOptions(), "nfs4");  // 5 ms, x4 after 1.5 s
   WakeupPacer p(o, "test", false);
   absl::Time t = absl::Now();
   // A share behind a slow link, or an emulated CPU: each look 8 ms.

@@ -45,13 +45,14 @@ DEFINE_uint64(fs_poll_min_us, 100,
 DEFINE_uint64(fs_poll_max_ms, 0,
               "fs transport: the knob that trades idle cost for latency where the other end's "
               "writes raise no inotify event (every folder shared between machines): a tunnel "
-              "in use looks for records this often (milliseconds), one nobody used for 3 s four "
-              "times less often. A packet after a pause waits about half of it on each end it "
+              "in use looks for records this often (milliseconds), one nobody used for 1.5 s four "
+              "times less often and at least every 8 ms (16 ms after 30 s). A packet after a pause "
+              "waits about half of it on each end it "
               "crosses; each look costs one open of a name (on a FUSE folder 30-60 us of fstun's "
               "CPU). 0 (default): 1 ms, or 5 ms where a look is a request to a file server "
               "over the network (NFS, SMB, sshfs). On FUSE at 1 ms: idle ~1.8% of a core, "
               "in use ~4%; at 20: ~0.5%, ~10 ms added. "
-              "A tunnel idle for 3 s where one look costs more than this looks every 4x "
+              "A tunnel idle for 1.5 s where one look costs more than this looks every 4x "
               "that cost");
 DEFINE_uint64(fs_coalesce_ms, 10,
               "fs transport: towards a peer where a record costs round trips (this end's or "

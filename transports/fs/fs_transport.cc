@@ -27,6 +27,9 @@ constexpr absl::Duration kReclaimInterval = absl::Milliseconds(50);
 // peer just restarted) is read within this, not at the next heartbeat, so
 // its first packets are not held up to a second.
 constexpr absl::Duration kDoorbellInterval = absl::Milliseconds(50);
+// Periodic work waits for a look that finds nothing (frames go to the
+// device first), at most this long past its time while frames keep coming.
+constexpr absl::Duration kHousekeepingSlack = absl::Milliseconds(100);
 
 absl::Status CheckOptions(FsTransportOptions& options) {
   if (options.dirpath.empty()) {
@@ -351,7 +354,12 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   // The ring woke us: look now, even if we looked < kDoorbellInterval ago
   // (with inotify nothing else wakes us before the safety poll).
   if (rung) next_doorbell_ = absl::InfinitePast();
-  Housekeeping(now);
+  // Periodic work (announcement, doorbell, scans, reclaim, collection)
+  // comes after the look, where it delays no frame: at a ping a second it
+  // is due at nearly every wake-up, and done first it stood between each
+  // record and the device on both ends. Only traffic that never pauses
+  // gets it here, once it is overdue.
+  if (now >= NextHousekeeping() + kHousekeepingSlack) Housekeeping(now);
   if (held_) {
     held_ = false;
     for (const auto& p : peers_.peers()) {
@@ -389,7 +397,11 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   if (records == 0 && n > 0) pacer_.OnLook(absl::Now() - look_start);
   ++next_reader_;
   got.frames = batch.size() - before;
-  if (got.frames > 0) pacer_.OnActivity(now);
+  if (got.frames > 0) {
+    pacer_.OnActivity(now);
+  } else if (Housekeeping(now)) {
+    more_ready_ = true;  // a newcomer's records: read them now, not at the next poll
+  }
   pacer_.Update(now);
   PublishInterval();
   return got;
@@ -397,16 +409,21 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
 
 // ------------------------------------------------------------ housekeeping
 
-void FsTransport::Housekeeping(absl::Time now) {
+absl::Time FsTransport::NextHousekeeping() const {
+  return std::min({next_beat_, next_doorbell_, next_scan_, next_reclaim_, next_gc_});
+}
+
+bool FsTransport::Housekeeping(absl::Time now) {
+  bool changed = false;
   if (now >= next_beat_) {
     peers_.Announce(now);
     next_beat_ = now + options_.heartbeat;
   }
   if (now >= next_doorbell_) {
     next_doorbell_ = now + kDoorbellInterval;
-    if (now < next_scan_ && peers_.DoorbellRung()) ScanPeers(now);
+    if (now < next_scan_ && peers_.DoorbellRung()) changed |= ScanPeers(now);
   }
-  if (now >= next_scan_) ScanPeers(now);
+  if (now >= next_scan_) changed |= ScanPeers(now);
   if (now >= next_reclaim_) {
     for (const auto& p : peers_.peers()) {
       if (p->out.Reclaim() > 0) p->traffic_at = now;  // it reads: it lives
@@ -417,9 +434,10 @@ void FsTransport::Housekeeping(absl::Time now) {
     collector_.Collect(peers_, now, counters_);
     next_gc_ = now + options_.gc_interval;
   }
+  return changed;
 }
 
-void FsTransport::ScanPeers(absl::Time now) {
+bool FsTransport::ScanPeers(absl::Time now) {
   next_scan_ = now + options_.heartbeat;
   const PeerTable::ScanResult scan = peers_.Scan(now, counters_);
   if (scan.restarted) next_gc_ = now;  // remove the old session's files
@@ -430,6 +448,7 @@ void FsTransport::ScanPeers(absl::Time now) {
     next_beat_ = now + options_.heartbeat;
   }
   ReportPeers();
+  return scan.changed || scan.restarted;
 }
 
 // ------------------------------------------------------- status and close

@@ -25,7 +25,11 @@
 // core routed and adapted them) to that peer's OutboundStream; Receive
 // reads the InboundStreams in turn, one peer per call. Periodic work
 // (heartbeat, peer scan, reclaiming consumed records, garbage collection)
-// runs from Receive when due, never from Send.
+// runs from Receive when due, never from Send, and after the look, not
+// before it: a call that finds frames hands them over first (the pump
+// calls again as soon as they are on the device, and that call, finding
+// nothing, does the work), unless the work is overdue by
+// kHousekeepingSlack under traffic that never pauses.
 //
 //   FsTransportOptions o;
 //   o.dirpath = "/mnt/share"; o.addresses = {...}; o.mtu = 1400;
@@ -152,8 +156,12 @@ class FsTransport : public Transport {
   FsTransport(FsTransportOptions options, std::unique_ptr<FsFolder> folder, FolderProfile profile);
 
   // Heartbeat, peer scan, reclaiming and garbage collection, when due.
-  void Housekeeping(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ScanPeers(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Does what periodic work is due; true if a scan changed the peers.
+  bool Housekeeping(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When the next periodic work is due.
+  absl::Time NextHousekeeping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True if the peers changed (a newcomer, a restart, one gone).
+  bool ScanPeers(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishInterval() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tells the observer about live peers that came, changed or went.
   void ReportPeers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

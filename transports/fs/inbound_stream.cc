@@ -457,8 +457,11 @@ void InboundStream::OnMissing(absl::Time now, Counters& counters, Progress& prog
     return;
   }
   // Is a later record there (one was lost or arrives out of order)? Probe
-  // rarely: while idle the next record is missing all the time.
-  if (now >= next_gap_probe_) {
+  // rarely: while idle the next record is missing all the time; and not in
+  // a read that just delivered records (the chain is moving, and the probe,
+  // a look at the ring's files and header, would stand between those
+  // frames and the device: the next look that finds nothing does it).
+  if (now >= next_gap_probe_ && progress.records == 0) {
     next_gap_probe_ = now + config_.gap_wait / 4;
     if (want_ring_) {
       ProbeRing(now, progress, counters);

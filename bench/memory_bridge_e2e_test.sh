@@ -32,7 +32,7 @@ run_case() {  # run_case NAME [--offload]
   head -c $((8 << 20)) /dev/urandom >"$TEST_TMPDIR/payload"
   netns_exec b timeout 20 socat -u TCP-LISTEN:5001,reuseaddr OPEN:"$TEST_TMPDIR/received",creat,trunc &
   local server=$!
-  sleep 0.3
+  netns_wait_listen b 5001
   netns_exec a timeout 20 socat -u OPEN:"$TEST_TMPDIR/payload" TCP:192.0.2.2:5001
   wait $server
   cmp -s "$TEST_TMPDIR/payload" "$TEST_TMPDIR/received" ||

@@ -75,6 +75,17 @@ netns_new() {
 }
 
 # Runs CMD... inside namespace NAME.
+# Waits until something in namespace NAME listens on TCP PORT (at most
+# SECS, default 10): a fixed sleep before connecting lost the race on a
+# loaded machine ("Connection refused", a transfer never sent).
+netns_wait_listen() {  # netns_wait_listen NAME PORT [SECS]
+  local deadline=$((SECONDS + ${3:-10}))
+  until netns_exec "$1" ss -Hltn "sport = :$2" 2>/dev/null | grep -q .; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.05
+  done
+}
+
 netns_exec() {
   local pid
   pid="$(netns_pid "$1")" || return 1

@@ -135,7 +135,7 @@ e2e_transfer() {
   rm -f "$out"
   netns_exec "$to" timeout 120 socat -u TCP-LISTEN:5001,reuseaddr,bind="$dst" "OPEN:$out,creat,trunc" &
   local listener=$!
-  sleep 0.3
+  netns_wait_listen "$to" 5001
   local t0 t1
   t0="$(date +%s.%N)"
   timeout 120 nsenter -t "$(netns_pid "$from")" -n socat -u "OPEN:$src" "TCP:$dst:5001" || {

@@ -45,7 +45,7 @@ old="$(session_of "$dir" 192-0-2-2)"
 head -c $((256 << 20)) /dev/zero >"$FSE_WORK/big"
 netns_exec s socat -u TCP-LISTEN:5002,bind=192.0.2.1,reuseaddr OPEN:/dev/null &
 sink=$!
-sleep 0.3
+netns_wait_listen s 5002
 nsenter -t "$(netns_pid c)" -n timeout 20 socat -u "OPEN:$FSE_WORK/big" TCP:192.0.2.1:5002 2>/dev/null &
 sender=$!
 sleep 1

@@ -184,10 +184,14 @@ std::string FsTransport::wakeup_path() const {
   return pacer_.path_name();
 }
 
-void FsTransport::PublishInterval() {
+void FsTransport::PublishInterval(absl::Time now) {
   absl::Duration d = pacer_.interval();
   // Held frames go when the peer takes its last record: look soon.
   if (held_) d = std::min(d, options_.pacer.poll_min);
+  // Periodic work waits for a quiet moment: come back then.
+  if (housekeeping_wake_ != absl::InfiniteFuture()) {
+    d = std::min(d, std::max(absl::ZeroDuration(), housekeeping_wake_ - now));
+  }
   interval_ns_.store(more_ready_ ? 0 : absl::ToInt64Nanoseconds(d), std::memory_order_relaxed);
 }
 
@@ -335,8 +339,9 @@ absl::StatusOr<size_t> FsTransport::Send(const PeerId& to, absl::Span<const Fram
   p->out.Write(run, vnet && p->ann.offload ? kRecordFlagVnetHdr : 0, counters_, now);
   held_ |= p->out.has_held();
   pacer_.OnActivity(now);  // a reply is likely soon: poll fast
+  traffic_at_ = now;
   pacer_.Update(now);
-  PublishInterval();
+  PublishInterval(now);
   return frames.size();
 }
 
@@ -355,11 +360,14 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   // (with inotify nothing else wakes us before the safety poll).
   if (rung) next_doorbell_ = absl::InfinitePast();
   // Periodic work (announcement, doorbell, scans, reclaim, collection)
-  // comes after the look, where it delays no frame: at a ping a second it
-  // is due at nearly every wake-up, and done first it stood between each
-  // record and the device on both ends. Only traffic that never pauses
-  // gets it here, once it is overdue.
-  if (now >= NextHousekeeping() + kHousekeepingSlack) Housekeeping(now);
+  // waits for a quiet moment (HousekeepingIfQuiet), where it delays no
+  // frame: at a ping a second it is due at nearly every wake-up, and done
+  // first it stood between each record and the device on both ends. Only
+  // traffic that never pauses gets it here, once it is overdue.
+  if (now >= NextHousekeeping() + kHousekeepingSlack) {
+    Housekeeping(now);
+    housekeeping_wake_ = absl::InfiniteFuture();
+  }
   if (held_) {
     held_ = false;
     for (const auto& p : peers_.peers()) {
@@ -399,12 +407,25 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   got.frames = batch.size() - before;
   if (got.frames > 0) {
     pacer_.OnActivity(now);
-  } else if (Housekeeping(now)) {
-    more_ready_ = true;  // a newcomer's records: read them now, not at the next poll
+    traffic_at_ = now;
+  } else {
+    HousekeepingIfQuiet(now);
   }
   pacer_.Update(now);
-  PublishInterval();
+  PublishInterval(now);
   return got;
+}
+
+void FsTransport::HousekeepingIfQuiet(absl::Time now) {
+  if (now < NextHousekeeping()) return;
+  const absl::Time quiet_at = traffic_at_ + options_.pacer.hot_window;
+  if (now < quiet_at) {
+    housekeeping_wake_ = quiet_at;
+    return;
+  }
+  housekeeping_wake_ = absl::InfiniteFuture();
+  // A newcomer's records: read them now, not at the next poll.
+  if (Housekeeping(now)) more_ready_ = true;
 }
 
 // ------------------------------------------------------------ housekeeping

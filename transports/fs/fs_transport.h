@@ -25,11 +25,12 @@
 // core routed and adapted them) to that peer's OutboundStream; Receive
 // reads the InboundStreams in turn, one peer per call. Periodic work
 // (heartbeat, peer scan, reclaiming consumed records, garbage collection)
-// runs from Receive when due, never from Send, and after the look, not
-// before it: a call that finds frames hands them over first (the pump
-// calls again as soon as they are on the device, and that call, finding
-// nothing, does the work), unless the work is overdue by
-// kHousekeepingSlack under traffic that never pauses.
+// runs from Receive when due, never from Send, and in a quiet moment: from
+// a call that found nothing, once no frame has moved for the pacer's hot
+// window (a reply usually follows within it, and must not wait behind the
+// work: on the responder the reply is on the TUN while Receive runs), the
+// pump woken for it then; or first, under traffic that never pauses, once
+// it is kHousekeepingSlack overdue.
 //
 //   FsTransportOptions o;
 //   o.dirpath = "/mnt/share"; o.addresses = {...}; o.mtu = 1400;
@@ -162,7 +163,10 @@ class FsTransport : public Transport {
   absl::Time NextHousekeeping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // True if the peers changed (a newcomer, a restart, one gone).
   bool ScanPeers(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PublishInterval() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs the periodic work if due and the tunnel has been quiet for the hot
+  // window; else, if due, asks the pump to come back when it will have been.
+  void HousekeepingIfQuiet(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishInterval(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tells the observer about live peers that came, changed or went.
   void ReportPeers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The id of the one live peer reported as the server, or "".
@@ -192,6 +196,10 @@ class FsTransport : public Transport {
   absl::Time next_reclaim_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_doorbell_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_gc_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // The last frame sent or received, and when the periodic work that waits
+  // for a quiet moment wants the pump back (InfiniteFuture: none waits).
+  absl::Time traffic_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time housekeeping_wake_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   PeerObserver* observer_ ABSL_GUARDED_BY(mu_) = nullptr;
   // What the observer was last told, per live peer.
   std::vector<PeerInfo> reported_ ABSL_GUARDED_BY(mu_);

@@ -114,11 +114,20 @@ absl::Status Pump::TransportToDevice() {
     counters_.AddRx(frames.size(), TotalBytes(frames));
     if (!frames.empty()) {
       if (absl::Status s = device_.Write(frames); !s.ok()) return s;
+      // What the device has now (a reply to what was just written) goes
+      // before the next Receive: Run() comes back here right after it.
+      if (!router_.pending() && DeviceReadable()) return absl::OkStatus();
     }
     // Not full: this peer has nothing more now; others may (one peer per
     // Receive), so ask again until a call returns nothing.
   }
   return absl::OkStatus();
+}
+
+bool Pump::DeviceReadable() const {
+  struct pollfd p = {device_.fd(), POLLIN, 0};
+  const struct timespec now = {0, 0};
+  return ppoll(&p, 1, &now, nullptr) == 1 && (p.revents & POLLIN);
 }
 
 std::string Pump::Summary() const {

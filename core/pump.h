@@ -13,7 +13,12 @@
 //      packets keep coming and the transport keeps taking them.
 //   4. Always after a wake-up: Receive a batch (all from one peer), drop
 //      frames with a source that peer may not use, adapt them to the
-//      device's format, Write them to the device; repeat while frames come.
+//      device's format, Write them to the device; repeat while frames come,
+//      unless the device has frames by then (a reply the kernel queued
+//      while taking the write, an ACK): those go first (back to 1, which
+//      finds the device readable at once), and the next Receive after them.
+//      On a shared folder a Receive is a look at the share (a round trip
+//      on FUSE, NFS, SMB, sshfs): a reply waited for one look too many.
 // One thread fits the 2-core machines we target: the kernel's work in TUN
 // writes runs on the pump's thread, and a second pump thread did not pay
 // (docs/architecture.md). There is no sleep anywhere in the loop.
@@ -81,6 +86,8 @@ class Pump {
  private:
   absl::Status DeviceToTransport();
   absl::Status TransportToDevice();
+  // The device has frames to read now (a poll that does not wait).
+  bool DeviceReadable() const;
 
   Device& device_;
   Transport& transport_;

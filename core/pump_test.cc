@@ -167,6 +167,7 @@ class FakePeersTransport : public Transport {
       ++got.frames;
     }
     if (!inbox_.empty()) ready_.Signal();
+    calls_.push_back({sent_.size(), got.frames});
     return got;
   }
   void SetPeerObserver(PeerObserver* observer) override {
@@ -192,6 +193,12 @@ class FakePeersTransport : public Transport {
     absl::MutexLock lock(&mu_);
     return sent_;
   }
+  // Per Receive call: how many frames had been sent before it, and how
+  // many it returned.
+  std::vector<std::pair<size_t, size_t>> Calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
   bool WaitForSent(size_t n, absl::Duration timeout) {
     absl::Time deadline = absl::Now() + timeout;
     while (absl::Now() < deadline) {
@@ -207,6 +214,7 @@ class FakePeersTransport : public Transport {
   size_t budget_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<PeerId, std::vector<uint8_t>>> sent_ ABSL_GUARDED_BY(mu_);
   std::deque<std::pair<PeerId, std::vector<uint8_t>>> inbox_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<size_t, size_t>> calls_ ABSL_GUARDED_BY(mu_);
   EventFd ready_;
 };
 
@@ -243,6 +251,34 @@ TEST(PumpRoutingTest, EachFrameGoesToThePeerOfItsDestinationInOrder) {
     EXPECT_EQ(c2[i], static_cast<int64_t>(2 * i + 1));
   }
   EXPECT_EQ(running.pump().counters().drops_for("no_route"), 1u);
+}
+
+// Plays a kernel that answers each packet written to it at once (a ping's
+// echo reply, a TCP ACK): the answer is readable when Write returns.
+class AnsweringDevice : public FakeDevice {
+ public:
+  absl::Status Write(absl::Span<const FrameView> frames) override {
+    absl::Status s = FakeDevice::Write(frames);
+    for (FrameView f : frames) Inject(To("192.0.2.2", PacketBuilder::TagOf(f) + 1000));
+    return s;
+  }
+};
+
+// On a shared folder each Receive is a look at the share, a round trip: the
+// answer must not wait for one more look before it goes out.
+TEST(PumpRoutingTest, WhatTheDeviceAnswersGoesOutBeforeTheTransportIsLookedAtAgain) {
+  AnsweringDevice device;
+  FakePeersTransport transport({PeerAt("c1", "192.0.2.2/32")});
+  RunningPump running(device, transport);
+  transport.Inject("c1", Packet(7));
+  ASSERT_TRUE(transport.WaitForSent(1, absl::Seconds(10)));
+  ASSERT_TRUE(running.Stop().ok());
+  EXPECT_EQ(PacketBuilder::TagOf(transport.Sent()[0].second), 1007);
+  const auto calls = transport.Calls();
+  auto delivered = std::find_if(calls.begin(), calls.end(), [](auto c) { return c.second > 0; });
+  ASSERT_NE(delivered, calls.end());
+  ASSERT_NE(delivered + 1, calls.end()) << "the pump looks again after the answer";
+  EXPECT_EQ((delivered + 1)->first, 1u) << "the answer was sent before the next look";
 }
 
 TEST(PumpRoutingTest, FramesTheTransportCannotTakeYetWaitInOrder) {

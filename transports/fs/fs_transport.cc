@@ -27,8 +27,9 @@ constexpr absl::Duration kReclaimInterval = absl::Milliseconds(50);
 // peer just restarted) is read within this, not at the next heartbeat, so
 // its first packets are not held up to a second.
 constexpr absl::Duration kDoorbellInterval = absl::Milliseconds(50);
-// Periodic work waits for a look that finds nothing (frames go to the
-// device first), at most this long past its time while frames keep coming.
+// Periodic work waits for a quiet moment (HousekeepingIfQuiet: frames go to
+// the device first), at most this long past its time while frames keep
+// coming.
 constexpr absl::Duration kHousekeepingSlack = absl::Milliseconds(100);
 
 absl::Status CheckOptions(FsTransportOptions& options) {

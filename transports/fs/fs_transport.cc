@@ -353,10 +353,13 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
   bool rung = false;
-  pacer_.OnEvents(watch_->Drain([&rung](absl::string_view name) {
+  bool ring_events = false;
+  pacer_.OnEvents(watch_->Drain([&rung, &ring_events](absl::string_view name) {
     if (name == kDoorbell) rung = true;
-    return absl::EndsWith(name, kRecordSuffix) || absl::EndsWith(name, kRingSuffix);
+    if (absl::EndsWith(name, kRingSuffix)) ring_events = true;
+    return absl::EndsWith(name, kRecordSuffix);
   }));
+  if (ring_events) pacer_.OnRingEvents();
   // The ring woke us: look now, even if we looked < kDoorbellInterval ago
   // (with inotify nothing else wakes us before the safety poll).
   if (rung) next_doorbell_ = absl::InfinitePast();
@@ -391,7 +394,7 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
     InboundStream::Progress progress = p.in.Read(batch, now, counters_);
     if (progress.records > 0) p.traffic_at = now;
     records += progress.records;
-    for (size_t r = 0; r < progress.records; ++r) pacer_.OnFileFound();
+    for (size_t r = 0; r < progress.records; ++r) pacer_.OnFileFound(p.in.ring());
     more_ready_ |= progress.more;
     if (batch.size() > before) {
       got.from = p.id;
@@ -403,7 +406,10 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   if (batch.full()) more_ready_ = true;
   // What looking costs where nothing was there (the pacer spaces idle
   // looks by it).
-  if (records == 0 && n > 0) pacer_.OnLook(absl::Now() - look_start);
+  if (records == 0 && n > 0) {
+    pacer_.OnLook(absl::Now() - look_start);
+    pacer_.OnCaughtUp();
+  }
   ++next_reader_;
   got.frames = batch.size() - before;
   if (got.frames > 0) {

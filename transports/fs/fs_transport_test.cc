@@ -598,6 +598,28 @@ TEST(FsTransportTest, RestartedReceiverGetsOnlyNewTraffic) {
   EXPECT_EQ(Tags(ReceiveN(*b, 2, kTimeout, {a.get()})), Range(50, 2));
 }
 
+// A ring is written in place: each record raises IN_MODIFY, and the kernel
+// merges a ring's events while they wait, so one event stands for a burst
+// of records. Counted one event per record, a busy ring on one kernel
+// looked unannounced and the tunnel flipped to polling (an idle one then
+// polled too: ~60 wake-ups/s instead of ~1).
+TEST(FsTransportTest, ABusyRingOnOneKernelStaysOnInotify) {
+  TempFolder folder;
+  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
+  FsTransportOptions bo = TestOptions(folder.path(), "192.0.2.1/24");
+  ao.ring_store = bo.ring_store = true;
+  auto a = MakePeer(ao);
+  auto b = MakePeer(bo);
+  SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 0, 1));
+  ASSERT_EQ(ReceiveN(*b, 1, kTimeout, {a.get()}).size(), 1u);
+  for (uint32_t burst = 0; burst < 5; ++burst) {
+    // Ten records before b reads any: their events merge into one.
+    SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 1 + 10 * burst, 10), /*batch=*/false);
+    ASSERT_EQ(ReceiveN(*b, 10, kTimeout, {a.get()}).size(), 10u);
+  }
+  EXPECT_EQ(b->wakeup_path(), "inotify");
+}
+
 // Periodic work due when a record arrives (here b's announcement, every
 // 50 ms) waits for a quiet moment: the frames go to the device first, and
 // so does a reply that follows within the hot window (20 ms); the transport

@@ -126,10 +126,20 @@ void WakeupPacer::OnEvents(int n) {
   }
 }
 
-void WakeupPacer::OnFileFound() {
+void WakeupPacer::OnRingEvents() {
+  ring_events_ = true;
+  if (path_ == Path::kDetecting) {
+    SetPath(Path::kInotify, "inotify events announce new files");
+    files_ = announced_ = 0;
+  }
+}
+
+void WakeupPacer::OnFileFound(bool in_ring) {
   if (!inotify_available_) return;
   ++files_;
-  if (credit_ > 0) {
+  if (in_ring && ring_events_) {
+    ++announced_;
+  } else if (credit_ > 0) {
     --credit_;
     ++announced_;
   }

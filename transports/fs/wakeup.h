@@ -31,7 +31,10 @@
 //                  tunnel spends at most ~1/5 of the time looking.
 // A record counts as announced if an event is in credit when it is read:
 // events are read in lumps, and a fast poll may find a renamed file a
-// moment before the kernel queues its event, which then comes later.
+// moment before the kernel queues its event, which then comes later. A ring
+// (written in place) raises IN_MODIFY, which the kernel merges while unread:
+// one event announces every record read from rings until a look finds
+// nothing (without that, a busy tmpfs ring flipped to polling).
 // The first decision, and every change, is logged once with the folder's
 // filesystem type.
 #ifndef FSTUN_TRANSPORTS_FS_WAKEUP_H_
@@ -123,8 +126,15 @@ class WakeupPacer {
   void OnActivity(absl::Time now) { last_activity_ = now; }
   // `n` inotify events naming new files were read.
   void OnEvents(int n);
-  // A record file was found and read.
-  void OnFileFound();
+  // Events naming ring files (written in place, IN_MODIFY) were read. The
+  // kernel merges a ring's events while they wait to be read, so one event
+  // may stand for many records: every record read from a ring counts as
+  // announced until a look finds nothing more (OnCaughtUp).
+  void OnRingEvents();
+  // A record was found and read (`in_ring`: from a ring file).
+  void OnFileFound(bool in_ring = false);
+  // A look found no record: a ring's next record needs an event of its own.
+  void OnCaughtUp() { ring_events_ = false; }
   // A look for records that found none took `cost` (wall time).
   void OnLook(absl::Duration cost);
   // Recomputes interval() (after each Receive or Send).
@@ -143,9 +153,10 @@ class WakeupPacer {
   const std::string label_;
   const bool inotify_available_;
   Path path_ = Path::kDetecting;
-  int files_ = 0;      // records read in the current window
-  int announced_ = 0;  // of which an event named (see credit_)
-  int credit_ = 0;     // events not yet matched to a record read
+  int files_ = 0;             // records read in the current window
+  int announced_ = 0;         // of which an event named (see credit_)
+  int credit_ = 0;            // events not yet matched to a record read
+  bool ring_events_ = false;  // a ring event read since the last look that found nothing
   absl::Time last_activity_ = absl::InfinitePast();
   static constexpr size_t kLooksKept = 9;
   std::array<absl::Duration, kLooksKept> recent_looks_{};

@@ -119,6 +119,24 @@ TEST(WakeupPacer, AnAsleepTunnelLooksAtMostEveryAsleepInterval) {
   EXPECT_EQ(q.interval(), nfs.poll_max * nfs.deep_idle_factor);
 }
 
+TEST(WakeupPacer, OneRingEventAnnouncesTheRecordsReadUntilCaughtUp) {
+  WakeupPacer p(ForFilesystem(PacerOptions(), "tmpfs"), "test", true);
+  for (int burst = 0; burst < 4; ++burst) {
+    p.OnRingEvents();  // the kernel merged the burst's IN_MODIFY events
+    for (int i = 0; i < 10; ++i) p.OnFileFound(/*in_ring=*/true);
+    p.OnCaughtUp();
+  }
+  EXPECT_EQ(p.path(), WakeupPacer::Path::kInotify);
+  // Ring records after the look that found nothing, with no new event: not
+  // announced (another kernel's writes).
+  for (int i = 0; i < 8; ++i) p.OnFileFound(/*in_ring=*/true);
+  EXPECT_EQ(p.path(), WakeupPacer::Path::kPolling);
+  // A ring event does not announce record files (each has its own event).
+  p.OnRingEvents();
+  for (int i = 0; i < 8; ++i) p.OnFileFound(/*in_ring=*/false);
+  EXPECT_EQ(p.path(), WakeupPacer::Path::kPolling);
+}
+
 TEST(WakeupPacer, PollsFileServersLessOftenUnlessTold) {
   const PacerOptions defaults;
   EXPECT_EQ(ForFilesystem(defaults, "fuse").poll_max, absl::Milliseconds(1));

@@ -112,16 +112,24 @@ TEST(FolderProfileTest, RingFilesAreOpenedAsTheFilesystemNeeds) {
   EXPECT_TRUE(smb.lookup_without_intent);
   EXPECT_TRUE(smb.gather_writes);
   EXPECT_TRUE(nfs.gather_writes);
+  // NFS writes through the page cache and pushes each write to the server
+  // (UNSTABLE, not O_DIRECT's FILE_SYNC); nowhere else.
+  EXPECT_TRUE(nfs.buffered_writes);
+  EXPECT_TRUE(nfs_positive.buffered_writes);
+  EXPECT_TRUE(ChooseRingIo(Detect(Line("/share", "nfs", "rw,vers=3"))).buffered_writes);
+  EXPECT_FALSE(smb.buffered_writes);
   for (const char* type : {"9p", "virtiofs", "fuse.sshfs", "fuse.bindfs"}) {
     RingIo io = ChooseRingIo(Detect(Line("/share", type, "rw,cache=mmap")));
     EXPECT_EQ(io.kind, RingIo::kDirect) << type;
     EXPECT_FALSE(io.revalidates()) << type;
     EXPECT_EQ(io.gather_writes, std::string(type) == "9p") << type;
+    EXPECT_FALSE(io.buffered_writes) << type;
   }
   for (const char* type : {"tmpfs", "ext4"}) {
     RingIo io = ChooseRingIo(Detect(Line("/share", type, "rw")));
     EXPECT_EQ(io.kind, RingIo::kHeld) << type;
     EXPECT_FALSE(io.revalidates()) << type;
+    EXPECT_FALSE(io.buffered_writes) << type;
   }
   EXPECT_EQ(ChooseRingIo(Detect(Line("/share", "vboxsf", "rw"))).kind, RingIo::kReopen);
 }

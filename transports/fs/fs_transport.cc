@@ -210,12 +210,13 @@ SyscallNeeds FsTransport::syscalls() const {
                 // consumed and stale records (unlinkat), a restarted peer's inbox
                 // (mkdirat), FolderProfile (fstatfs); the ring store (section 14:
                 // ring_file.h) sizes its file once per stream (ftruncate), reads
-                // and writes in place (pread64, pwritev, pwrite64) and gives a gone
-                // reader's space back (fallocate).
+                // and writes in place (pread64, pwritev, pwrite64; on NFS pushed to
+                // the server with sync_file_range, fdatasync where that is refused)
+                // and gives a gone reader's space back (fallocate).
                 "openat", "open", "read", "pread64", "preadv", "write", "writev", "pwrite64",
                 "pwritev", "fstat", "newfstatat", "statx", "fstatfs", "statfs", "renameat",
                 "renameat2", "rename", "unlinkat", "unlink", "mkdirat", "mkdir", "fchmod", "fchown",
-                "ftruncate", "fallocate", "getrandom",
+                "ftruncate", "fallocate", "sync_file_range", "fdatasync", "getrandom",
                 // Listing peers and the inbox (ListDir: peer scan, garbage collection).
                 "getdents64",
                 // FolderWatch (wakeup.cc): inotify on the inbox.

@@ -7,6 +7,15 @@
 // alignment) and, where the filesystem refuses that (EINVAL), copied into
 // an aligned buffer padded with zeros. A filesystem that refuses O_DIRECT
 // at open falls back to kReopen (logged once): a fresh handle per read.
+// With RingIo::buffered_writes (NFS) a writable handle is a plain O_WRONLY
+// one (write-only: the client never reads a partly written page first)
+// and each write is pushed by two sync_file_range calls: WRITE alone
+// starts writeback without data integrity (WB_SYNC_NONE: the client sends
+// an UNSTABLE WRITE; WRITE together with both WAITs would be WB_SYNC_ALL,
+// which the client sends as FILE_SYNC again), then WAIT_AFTER waits for
+// the server's reply. Where sync_file_range is refused (an old seccomp
+// list, a kernel without it) the write falls back to fdatasync (logged
+// once): correct, as slow as O_DIRECT.
 #include "transports/fs/ring_file.h"
 
 #include <errno.h>
@@ -37,7 +46,7 @@ const char* RingIoName(RingIo io) {
     case RingIo::kHeld:
       return "held handle";
     case RingIo::kDirect:
-      return "held O_DIRECT handle";
+      return io.buffered_writes ? "held O_DIRECT handle, pushed writes" : "held O_DIRECT handle";
     case RingIo::kReopen:
       return "re-opened per read";
   }
@@ -55,6 +64,7 @@ RingIo ChooseRingIo(const FolderProfile& profile) {
   }
   io.gather_writes = io.kind == RingIo::kDirect && (t == "cifs" || t == "smb3" || t == "smbfs" ||
                                                     absl::StartsWith(t, "nfs") || t == "9p");
+  io.buffered_writes = io.kind == RingIo::kDirect && absl::StartsWith(t, "nfs");
   io.refresh_dir_attributes = profile.refresh_dir_attributes;
   io.lookup_without_intent = profile.lookup_without_intent;
   return io;
@@ -219,7 +229,7 @@ absl::Status RingFile::Open(int dirfd, const std::string& name, RingIo io, bool 
       (void)fchmod(fd.get(), mode);
     }
   }
-  absl::Status s = Reopen(io_.kind == RingIo::kDirect);
+  absl::Status s = Reopen(direct());
   if (absl::IsNotFound(s) && io_.revalidates()) {
     // Past the negative lookup entry an earlier miss may have left (NFS,
     // SMB): without this a ring created after the first look stayed hidden
@@ -228,9 +238,9 @@ absl::Status RingFile::Open(int dirfd, const std::string& name, RingIo io, bool 
     FolderProfile again;
     again.refresh_dir_attributes = io_.refresh_dir_attributes;
     again.lookup_without_intent = io_.lookup_without_intent;
-    if (RevalidateName(again, dirfd, name.c_str())) s = Reopen(io_.kind == RingIo::kDirect);
+    if (RevalidateName(again, dirfd, name.c_str())) s = Reopen(direct());
   }
-  if (!s.ok() && io_.kind == RingIo::kDirect && absl::IsInvalidArgument(s)) {
+  if (!s.ok() && direct() && absl::IsInvalidArgument(s)) {
     LOG_FIRST_N(WARNING, 1) << "fs: O_DIRECT refused for " << name
                             << "; the ring store re-opens its files per read instead";
     io_.kind = RingIo::kReopen;
@@ -243,7 +253,8 @@ absl::Status RingFile::Open(int dirfd, const std::string& name, RingIo io, bool 
 }
 
 absl::Status RingFile::Reopen(bool direct) {
-  int flags = (writable_ ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  const int mode = !writable_ ? O_RDONLY : pushed() ? O_WRONLY : O_RDWR;
+  int flags = mode | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
   if (direct) flags |= O_DIRECT;
   UniqueFd fd(openat(dirfd_, name_.c_str(), flags));
   if (!fd.valid()) {
@@ -277,6 +288,7 @@ ssize_t RingFile::ReadAt(uint8_t* buf, size_t n, uint64_t offset) {
 
 absl::Status RingFile::WriteAt(absl::Span<const iovec> iov, size_t total, uint64_t offset) {
   if (!open_ || !fd_.valid()) return absl::FailedPreconditionError("ring file not open");
+  if (pushed()) return PushAt(iov, total, offset);
   const bool direct = io_.kind == RingIo::kDirect;
   const bool gather = direct && io_.gather_writes && iov.size() > 1;
   ssize_t w = -1;
@@ -304,6 +316,29 @@ absl::Status RingFile::WriteAt(absl::Span<const iovec> iov, size_t total, uint64
     return absl::DataLossError(absl::StrCat("short write to ", name_, ": ", w, " of ", total));
   }
   return absl::OkStatus();
+}
+
+absl::Status RingFile::PushAt(absl::Span<const iovec> iov, size_t total, uint64_t offset) {
+  const ssize_t w =
+      pwritev(fd_.get(), iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(offset));
+  if (w < 0) return absl::ErrnoToStatus(errno, absl::StrCat("writing ", name_));
+  if (static_cast<size_t>(w) != total) {
+    return absl::DataLossError(absl::StrCat("short write to ", name_, ": ", w, " of ", total));
+  }
+  const off_t at = static_cast<off_t>(offset);
+  const off_t bytes = static_cast<off_t>(total);
+  if (sync_file_range(fd_.get(), at, bytes, SYNC_FILE_RANGE_WRITE) == 0 &&
+      sync_file_range(fd_.get(), at, bytes, SYNC_FILE_RANGE_WAIT_AFTER) == 0) {
+    return absl::OkStatus();
+  }
+  const int e = errno;
+  if (e == EPERM || e == ENOSYS || e == EINVAL || e == ESPIPE) {
+    LOG_FIRST_N(WARNING, 1) << "fs: sync_file_range refused (" << strerror(e)
+                            << "); the ring store pushes its writes with fdatasync instead";
+    if (fdatasync(fd_.get()) == 0) return absl::OkStatus();
+  }
+  // A write-back error (ESTALE: the server removed the file) shows here.
+  return absl::ErrnoToStatus(errno, absl::StrCat("writing ", name_));
 }
 
 int64_t RingFile::Size() {

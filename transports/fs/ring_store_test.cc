@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "seal/key.h"
 #include "seal/link_auth.h"
+#include "sys/unique_fd.h"
 #include "transports/fs/fs_test_util.h"
 #include "transports/fs/names.h"
 #include "transports/fs/record.h"
@@ -124,6 +125,38 @@ uint8_t Peek(const std::string& path, uint64_t offset) {
   EXPECT_EQ(pread(fd, &v, 1, static_cast<off_t>(offset)), 1);
   close(fd);
   return v;
+}
+
+// NFS's way (RingIo::buffered_writes): records and acks written through
+// the page cache and pushed with sync_file_range are in the file when the
+// write returns, for a reader with its own handle, also when a later lap
+// writes a shorter record over a longer one; the reader keeps O_DIRECT.
+TEST(RingStoreTest, PushedWritesAreInTheFileWhenTheWriteReturns) {
+  TempFolder folder;
+  UniqueFd dir(open(folder.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(dir.valid());
+  RingHeader header;
+  header.geometry = RingGeometryFor(64 << 10, 256 << 10);
+  ASSERT_TRUE(CreateRingFile(dir.get(), "w.ring", header, FolderAccess{}).ok());
+  RingIo io = RingIo::kDirect;
+  io.gather_writes = io.buffered_writes = true;
+  EXPECT_STREQ(RingIoName(io), "held O_DIRECT handle, pushed writes");
+  RingFile writer;
+  ASSERT_TRUE(writer.Open(dir.get(), "w.ring", io, /*create=*/false, /*writable=*/true).ok());
+  RingFile reader;
+  ASSERT_TRUE(reader.Open(dir.get(), "w.ring", io, /*create=*/false, /*writable=*/false).ok());
+  AlignedBuffer got;
+  uint8_t* b = got.Reserve(3 * kRingAlign);
+  ASSERT_NE(b, nullptr);
+  for (const size_t bytes : {size_t{9000}, size_t{100}}) {
+    std::string one(bytes / 2, static_cast<char>('a' + bytes % 7));
+    std::string two(bytes - one.size(), static_cast<char>('A' + bytes % 5));
+    iovec iov[2] = {{one.data(), one.size()}, {two.data(), two.size()}};
+    ASSERT_TRUE(writer.WriteAt(iov, bytes, kRingHeaderBytes).ok());
+    ASSERT_GE(reader.ReadAt(b, 3 * kRingAlign, kRingHeaderBytes), static_cast<ssize_t>(bytes));
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(b), bytes), one + two) << bytes;
+  }
+  EXPECT_EQ(writer.Size(), static_cast<int64_t>(header.geometry.end));
 }
 
 TEST(RingStoreTest, BothEndsOfferingItUseOneRingFileAndNoRecordFiles) {

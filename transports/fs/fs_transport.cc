@@ -455,7 +455,8 @@ bool FsTransport::Housekeeping(absl::Time now) {
   if (now >= next_scan_) changed |= ScanPeers(now);
   if (now >= next_reclaim_) {
     for (const auto& p : peers_.peers()) {
-      if (p->out.Reclaim() > 0) p->traffic_at = now;  // it reads: it lives
+      // Routine: the ring's ack only when due (RingWriter::AckLookDue).
+      if (p->out.Reclaim(/*routine=*/true) > 0) p->traffic_at = now;  // it reads: it lives
     }
     next_reclaim_ = now + kReclaimInterval;
   }

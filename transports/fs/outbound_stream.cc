@@ -294,7 +294,7 @@ bool OutboundStream::WriteRecord(absl::Span<const FrameView> frames, size_t payl
   return true;
 }
 
-size_t OutboundStream::Reclaim() {
+size_t OutboundStream::Reclaim(bool routine) {
   if (!inbox_fd_.valid()) return 0;
   if (ring_ != nullptr) {
     // The reader's ack says how far it read (one pread, only while records
@@ -319,6 +319,7 @@ size_t OutboundStream::Reclaim() {
                                << " was removed or replaced; writing into a new one";
     }
     if (outstanding_.empty()) return 0;
+    if (routine && !ring_->AckLookDue(now)) return 0;
     const uint64_t acked = ring_->RefreshAck();
     bad_acks_ += ring_->TakeBadAcks();
     impossible_acks_ += ring_->TakeImpossibleAcks();

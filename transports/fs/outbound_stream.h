@@ -134,8 +134,12 @@ class OutboundStream {
   // (`force`: now).
   void Flush(absl::Time now, Counters& counters, bool force = false);
   bool has_held() const { return !held_sizes_.empty(); }
-  // Forgets records the peer has consumed; returns how many.
-  size_t Reclaim();
+  // Forgets records the peer has consumed; returns how many. `routine`
+  // (the pump's 50 ms housekeeping, not a need for room or the exact
+  // number): the ring store's ack is read only when RingWriter says it is
+  // due, so a record just written does not put an ack read between it and
+  // the look for its reply.
+  size_t Reclaim(bool routine = false);
   // The number the peer waits for: the oldest record it has not read (after
   // a Reclaim), or the next one to write.
   uint64_t FirstUnread();

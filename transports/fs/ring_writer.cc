@@ -70,6 +70,11 @@ absl::Status RingWriter::WriteHeader(uint64_t resync_seq, uint64_t resync_at) {
   return s;
 }
 
+bool RingWriter::AckLookDue(absl::Time now) const {
+  if (unread_.empty() || !Fits(geometry_.max_record)) return true;
+  return now - unread_.front().written >= kAckLookDelay;
+}
+
 bool RingWriter::Fits(size_t bytes) const {
   if (bytes > geometry_.max_record) return false;
   if (unread_.empty()) return true;
@@ -206,7 +211,7 @@ absl::Status RingWriter::Write(uint64_t seq, absl::Span<const iovec> iov, size_t
     return s;
   }
   if (unread_.empty()) acked_at_ = absl::Now();  // the reader's wait starts now
-  unread_.push_back({seq, at_});
+  unread_.push_back({seq, at_, absl::Now()});
   written_ = std::max(written_, seq);
   at_ = geometry_.Next(at_, total);
   return absl::OkStatus();

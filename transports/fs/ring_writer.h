@@ -40,6 +40,9 @@
 
 namespace fstun::fs {
 
+// See RingWriter::AckLookDue.
+inline constexpr absl::Duration kAckLookDelay = absl::Milliseconds(25);
+
 class RingWriter {
  public:
   // `inbox_fd`: the receiver's inbox (not owned; must outlive this);
@@ -62,6 +65,14 @@ class RingWriter {
   bool Fits(size_t bytes) const;
   // Reads the ack again; returns the highest record known read.
   uint64_t RefreshAck();
+  // Whether a routine look at the ack (backlog, liveness) is worth its
+  // read now: not while the ring has room for any record and its oldest
+  // unread record is younger than kAckLookDelay. Right after a burst is
+  // written the reader cannot have acked it yet (it writes its ack after
+  // it handed the frames on): on NFS and SMB the read is a round trip
+  // (0.2-11 ms in the VM bed) that stood between a ping's request and the
+  // look for its reply.
+  bool AckLookDue(absl::Time now) const;
   uint64_t acked() const { return acked_; }
   // Since when the reader has not moved: the last time its ack moved, or
   // when the oldest unread record was written, whichever is later.
@@ -110,6 +121,7 @@ class RingWriter {
   struct Unread {
     uint64_t seq;
     uint64_t at;
+    absl::Time written;
   };
   std::deque<Unread> unread_;       // written, not yet acked, in order
   uint64_t at_ = kRingHeaderBytes;  // where the next record goes

@@ -67,6 +67,11 @@ class IdentityLayer : public PeerLink {
 
   // Timers and queued handshake messages; Receive calls it too.
   void Tick();
+  // When Tick (or Receive) next has timer work: PeerCrypto::NextTimer.
+  absl::Time NextTimer() const { return crypto_->NextTimer(); }
+  // Handshake messages wait for a link peer to carry them (each Send and
+  // Receive retries them; they expire after kUnlinkedTtl).
+  bool has_unlinked() const { return !unlinked_.empty(); }
   // Drops counted by this layer (PeerCrypto's reasons, plus "no_peer" for
   // a Send to an unknown key).
   CounterSnapshot counters() const;

@@ -7,7 +7,10 @@
 // sends to the inner peer bound to that key. Receive returns the layer's
 // frames of one authenticated key and records which inner peer carried
 // them, for status. Handshake timers run in every Receive; poll_interval
-// makes sure Receive runs at least every second.
+// asks for the next Receive no later than the layer's next timer
+// (PeerCrypto::NextTimer: a retry, a keepalive, an expiry, seconds apart),
+// or within kUnlinkedRetry while handshake messages wait for a link peer,
+// and otherwise adds no wake-up to the inner transport's.
 #include "identity/identity_transport.h"
 
 #include <algorithm>
@@ -23,7 +26,11 @@
 namespace fstun {
 namespace {
 
-constexpr absl::Duration kTimerInterval = absl::Seconds(1);
+// While handshake messages wait for a link peer (IdentityLayer::has_unlinked).
+constexpr absl::Duration kUnlinkedRetry = absl::Seconds(1);
+// A timer already due (Receive runs it and moves it on) is asked for this
+// soon rather than at once, so a deadline that did not move cannot spin.
+constexpr absl::Duration kMinTimerWait = absl::Milliseconds(10);
 
 }  // namespace
 
@@ -150,7 +157,11 @@ void IdentityTransport::Refresh(bool all) {
 }
 
 absl::Duration IdentityTransport::poll_interval() const {
-  return std::min(inner_->poll_interval(), kTimerInterval);
+  absl::Duration d = inner_->poll_interval();
+  if (layer_->has_unlinked()) d = std::min(d, kUnlinkedRetry);
+  const absl::Time next = layer_->NextTimer();
+  if (next != absl::InfiniteFuture()) d = std::min(d, std::max(next - clock_(), kMinTimerWait));
+  return d;
 }
 
 absl::StatusOr<size_t> IdentityTransport::Send(const PeerId& to,

@@ -80,8 +80,9 @@ class IdentityTransport : public Transport {
   void SetPeerObserver(PeerObserver* observer) override;
   absl::InlinedVector<WaitFd, 2> wait_fds() const override { return inner_->wait_fds(); }
   TransportCapabilities capabilities() const override { return {carries_gso_}; }
-  // The inner transport's, at most 1 s: the handshake timers (retries,
-  // rekeying, keepalives) run in Receive.
+  // The inner transport's, or sooner when the handshake timers (retries,
+  // keepalives, expiry: PeerCrypto::NextTimer) are due: they run in
+  // Receive. An idle tunnel with nothing pending adds no wake-up.
   absl::Duration poll_interval() const override;
   size_t mtu() const override { return mtu_; }
   // The inner transport's; the handshake needs getrandom (the core's list).

@@ -123,7 +123,26 @@ TEST(IdentityTransportTest, ReportsConfiguredKeysWithTheirPrefixes) {
   EXPECT_FALSE(table.Lookup(Ip("192.0.2.3")).has_value());
   EXPECT_FALSE(table.CheckSource(a.public_key, Ip("192.0.2.3")));
   EXPECT_EQ(b.transport->mtu(), 1400u);
-  EXPECT_LE(b.transport->poll_interval(), absl::Seconds(1));
+}
+
+// The layer asks the pump for no wake-up of its own while nothing is
+// pending, and for one at its next timer when something is (here the retry
+// of an unanswered initiation, 5 s on), not at a fixed rate.
+TEST(IdentityTransportTest, IdleAsksForNoWakeUpEarlierThanItsNextTimer) {
+  auto [a, b] = MakeEnds(1400, 1 << 20, {P("192.0.2.2/32")}, {P("0.0.0.0/0")}, {});
+  RoutingTable ta, tb;
+  a.transport->SetPeerObserver(&ta);
+  b.transport->SetPeerObserver(&tb);
+  // Over the memory transport, which needs no polling: nothing at all.
+  EXPECT_EQ(a.transport->poll_interval(), absl::InfiniteDuration());
+  EXPECT_EQ(b.transport->poll_interval(), absl::InfiniteDuration());
+  // A frame starts a handshake that b does not answer yet.
+  std::vector<uint8_t> f = PacketBuilder::TaggedUdp(Ip("192.0.2.2"), Ip("192.0.2.1"), 1, 100);
+  ASSERT_TRUE(a.transport->Send(b.public_key, {FrameView(f)}).ok());
+  absl::Duration wait = a.transport->poll_interval();
+  EXPECT_GT(wait, absl::Seconds(4));
+  EXPECT_LE(wait, absl::Seconds(5));
+  EXPECT_EQ(b.transport->poll_interval(), absl::InfiniteDuration());
 }
 
 TEST(IdentityTransportTest, StatusShowsKeyPrefixesAndHandshake) {

@@ -31,6 +31,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -520,6 +521,27 @@ void PeerCrypto::Tick(absl::Time now) {
       if (*s != nullptr && now - (*s)->created >= timing_.reject_after_time) DropSession(*s);
     }
   }
+}
+
+// The deadlines Tick tests, one per condition there, in the same order.
+absl::Time PeerCrypto::NextTimer() const {
+  absl::Time next = absl::InfiniteFuture();
+  for (const auto& peer : peers_) {
+    const Peer& p = *peer;
+    if (p.handshake != nullptr) {
+      next = std::min(next, p.handshake_sent + timing_.rekey_timeout);
+    } else if (p.awaiting_reply_since != absl::InfiniteFuture()) {
+      next = std::min(next,
+                      p.awaiting_reply_since + timing_.keepalive_timeout + timing_.rekey_timeout);
+    }
+    if (p.last_data_received != absl::InfinitePast() && p.last_sent < p.last_data_received) {
+      next = std::min(next, p.last_data_received + timing_.keepalive_timeout);
+    }
+    for (const std::unique_ptr<Session>* s : {&p.current, &p.previous, &p.next}) {
+      if (*s != nullptr) next = std::min(next, (*s)->created + timing_.reject_after_time);
+    }
+  }
+  return next;
 }
 
 std::vector<PeerCrypto::Outgoing> PeerCrypto::TakeOutgoing() {

@@ -117,6 +117,11 @@ class PeerCrypto {
 
   // Timers: handshake retries and give-up, rekeying, keepalives, expiry.
   void Tick(absl::Time now);
+  // When Tick next has something to do (a retry, a keepalive, a peer
+  // presumed restarted, a session to forget); InfiniteFuture if nothing is
+  // pending. The caller need not call Tick before then: an idle tunnel
+  // wakes at its timers' own cadence (seconds), not at a fixed rate.
+  absl::Time NextTimer() const;
 
   struct Outgoing {
     size_t peer;

@@ -4,6 +4,7 @@
 // drop, forge and eavesdrop.
 #include "identity/peer_crypto.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <string>
@@ -400,6 +401,61 @@ TEST(PeerCryptoTest, ResponseToTheInitiationARetryReplacedStillCompletes) {
   net2.Run();
   EXPECT_EQ(net2.drops[1]["unknown_session"], 1);  // ...the client forgot it
   EXPECT_TRUE(net2.delivered[0].empty());
+}
+
+// An idle tunnel wakes at its timers' own cadence: NextTimer names the
+// moment Tick next does something, Tick before it does nothing, and the
+// deadlines are seconds apart (retry 5 s, keepalive 10 s, expiry 180 s).
+TEST(PeerCryptoTest, NextTimerIsWhenTickNextActs) {
+  Net net(1);
+  const absl::Time start = net.now;
+  EXPECT_EQ(net.node(0).NextTimer(), absl::InfiniteFuture());  // nothing pending
+  EXPECT_EQ(net.node(1).NextTimer(), absl::InfiniteFuture());
+  // An initiation nobody answers: the retry is due rekey_timeout later.
+  net.Send(1, 0, 1);
+  net.in_flight.clear();
+  EXPECT_EQ(net.node(1).NextTimer(), start + absl::Seconds(5));
+  net.now = start + absl::Seconds(5) - absl::Milliseconds(1);
+  net.Tick();
+  EXPECT_TRUE(net.in_flight.empty());
+  net.now = net.node(1).NextTimer();
+  net.Tick();
+  EXPECT_EQ(OfType(net.in_flight, MessageType::kInitiation).size(), 1u);  // the retry
+  // It completes; a second later the server receives data and sends
+  // nothing: its keepalive is due keepalive_timeout after that data.
+  net.Run();
+  net.now += absl::Seconds(1);
+  net.Send(1, 0, 2);
+  net.Run();
+  ASSERT_THAT(net.delivered[0], ::testing::ElementsAre(1, 2));
+  const absl::Time data_at = net.now;
+  EXPECT_EQ(net.node(0).NextTimer(), data_at + absl::Seconds(10));
+  net.now = data_at + absl::Seconds(10) - absl::Milliseconds(1);
+  net.Tick();
+  EXPECT_TRUE(net.in_flight.empty());
+  net.now = net.node(0).NextTimer();
+  net.Tick();
+  EXPECT_EQ(OfType(net.in_flight, MessageType::kData).size(), 1u);  // the keepalive
+  net.Run();
+  // Left alone for five minutes (messages delivered as they go), the two
+  // ends wake only when NextTimer says, never within a second of the last
+  // wake-up, and a handful of times in all: the sessions expire, and then
+  // nothing is pending.
+  int wakeups = 0;
+  absl::Time t = net.now;
+  const absl::Time end = t + absl::Minutes(5);
+  while (wakeups < 100) {
+    const absl::Time next = std::min(net.node(0).NextTimer(), net.node(1).NextTimer());
+    if (next >= end) break;
+    EXPECT_GE(next - t, absl::Seconds(1)) << "wake-up " << wakeups;
+    t = net.now = next;
+    net.Tick();
+    net.Run();
+    ++wakeups;
+  }
+  EXPECT_LE(wakeups, 4);
+  EXPECT_EQ(net.node(0).NextTimer(), absl::InfiniteFuture());
+  EXPECT_EQ(net.node(1).NextTimer(), absl::InfiniteFuture());
 }
 
 TEST(PeerCryptoTest, RekeysAfterTimeAndKeepsDelivering) {

@@ -12,7 +12,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -50,6 +52,17 @@ std::string RecordName(const FsTransport& sender, const FsTransport& receiver, u
   SeqName n("", StreamPrefix(sender.peer_id(), sender.session(), receiver.session()),
             kRecordSuffix);
   return n.For(seq);
+}
+
+// a (192.0.2.2) and b (192.0.2.1) in `folder`, both with the test options
+// as `adjust` changes them.
+std::pair<std::unique_ptr<FsTransport>, std::unique_ptr<FsTransport>> MakePeersAlike(
+    const TempFolder& folder, absl::FunctionRef<void(FsTransportOptions&)> adjust) {
+  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
+  FsTransportOptions bo = TestOptions(folder.path(), "192.0.2.1/24");
+  adjust(ao);
+  adjust(bo);
+  return {MakePeer(ao), MakePeer(bo)};
 }
 
 class FsPairTest : public ::testing::Test {
@@ -143,11 +156,7 @@ std::vector<uint8_t> WithVnetHeader(const std::vector<uint8_t>& packet, uint8_t 
 
 TEST(FsTransportTest, OffloadFramesTravelUnchangedBetweenOffloadingPeers) {
   TempFolder folder;
-  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
-  FsTransportOptions bo = TestOptions(folder.path(), "192.0.2.1/24");
-  ao.carry_gso_frames = bo.carry_gso_frames = true;
-  auto a = MakePeer(ao);
-  auto b = MakePeer(bo);
+  auto [a, b] = MakePeersAlike(folder, [](FsTransportOptions& o) { o.carry_gso_frames = true; });
   EXPECT_TRUE(a->capabilities().carries_gso_frames);
   // A 30000-byte frame (beyond the 1400 MTU: a super-packet's size).
   std::vector<uint8_t> big = WithVnetHeader(Frame("192.0.2.2", "192.0.2.1", 1, 30000));
@@ -605,11 +614,7 @@ TEST(FsTransportTest, RestartedReceiverGetsOnlyNewTraffic) {
 // polled too: ~60 wake-ups/s instead of ~1).
 TEST(FsTransportTest, ABusyRingOnOneKernelStaysOnInotify) {
   TempFolder folder;
-  FsTransportOptions ao = TestOptions(folder.path(), "192.0.2.2/24");
-  FsTransportOptions bo = TestOptions(folder.path(), "192.0.2.1/24");
-  ao.ring_store = bo.ring_store = true;
-  auto a = MakePeer(ao);
-  auto b = MakePeer(bo);
+  auto [a, b] = MakePeersAlike(folder, [](FsTransportOptions& o) { o.ring_store = true; });
   SendAll(*a, Frames("192.0.2.2", "192.0.2.1", 0, 1));
   ASSERT_EQ(ReceiveN(*b, 1, kTimeout, {a.get()}).size(), 1u);
   for (uint32_t burst = 0; burst < 5; ++burst) {

@@ -190,9 +190,8 @@ void FsTransport::PublishInterval(absl::Time now) {
   // Held frames go when the peer takes its last record: look soon.
   if (held_) d = std::min(d, options_.pacer.poll_min);
   // Periodic work waits for a quiet moment: come back then.
-  if (housekeeping_wake_ != absl::InfiniteFuture()) {
-    d = std::min(d, std::max(absl::ZeroDuration(), housekeeping_wake_ - now));
-  }
+  const absl::Time quiet_at = traffic_at_ + options_.pacer.hot_window;
+  if (now >= NextHousekeeping() && now < quiet_at) d = std::min(d, quiet_at - now);
   interval_ns_.store(more_ready_ ? 0 : absl::ToInt64Nanoseconds(d), std::memory_order_relaxed);
 }
 
@@ -369,10 +368,7 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   // frame: at a ping a second it is due at nearly every wake-up, and done
   // first it stood between each record and the device on both ends. Only
   // traffic that never pauses gets it here, once it is overdue.
-  if (now >= NextHousekeeping() + kHousekeepingSlack) {
-    Housekeeping(now);
-    housekeeping_wake_ = absl::InfiniteFuture();
-  }
+  if (now >= NextHousekeeping() + kHousekeepingSlack) Housekeeping(now);
   if (held_) {
     held_ = false;
     for (const auto& p : peers_.peers()) {
@@ -425,13 +421,8 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
 }
 
 void FsTransport::HousekeepingIfQuiet(absl::Time now) {
-  if (now < NextHousekeeping()) return;
-  const absl::Time quiet_at = traffic_at_ + options_.pacer.hot_window;
-  if (now < quiet_at) {
-    housekeeping_wake_ = quiet_at;
-    return;
-  }
-  housekeeping_wake_ = absl::InfiniteFuture();
+  // Not quiet yet: PublishInterval asks the pump back for the quiet moment.
+  if (now < NextHousekeeping() || now < traffic_at_ + options_.pacer.hot_window) return;
   // A newcomer's records: read them now, not at the next poll.
   if (Housekeeping(now)) more_ready_ = true;
 }

@@ -164,7 +164,8 @@ class FsTransport : public Transport {
   // True if the peers changed (a newcomer, a restart, one gone).
   bool ScanPeers(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs the periodic work if due and the tunnel has been quiet for the hot
-  // window; else, if due, asks the pump to come back when it will have been.
+  // window (if it is due before that, PublishInterval asks the pump back
+  // for the quiet moment).
   void HousekeepingIfQuiet(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishInterval(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tells the observer about live peers that came, changed or went.
@@ -196,10 +197,9 @@ class FsTransport : public Transport {
   absl::Time next_reclaim_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_doorbell_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_gc_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  // The last frame sent or received, and when the periodic work that waits
-  // for a quiet moment wants the pump back (InfiniteFuture: none waits).
+  // The last frame sent or received (periodic work waits for the hot
+  // window after it).
   absl::Time traffic_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Time housekeeping_wake_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   PeerObserver* observer_ ABSL_GUARDED_BY(mu_) = nullptr;
   // What the observer was last told, per live peer.
   std::vector<PeerInfo> reported_ ABSL_GUARDED_BY(mu_);

@@ -28,8 +28,7 @@ constexpr absl::Duration kReclaimInterval = absl::Milliseconds(50);
 // its first packets are not held up to a second.
 constexpr absl::Duration kDoorbellInterval = absl::Milliseconds(50);
 // Periodic work waits for a quiet moment (HousekeepingIfQuiet: frames go to
-// the device first), at most this long past its time while frames keep
-// coming.
+// the device first), at most this long of frames that keep coming.
 constexpr absl::Duration kHousekeepingSlack = absl::Milliseconds(100);
 
 absl::Status CheckOptions(FsTransportOptions& options) {
@@ -340,7 +339,7 @@ absl::StatusOr<size_t> FsTransport::Send(const PeerId& to, absl::Span<const Fram
   p->out.Write(run, vnet && p->ann.offload ? kRecordFlagVnetHdr : 0, counters_, now);
   held_ |= p->out.has_held();
   pacer_.OnActivity(now);  // a reply is likely soon: poll fast
-  traffic_at_ = now;
+  NoteTraffic(now);
   pacer_.Update(now);
   PublishInterval(now);
   return frames.size();
@@ -367,8 +366,14 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   // waits for a quiet moment (HousekeepingIfQuiet), where it delays no
   // frame: at a ping a second it is due at nearly every wake-up, and done
   // first it stood between each record and the device on both ends. Only
-  // traffic that never pauses gets it here, once it is overdue.
-  if (now >= NextHousekeeping() + kHousekeepingSlack) Housekeeping(now);
+  // traffic that never pauses gets it here, once it has waited through
+  // kHousekeepingSlack of it. Overdue after a sleep is not enough: an
+  // inotify-woken pump sleeps up to a second past the work's time, and the
+  // frame that wakes it (a ping, its reply on the way) must not wait for it.
+  const bool hot = now < traffic_at_ + options_.pacer.hot_window;
+  if (hot && now >= std::max(NextHousekeeping(), hot_since_) + kHousekeepingSlack) {
+    Housekeeping(now);
+  }
   if (held_) {
     held_ = false;
     for (const auto& p : peers_.peers()) {
@@ -411,13 +416,18 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   got.frames = batch.size() - before;
   if (got.frames > 0) {
     pacer_.OnActivity(now);
-    traffic_at_ = now;
+    NoteTraffic(now);
   } else {
     HousekeepingIfQuiet(now);
   }
   pacer_.Update(now);
   PublishInterval(now);
   return got;
+}
+
+void FsTransport::NoteTraffic(absl::Time now) {
+  if (now >= traffic_at_ + options_.pacer.hot_window) hot_since_ = now;
+  traffic_at_ = now;
 }
 
 void FsTransport::HousekeepingIfQuiet(absl::Time now) {

@@ -167,6 +167,9 @@ class FsTransport : public Transport {
   // window (if it is due before that, PublishInterval asks the pump back
   // for the quiet moment).
   void HousekeepingIfQuiet(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A frame went or came at `now`: traffic_at_, and hot_since_ if it ends a
+  // quiet moment.
+  void NoteTraffic(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishInterval(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tells the observer about live peers that came, changed or went.
   void ReportPeers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -198,8 +201,10 @@ class FsTransport : public Transport {
   absl::Time next_doorbell_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time next_gc_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // The last frame sent or received (periodic work waits for the hot
-  // window after it).
+  // window after it), and the first of the frames since the last quiet
+  // moment (NoteTraffic).
   absl::Time traffic_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time hot_since_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   PeerObserver* observer_ ABSL_GUARDED_BY(mu_) = nullptr;
   // What the observer was last told, per live peer.
   std::vector<PeerInfo> reported_ ABSL_GUARDED_BY(mu_);

@@ -768,7 +768,8 @@ def row_fs_tmpfs_keyed(scope, a, b, ctx):
 
 def row_fs_tmpfs_peer_keys(scope, a, b, ctx):
     """fs over tmpfs with per-peer keys (Noise IK sessions, ChaCha20-Poly1305
-    per frame, plain packets: no TUN offloads)."""
+    per frame; TUN offloads on, as unkeyed: the identity layer passes the fs
+    transport's super-packets through)."""
     require_fstun_fs(ctx)
     d = scope.tmpdir(base="/dev/shm", name="dir")
     keydir = scope.tmpdir(base="/dev/shm", name="keys")

@@ -59,6 +59,15 @@ void BM_MemoryTransportBatch(benchmark::State& state) {
   std::vector<uint8_t> packet = PacketBuilder::TaggedUdp(Ip("192.0.2.2"), Ip("192.0.2.1"), 1, size);
   std::vector<FrameView> batch(64, FrameView(packet));
   FrameBatch in(64, kMaxFrameSize);
+  // The first Send adds the sender's hello (sealed_transport.h), and one of
+  // its 64 frames does not come out of that first Receive; the loop below
+  // stopped there with "frames lost". Measure from the first whole batch on.
+  for (int i = 0; i < 100; ++i) {
+    (void)a->Send(MemoryTransport::kPeer, batch);
+    in.Clear();
+    (void)b->Receive(in);
+    if (in.size() == 64) break;
+  }
   for (auto _ : state) {
     (void)a->Send(MemoryTransport::kPeer, batch);
     in.Clear();

@@ -393,6 +393,9 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   for (size_t k = 0; k < n && !batch.full(); ++k) {
     Peer& p = *peers[(next_reader_ + k) % n];
     p.in.set_ring(options_.ring_store && p.ann.ring);
+    // Where looks are polls (a round trip on a share), a lone record goes to
+    // the device before the look for the next one.
+    p.in.set_hand_over_lone(pacer_.path() != WakeupPacer::Path::kInotify);
     InboundStream::Progress progress = p.in.Read(batch, now, counters_);
     if (progress.records > 0) p.traffic_at = now;
     records += progress.records;

@@ -188,6 +188,9 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
   Progress progress;
   if (name_ == nullptr) return progress;
   if (std::exchange(ack_due_, false) && ring_ != nullptr) ring_->MaybePublish(now, /*idle=*/true);
+  // The last Read found nothing: what this one finds is likely a lone
+  // record (a ping, a keystroke, a request).
+  const bool lone = hand_over_lone_ && waiting_;
   uint64_t bytes = 0;
   while (!batch.full()) {
     if (record_pos_ < record_.frames.size()) {
@@ -201,6 +204,13 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
         bytes += f.size();
       }
       continue;
+    }
+    // A lone record goes to the device before the next look: where a look
+    // is a round trip (the polling path), the frames, and the reply the
+    // device has for them, would wait for one that finds nothing.
+    if (lone && progress.records > 0) {
+      progress.more = true;
+      break;
     }
     if (want_ring_ && !(ring_blocked_ && Exists(config_.inbox_fd, name_->For(seq_)))) {
       if (!ReadRing(now, counters, progress)) break;
@@ -270,6 +280,7 @@ InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, C
     bad_seq_ = 0;
   }
   if (batch.full()) progress.more = true;
+  waiting_ = !progress.more;
   if (progress.frames > 0) {
     counters.AddRx(progress.frames, bytes);
     rx_frames_ += progress.frames;

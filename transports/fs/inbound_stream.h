@@ -5,7 +5,8 @@
 // name; it never needs a listing to find traffic. Read() delivers the
 // frames of consecutive records, in order, until the caller's batch is
 // full (a record larger than the batch is delivered over several calls)
-// or the next record is not there yet:
+// or the next record is not there yet (on the polling path, after a Read
+// that found nothing, only the first record: set_hand_over_lone):
 //   * valid: its frames move to the batch (the file image stays in the
 //     stream's buffer until delivered), the file is deleted, seq + 1;
 //   * missing: normal. Where the filesystem caches failed lookups (NFS,
@@ -124,6 +125,10 @@ class InboundStream {
   // announced store=ring) or as files.
   void set_ring(bool on);
   bool ring() const { return want_ring_; }
+  // Where a look is a round trip (the polling path): after a Read that
+  // found nothing, the next one delivers the first record it finds and
+  // returns (Progress::more) instead of looking for the next record first.
+  void set_hand_over_lone(bool on) { hand_over_lone_ = on; }
 
   struct Progress {
     size_t frames = 0;   // delivered into the batch
@@ -233,6 +238,8 @@ class InboundStream {
   bool ack_due_ = false;              // caught up after delivering records: ack at the next Read
   std::optional<RingHeader> resync_;  // a resync point ahead of the reader
   bool ring_blocked_ = false;
+  bool hand_over_lone_ = false;
+  bool waiting_ = true;  // the last Read ended finding nothing (not stopped early)
 };
 
 }  // namespace fstun::fs

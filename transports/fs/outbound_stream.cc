@@ -17,6 +17,7 @@ void OutboundStream::Start(int inbox_fd, uint64_t peer_session) {
   held_.clear();
   held_sizes_.clear();
   last_record_at_ = absl::InfinitePast();
+  last_frame_at_ = absl::InfinitePast();
 }
 
 void OutboundStream::Resume(int inbox_fd, uint64_t peer_session, uint64_t seq) {
@@ -97,7 +98,11 @@ void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags, C
   if (frames.empty()) return;
   now_ = now;
   Flush(now, counters);  // what is held goes first once its time has come
-  if (!ShouldHold(frames, flags, now)) {
+  // A frame that follows the last one closely is part of a stream; one that
+  // comes alone (a ping, even at 100 a second; a keystroke; a request) is
+  // written at once (ShouldHold).
+  const absl::Time previous_frame_at = std::exchange(last_frame_at_, now);
+  if (!ShouldHold(frames, flags, now, previous_frame_at)) {
     // They do not fit with what is held: that goes first (and the new ones
     // are then held behind the record just written), or nothing is held
     // and the last record is old enough: written at once.
@@ -105,7 +110,7 @@ void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags, C
       FlushHeld(counters);
       last_record_at_ = now;
     }
-    if (!ShouldHold(frames, flags, now)) {
+    if (!ShouldHold(frames, flags, now, previous_frame_at)) {
       WriteNow(frames, flags, counters);
       last_record_at_ = now;
       return;
@@ -118,8 +123,8 @@ void OutboundStream::Write(absl::Span<const FrameView> frames, uint32_t flags, C
   }
 }
 
-bool OutboundStream::ShouldHold(absl::Span<const FrameView> frames, uint32_t flags,
-                                absl::Time now) {
+bool OutboundStream::ShouldHold(absl::Span<const FrameView> frames, uint32_t flags, absl::Time now,
+                                absl::Time previous_frame_at) {
   if (!coalesce_ || config_.coalesce_max <= absl::ZeroDuration() || !inbox_fd_.valid() ||
       name_ == nullptr) {
     return false;
@@ -134,7 +139,12 @@ bool OutboundStream::ShouldHold(absl::Span<const FrameView> frames, uint32_t fla
       backlog_bytes_ + record > config_.max_backlog_bytes) {
     return false;
   }
-  return !held_sizes_.empty() || now - last_record_at_ < config_.coalesce_max;
+  // Held: join them. Otherwise hold only within coalesce_max of the last
+  // record and within half of it of the last frame: a frame to this peer
+  // that comes alone is not held up to coalesce_max (at 100 pings a second
+  // every reply waited ~10 ms on sshfs).
+  return !held_sizes_.empty() || (now - last_record_at_ < config_.coalesce_max &&
+                                  now - previous_frame_at < config_.coalesce_max / 2);
 }
 
 void OutboundStream::Flush(absl::Time now, Counters& counters, bool force) {

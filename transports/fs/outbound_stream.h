@@ -27,8 +27,9 @@
 // at most every coalesce_max: frames that come sooner after the last record
 // are held in memory (copied, at most one record's worth within the backlog
 // cap) and Flush() writes them as one record when that time has passed. The
-// first frame after a pause is written at once; a frame is never held
-// longer than coalesce_max.
+// first frame after a pause is written at once, and so is a frame that
+// comes alone (more than coalesce_max/2 after the one before: a ping, even
+// at 100 a second); a frame is never held longer than coalesce_max.
 //
 // Ring store (set_ring(true): both ends announced store=ring; docs section
 // 14): records go into the slots of one ring file per stream (RingWriter)
@@ -164,9 +165,12 @@ class OutboundStream {
                    Counters& counters);
   // Write() without holding.
   void WriteNow(absl::Span<const FrameView> frames, uint32_t flags, Counters& counters);
-  // Whether `frames` should be held at `now` (the last record is younger
-  // than coalesce_max, and they fit one record with what is held already).
-  bool ShouldHold(absl::Span<const FrameView> frames, uint32_t flags, absl::Time now);
+  // Whether `frames` should be held at `now` (frames are held already, or
+  // the last record is younger than coalesce_max and the frame before these
+  // came at `previous_frame_at`, less than coalesce_max/2 ago; and they fit
+  // one record with what is held already).
+  bool ShouldHold(absl::Span<const FrameView> frames, uint32_t flags, absl::Time now,
+                  absl::Time previous_frame_at);
   void FlushHeld(Counters& counters);
   // The ring writer, opened if the ring store is wanted; nullptr otherwise
   // (or if it cannot be opened: logged).
@@ -189,6 +193,7 @@ class OutboundStream {
   std::vector<size_t> held_sizes_;
   uint32_t held_flags_ = 0;
   absl::Time last_record_at_ = absl::InfinitePast();
+  absl::Time last_frame_at_ = absl::InfinitePast();  // the last Write's
   bool coalesce_ = true;
   absl::Time now_ = absl::InfinitePast();  // of the current Write or Flush
   bool want_ring_ = false;

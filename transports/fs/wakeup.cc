@@ -24,13 +24,25 @@ constexpr int kMaxCredit = 4096;
 constexpr int kOverflowCredit = 1 << 20;
 // Where a look at the folder is a request over the network to a file
 // server (mountinfo types): NFS and SMB servers answer every client's
-// looks, and sshfs's each costs an SFTP round trip through ssh.
-constexpr absl::string_view kFileServerTypes[] = {"nfs", "nfs4", "cifs", "smb3", "fuse.sshfs"};
+// looks.
+constexpr absl::string_view kFileServerTypes[] = {"nfs", "nfs4", "cifs", "smb3"};
+// sshfs: each look is an SFTP round trip through ssh too, but to an sshd
+// session that serves this one mount, not a server shared by many
+// clients: a tunnel in use looks every 2 ms (a packet after a pause waits
+// ~1.2 ms for the look instead of ~2.7 ms at 5 ms), and long idle and
+// asleep it looks as rarely as on a file server (every 20 ms), where
+// nobody waits.
+constexpr absl::string_view kSshfs = "fuse.sshfs";
 
 }  // namespace
 
 PacerOptions ForFilesystem(PacerOptions o, absl::string_view fs_type) {
   if (o.poll_max != absl::ZeroDuration()) return o;
+  if (fs_type == kSshfs) {
+    o.poll_max = std::max(o.poll_min, absl::Milliseconds(2));
+    o.deep_idle_min = std::max(o.deep_idle_min, absl::Milliseconds(20));
+    return o;
+  }
   bool server = false;
   for (absl::string_view t : kFileServerTypes) server |= fs_type == t;
   o.poll_max = std::max(o.poll_min, server ? absl::Milliseconds(5) : absl::Milliseconds(1));

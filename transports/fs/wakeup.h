@@ -25,7 +25,9 @@
 //                  (ForFilesystem): 1 ms where a look is a round trip to a
 //                  daemon on the same host (FUSE, 9p, virtiofs, vboxsf),
 //                  5 ms where it is a request over the network to a file
-//                  server (NFS, SMB, sshfs). Long idle, where one look
+//                  server (NFS, SMB), 2 ms on sshfs (an sshd session that
+//                  serves this one mount; long idle as a file server).
+//                  Long idle, where one look
 //                  costs more than poll_max (OnLook: a slow link, an
 //                  emulated CPU), deep_idle_factor times that cost: an idle
 //                  tunnel spends at most ~1/5 of the time looking.
@@ -111,8 +113,9 @@ struct PacerOptions {
 };
 
 // `o` with poll_max chosen for a folder of filesystem `fs_type` (mountinfo's
-// type, e.g. "fuse.sshfs", "nfs4", "cifs") if it is zero: 5 ms on NFS, SMB
-// and sshfs, 1 ms elsewhere.
+// type, e.g. "fuse.sshfs", "nfs4", "cifs") if it is zero: 5 ms on NFS and
+// SMB, 2 ms on sshfs (and deep_idle_min 20 ms: idle, it looks as rarely as
+// on NFS), 1 ms elsewhere.
 PacerOptions ForFilesystem(PacerOptions o, absl::string_view fs_type);
 
 class WakeupPacer {

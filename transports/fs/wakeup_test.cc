@@ -144,7 +144,7 @@ TEST(WakeupPacer, PollsFileServersLessOftenUnlessTold) {
   EXPECT_EQ(ForFilesystem(defaults, "nfs").poll_max, absl::Milliseconds(5));
   EXPECT_EQ(ForFilesystem(defaults, "nfs4").poll_max, absl::Milliseconds(5));
   EXPECT_EQ(ForFilesystem(defaults, "cifs").poll_max, absl::Milliseconds(5));
-  EXPECT_EQ(ForFilesystem(defaults, "fuse.sshfs").poll_max, absl::Milliseconds(5));
+  EXPECT_EQ(ForFilesystem(defaults, "fuse.sshfs").poll_max, absl::Milliseconds(2));
   EXPECT_EQ(ForFilesystem(defaults, "virtiofs").poll_max, absl::Milliseconds(1));
   PacerOptions told;
   told.poll_max = absl::Milliseconds(20);
@@ -153,6 +153,31 @@ TEST(WakeupPacer, PollsFileServersLessOftenUnlessTold) {
   PacerOptions slow_min;
   slow_min.poll_min = absl::Milliseconds(3);
   EXPECT_EQ(ForFilesystem(slow_min, "fuse").poll_max, absl::Milliseconds(3));
+}
+
+TEST(WakeupPacer, SshfsLooksOftenInUseAndAsRarelyAsAFileServerWhenIdle) {
+  // In use every 2 ms (a person waits for the reply); long idle and asleep
+  // every 20 ms, as on NFS: an idle tunnel costs ssh and sshd no more.
+  const PacerOptions o = ForFilesystem(PacerOptions(), "fuse.sshfs");
+  const PacerOptions nfs = ForFilesystem(PacerOptions(), "nfs4");
+  for (absl::Duration cost : {absl::Microseconds(400), absl::Milliseconds(3)}) {
+    WakeupPacer p(o, "test", false);
+    WakeupPacer q(nfs, "test", false);
+    absl::Time t = absl::Now();
+    for (int i = 0; i < 9; ++i) p.OnLook(cost), q.OnLook(cost);
+    p.OnActivity(t);
+    q.OnActivity(t);
+    for (int i = 1; i <= 28; ++i) p.Update(t + absl::Milliseconds(50 * i));  // 1.4 s
+    EXPECT_EQ(p.interval(), absl::Milliseconds(2)) << "in use";
+    for (absl::Duration at : {absl::Seconds(3), absl::Seconds(40)}) {
+      for (int i = 1; i <= 10; ++i) {
+        p.Update(t + at + absl::Milliseconds(50 * i));
+        q.Update(t + at + absl::Milliseconds(50 * i));
+      }
+      EXPECT_EQ(p.interval(), q.interval()) << "idle " << at << ", a look costing " << cost;
+      EXPECT_GE(p.interval(), absl::Milliseconds(20));
+    }
+  }
 }
 
 // Backs off from a hot start until the interval stops growing.

@@ -359,6 +359,7 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
     return absl::EndsWith(name, kRecordSuffix);
   }));
   if (ring_events) pacer_.OnRingEvents();
+  pacer_.OnDrained();
   // The ring woke us: look now, even if we looked < kDoorbellInterval ago
   // (with inotify nothing else wakes us before the safety poll).
   if (rung) next_doorbell_ = absl::InfinitePast();

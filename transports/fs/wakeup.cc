@@ -140,6 +140,9 @@ void WakeupPacer::OnEvents(int n) {
 
 void WakeupPacer::OnRingEvents() {
   ring_events_ = true;
+  // The records read since the last drain were written before this event.
+  announced_ += owed_ring_;
+  owed_ring_ = 0;
   if (path_ == Path::kDetecting) {
     SetPath(Path::kInotify, "inotify events announce new files");
     files_ = announced_ = 0;
@@ -154,7 +157,19 @@ void WakeupPacer::OnFileFound(bool in_ring) {
   } else if (credit_ > 0) {
     --credit_;
     ++announced_;
+  } else if (in_ring) {
+    ++owed_ring_;
   }
+  // Its event may come with the next drain: decide then (OnDrained).
+  if (owed_ring_ == 0) Decide();
+}
+
+void WakeupPacer::OnDrained() {
+  owed_ring_ = 0;  // no ring event with this drain: another kernel wrote them
+  if (inotify_available_) Decide();
+}
+
+void WakeupPacer::Decide() {
   if (path_ == Path::kDetecting) {
     if (files_ >= kFirstWindow && announced_ == 0) {
       SetPath(Path::kPolling, "files arrive that no inotify event announced");

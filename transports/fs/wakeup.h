@@ -36,7 +36,13 @@
 // moment before the kernel queues its event, which then comes later. A ring
 // (written in place) raises IN_MODIFY, which the kernel merges while unread:
 // one event announces every record read from rings until a look finds
-// nothing (without that, a busy tmpfs ring flipped to polling).
+// nothing (without that, a busy tmpfs ring flipped to polling). A ring
+// record is often read before its event can be: a reader that keeps up
+// with a busy writer reads each record as it lands, and the writes' events
+// wait for the next drain. Such records count as announced if that drain
+// brings a ring event (OnDrained), and no decision is taken while some
+// wait for it: before, a tmpfs ring under TCP still flipped to polling and
+// back about twice a second, each time a log line.
 // The first decision, and every change, is logged once with the folder's
 // filesystem type.
 #ifndef FSTUN_TRANSPORTS_FS_WAKEUP_H_
@@ -138,6 +144,10 @@ class WakeupPacer {
   void OnFileFound(bool in_ring = false);
   // A look found no record: a ring's next record needs an event of its own.
   void OnCaughtUp() { ring_events_ = false; }
+  // The inotify queue was read (after OnEvents and OnRingEvents of that
+  // read): ring records read before it that no ring event announced are not
+  // announced, and a path decision they held back is taken.
+  void OnDrained();
   // A look for records that found none took `cost` (wall time).
   void OnLook(absl::Duration cost);
   // Recomputes interval() (after each Receive or Send).
@@ -151,6 +161,8 @@ class WakeupPacer {
 
  private:
   void SetPath(Path p, const char* why);
+  // Decides the path once a window of records is counted.
+  void Decide();
 
   const PacerOptions options_;
   const std::string label_;
@@ -160,6 +172,7 @@ class WakeupPacer {
   int announced_ = 0;         // of which an event named (see credit_)
   int credit_ = 0;            // events not yet matched to a record read
   bool ring_events_ = false;  // a ring event read since the last look that found nothing
+  int owed_ring_ = 0;         // ring records read since the last drain, not announced
   absl::Time last_activity_ = absl::InfinitePast();
   static constexpr size_t kLooksKept = 9;
   std::array<absl::Duration, kLooksKept> recent_looks_{};

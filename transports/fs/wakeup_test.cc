@@ -127,13 +127,43 @@ TEST(WakeupPacer, OneRingEventAnnouncesTheRecordsReadUntilCaughtUp) {
     p.OnCaughtUp();
   }
   EXPECT_EQ(p.path(), WakeupPacer::Path::kInotify);
-  // Ring records after the look that found nothing, with no new event: not
-  // announced (another kernel's writes).
+  // Ring records after the look that found nothing, with no new event by
+  // the next drain: not announced (another kernel's writes).
   for (int i = 0; i < 8; ++i) p.OnFileFound(/*in_ring=*/true);
+  p.OnDrained();
   EXPECT_EQ(p.path(), WakeupPacer::Path::kPolling);
   // A ring event does not announce record files (each has its own event).
   p.OnRingEvents();
   for (int i = 0; i < 8; ++i) p.OnFileFound(/*in_ring=*/false);
+  EXPECT_EQ(p.path(), WakeupPacer::Path::kPolling);
+}
+
+TEST(WakeupPacer, RingRecordsReadBeforeTheirEventCountAsAnnounced) {
+  WakeupPacer p(ForFilesystem(PacerOptions(), "tmpfs"), "test", true);
+  p.OnRingEvents();
+  p.OnDrained();
+  p.OnFileFound(/*in_ring=*/true);
+  ASSERT_EQ(p.path(), WakeupPacer::Path::kInotify);
+  // TCP on one kernel: a Receive that found nothing, then one whose drain
+  // brought nothing and that reads 24 records chasing the writer (each
+  // read before its write's event is queued), then the drain that brings
+  // their one merged event.
+  for (int round = 0; round < 5; ++round) {
+    p.OnCaughtUp();
+    p.OnDrained();
+    for (int i = 0; i < 24; ++i) p.OnFileFound(/*in_ring=*/true);
+    p.OnRingEvents();
+    p.OnDrained();
+    EXPECT_EQ(p.path(), WakeupPacer::Path::kInotify) << round;
+  }
+  // Ring records that no event follows (another kernel's writes) still
+  // mean polling.
+  for (int i = 0; i < 8; ++i) {
+    p.OnDrained();
+    p.OnFileFound(/*in_ring=*/true);
+    p.OnCaughtUp();
+  }
+  p.OnDrained();
   EXPECT_EQ(p.path(), WakeupPacer::Path::kPolling);
 }
 

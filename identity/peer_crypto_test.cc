@@ -414,13 +414,18 @@ TEST(PeerCryptoTest, NextTimerIsWhenTickNextActs) {
   // An initiation nobody answers: the retry is due rekey_timeout later.
   net.Send(1, 0, 1);
   net.in_flight.clear();
-  EXPECT_EQ(net.node(1).NextTimer(), start + absl::Seconds(5));
-  net.now = start + absl::Seconds(5) - absl::Milliseconds(1);
-  net.Tick();
-  EXPECT_TRUE(net.in_flight.empty());
-  net.now = net.node(1).NextTimer();
-  net.Tick();
-  EXPECT_EQ(OfType(net.in_flight, MessageType::kInitiation).size(), 1u);  // the retry
+  // Node `n`'s timer is due at `due`: a Tick just before sends nothing, a
+  // Tick then sends one message of type `type`.
+  auto acts_at = [&net](size_t n, absl::Time due, MessageType type) {
+    EXPECT_EQ(net.node(n).NextTimer(), due);
+    net.now = due - absl::Milliseconds(1);
+    net.Tick();
+    EXPECT_TRUE(net.in_flight.empty());
+    net.now = net.node(n).NextTimer();
+    net.Tick();
+    EXPECT_EQ(OfType(net.in_flight, type).size(), 1u);
+  };
+  acts_at(1, start + absl::Seconds(5), MessageType::kInitiation);  // the retry
   // It completes; a second later the server receives data and sends
   // nothing: its keepalive is due keepalive_timeout after that data.
   net.Run();
@@ -428,14 +433,7 @@ TEST(PeerCryptoTest, NextTimerIsWhenTickNextActs) {
   net.Send(1, 0, 2);
   net.Run();
   ASSERT_THAT(net.delivered[0], ::testing::ElementsAre(1, 2));
-  const absl::Time data_at = net.now;
-  EXPECT_EQ(net.node(0).NextTimer(), data_at + absl::Seconds(10));
-  net.now = data_at + absl::Seconds(10) - absl::Milliseconds(1);
-  net.Tick();
-  EXPECT_TRUE(net.in_flight.empty());
-  net.now = net.node(0).NextTimer();
-  net.Tick();
-  EXPECT_EQ(OfType(net.in_flight, MessageType::kData).size(), 1u);  // the keepalive
+  acts_at(0, net.now + absl::Seconds(10), MessageType::kData);  // the keepalive
   net.Run();
   // Left alone for five minutes (messages delivered as they go), the two
   // ends wake only when NextTimer says, never within a second of the last

@@ -189,7 +189,7 @@ void FsTransport::PublishInterval(absl::Time now) {
   // Held frames go when the peer takes its last record: look soon.
   if (held_) d = std::min(d, options_.pacer.poll_min);
   // Periodic work waits for a quiet moment: come back then.
-  const absl::Time quiet_at = traffic_at_ + options_.pacer.hot_window;
+  const absl::Time quiet_at = QuietAt();
   if (now >= NextHousekeeping() && now < quiet_at) d = std::min(d, quiet_at - now);
   interval_ns_.store(more_ready_ ? 0 : absl::ToInt64Nanoseconds(d), std::memory_order_relaxed);
 }
@@ -371,8 +371,7 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   // kHousekeepingSlack of it. Overdue after a sleep is not enough: an
   // inotify-woken pump sleeps up to a second past the work's time, and the
   // frame that wakes it (a ping, its reply on the way) must not wait for it.
-  const bool hot = now < traffic_at_ + options_.pacer.hot_window;
-  if (hot && now >= std::max(NextHousekeeping(), hot_since_) + kHousekeepingSlack) {
+  if (now < QuietAt() && now >= std::max(NextHousekeeping(), hot_since_) + kHousekeepingSlack) {
     Housekeeping(now);
   }
   if (held_) {
@@ -430,13 +429,13 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
 }
 
 void FsTransport::NoteTraffic(absl::Time now) {
-  if (now >= traffic_at_ + options_.pacer.hot_window) hot_since_ = now;
+  if (now >= QuietAt()) hot_since_ = now;
   traffic_at_ = now;
 }
 
 void FsTransport::HousekeepingIfQuiet(absl::Time now) {
   // Not quiet yet: PublishInterval asks the pump back for the quiet moment.
-  if (now < NextHousekeeping() || now < traffic_at_ + options_.pacer.hot_window) return;
+  if (now < NextHousekeeping() || now < QuietAt()) return;
   // A newcomer's records: read them now, not at the next poll.
   if (Housekeeping(now)) more_ready_ = true;
 }

@@ -167,6 +167,11 @@ class FsTransport : public Transport {
   // window (if it is due before that, PublishInterval asks the pump back
   // for the quiet moment).
   void HousekeepingIfQuiet(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When the hot window after the last frame ends: from then on it is a
+  // quiet moment.
+  absl::Time QuietAt() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return traffic_at_ + options_.pacer.hot_window;
+  }
   // A frame went or came at `now`: traffic_at_, and hot_since_ if it ends a
   // quiet moment.
   void NoteTraffic(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

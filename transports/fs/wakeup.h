@@ -27,10 +27,10 @@
 //                  5 ms where it is a request over the network to a file
 //                  server (NFS, SMB), 2 ms on sshfs (an sshd session that
 //                  serves this one mount; long idle as a file server).
-//                  Long idle, where one look
-//                  costs more than poll_max (OnLook: a slow link, an
-//                  emulated CPU), deep_idle_factor times that cost: an idle
-//                  tunnel spends at most ~1/5 of the time looking.
+//                  Long idle, where one look costs more than poll_max
+//                  (OnLook: a slow link, an emulated CPU), deep_idle_factor
+//                  times that cost: an idle tunnel spends at most ~1/5 of
+//                  the time looking.
 // A record counts as announced if an event is in credit when it is read:
 // events are read in lumps, and a fast poll may find a renamed file a
 // moment before the kernel queues its event, which then comes later. A ring

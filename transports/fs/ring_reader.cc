@@ -89,7 +89,11 @@ RingReader::Slot RingReader::ReadNext(absl::Span<const uint8_t>* image,
     return !missing_ && IsDirectory(inbox_fd_, ring_name_) ? Slot::kBlocked : Slot::kNoRing;
   }
   const uint64_t offset = at.value_or(at_);
-  const size_t first = std::min<size_t>(first_read_, geometry_.max_record);
+  if (probing_) back_to_back_ = false;  // the read after a taken record was not the next one
+  probing_ = !at.has_value() && after_take_;
+  after_take_ = false;
+  const size_t first =
+      std::min<size_t>(probing_ && back_to_back_ ? last_taken_ : kRingAlign, geometry_.max_record);
   uint8_t* b = buffer_.Reserve(geometry_.max_record);
   if (b == nullptr) return Slot::kEmpty;
   ssize_t n = ring_.ReadAt(b, first, offset);
@@ -97,7 +101,6 @@ RingReader::Slot RingReader::ReadNext(absl::Span<const uint8_t>* image,
     ring_.Close();
     return Slot::kNoRing;
   }
-  first_read_ = kRingAlign;  // until a record is found
   if (n < static_cast<ssize_t>(kRecordFixedHeader) || Get32(b) != kRecordMagic) {
     return Slot::kEmpty;
   }
@@ -115,9 +118,16 @@ RingReader::Slot RingReader::ReadNext(absl::Span<const uint8_t>* image,
     if (more <= 0 || have + static_cast<size_t>(more) <= got) return Slot::kEmpty;
     got = have + static_cast<size_t>(more);
   }
-  first_read_ = std::clamp<size_t>(RoundUp(total, kRingAlign), kRingAlign, kRingFirstReadMax);
   *image = {b, static_cast<size_t>(total)};
   return Slot::kBytes;
+}
+
+void RingReader::Advance(size_t bytes) {
+  at_ = geometry_.Next(at_, bytes);
+  last_taken_ = std::clamp<size_t>(RoundUp(bytes, kRingAlign), kRingAlign, kRingFirstReadMax);
+  if (probing_) back_to_back_ = true;
+  probing_ = false;
+  after_take_ = true;
 }
 
 void RingReader::CheckFiles() {

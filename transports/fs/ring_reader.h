@@ -4,15 +4,20 @@
 // Theory of operation: the ring is opened once (by name, when it exists
 // and its header is valid) and then polled by reading where the next
 // record goes: one pread of a small first part, a second one only if the
-// record is larger (the first read is as large as the last record, at
-// most kRingFirstReadMax, after a hit; one kRingAlign unit after a miss,
-// so an idle poll of a place holding an old lap's big record stays
-// small). ReadNext() only finds bytes; whether they are the awaited record
-// (magic, CRC, session, number, tag) is the caller's (InboundStream)
-// decision, with the same codec as record files; Advance() moves past a
-// record read. Resync() reads the header again (the caller does it only
-// while the next record stays missing) for where the writer started anew.
-// Consumption is published in the ack file this reader owns
+// record is larger. The first part is one kRingAlign unit, except right
+// after a record was taken while records come back to back (the last
+// read right after a taken record found the next one): then it is as
+// large as that record, at most kRingFirstReadMax, so a busy stream costs
+// one read per record. A stream that brings one record per look (bulk on
+// tmpfs, where the reader keeps up) would otherwise copy a record's worth
+// of an old lap's bytes after each record, before its frames go to the
+// TUN; on a share those bytes cross the network. ReadNext() only finds
+// bytes; whether they are the awaited record (magic, CRC, session,
+// number, tag) is the caller's (InboundStream) decision, with the same
+// codec as record files; Advance() moves past a record read. Resync()
+// reads the header again (the caller does it only while the next record
+// stays missing) for where the writer started anew. Consumption is
+// published in the ack file this reader owns
 // (<S>.<SS>.<RS>.ack): every kAckRecords records while records keep
 // coming, and whenever the reader finds nothing more to read (so the ack
 // is current while the reader waits: a writer that looks at it when its
@@ -50,10 +55,13 @@ class RingReader {
   // header says) until the next call.
   Slot ReadNext(absl::Span<const uint8_t>* image, std::optional<uint64_t> at = std::nullopt);
   // The record just read (of `bytes`) was the awaited one: move past it.
-  void Advance(size_t bytes) { at_ = geometry_.Next(at_, bytes); }
+  void Advance(size_t bytes);
   // The header's resync point, if the ring is open and its header valid.
   std::optional<RingHeader> Resync();
-  void JumpTo(uint64_t at) { at_ = at; }
+  void JumpTo(uint64_t at) {
+    at_ = at;
+    after_take_ = false;
+  }
   uint64_t at() const { return at_; }
   // Every record through `seq` was read.
   void Consumed(uint64_t seq) { consumed_ = seq; }
@@ -83,7 +91,14 @@ class RingReader {
   bool positioned_ = false;  // at_ came from a header (first open)
   AlignedBuffer buffer_;
   AlignedBuffer small_;
-  size_t first_read_ = kRingAlign;
+  // The first read's size (see above): the last taken record's size
+  // (rounded up), whether the next read at at_ comes right after it, whether
+  // such a read awaits its verdict (taken or not), and whether the last one
+  // found the next record.
+  size_t last_taken_ = kRingAlign;
+  bool after_take_ = false;
+  bool probing_ = false;
+  bool back_to_back_ = false;
   uint64_t consumed_ = 0;
   uint64_t published_ = 0;
   std::optional<AckAuth> auth_;

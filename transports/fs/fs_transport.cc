@@ -353,6 +353,9 @@ absl::StatusOr<Transport::Received> FsTransport::Receive(FrameBatch& batch) {
   const absl::Time now = absl::Now();
   bool rung = false;
   bool ring_events = false;
+  // Acks due since the last look first: their writes' events on the own
+  // inbox go with this drain (inbound_stream.h, PublishDueAck).
+  for (const auto& p : peers_.peers()) p->in.PublishDueAck(now);
   pacer_.OnEvents(watch_->Drain([&rung, &ring_events](absl::string_view name) {
     if (name == kDoorbell) rung = true;
     if (absl::EndsWith(name, kRingSuffix)) ring_events = true;

@@ -184,10 +184,14 @@ void InboundStream::ProbeRing(absl::Time now, Progress& progress, Counters& coun
   Skip(progress, counters);
 }
 
+void InboundStream::PublishDueAck(absl::Time now) {
+  if (std::exchange(ack_due_, false) && ring_ != nullptr) ring_->MaybePublish(now, /*idle=*/true);
+}
+
 InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, Counters& counters) {
   Progress progress;
   if (name_ == nullptr) return progress;
-  if (std::exchange(ack_due_, false) && ring_ != nullptr) ring_->MaybePublish(now, /*idle=*/true);
+  PublishDueAck(now);
   // The last Read found nothing: what this one finds is likely a lone
   // record (a ping, a keystroke, a request).
   const bool lone = hand_over_lone_ && waiting_;

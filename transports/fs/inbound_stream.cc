@@ -191,7 +191,7 @@ void InboundStream::PublishDueAck(absl::Time now) {
 InboundStream::Progress InboundStream::Read(FrameBatch& batch, absl::Time now, Counters& counters) {
   Progress progress;
   if (name_ == nullptr) return progress;
-  PublishDueAck(now);
+  DCHECK(!ack_due_) << "the transport writes due acks (PublishDueAck) before its drain and Read";
   // The last Read found nothing: what this one finds is likely a lone
   // record (a ping, a keystroke, a request).
   const bool lone = hand_over_lone_ && waiting_;

@@ -138,10 +138,10 @@ class InboundStream {
   // Delivers frames of this stream, in order, into `batch`.
   Progress Read(FrameBatch& batch, absl::Time now, Counters& counters);
   // Writes the ack that waits for the next look (after a look that
-  // delivered records), if any; Read does it first otherwise. The transport
-  // calls it before it drains its inotify watch: the write raises an event
-  // on the own inbox, which that drain then takes instead of waking the
-  // pump from its next sleep for nothing.
+  // delivered records), if any. The transport calls it at the start of
+  // every look, before it drains its inotify watch and before Read: the
+  // write raises an event on the own inbox, which that drain then takes
+  // instead of waking the pump from its next sleep for nothing.
   void PublishDueAck(absl::Time now);
 
   // The inbox collector saw record `seq` (> next_seq()) of this stream.

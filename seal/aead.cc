@@ -143,9 +143,12 @@ struct XSubkey {
 
 }  // namespace
 
+void InitAesGcm();  // aes_gcm.cc
+
 void InitAead() {
   InitSodium();
   Cipher();
+  InitAesGcm();
 }
 
 void SetBackendForTest(Backend backend) { g_backend.store(backend); }

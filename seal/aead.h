@@ -47,8 +47,9 @@ inline constexpr size_t kXNonceSize = 24;  // XChaCha20-Poly1305
 // From this many plaintext bytes on, libcrypto does the work.
 inline constexpr size_t kLargeInput = 512;
 
-// Initialises libsodium and libcrypto (idempotent, thread-safe). Aborts if
-// libcrypto has no ChaCha20-Poly1305.
+// Initialises libsodium, libcrypto and ipsec-mb (idempotent, thread-safe),
+// for these functions and seal/aes_gcm.h. Aborts if libcrypto has no
+// ChaCha20-Poly1305 or AES-256-GCM.
 void InitAead();
 
 // Writes plain.size() + kTagSize bytes to `out`.

@@ -107,6 +107,9 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   //    every frame is sealed with that one shared key (seal/layer.h).
   absl::StatusOr<std::optional<Key>> key = KeyFromFlags();
   if (!key.ok()) return key.status();
+  absl::StatusOr<aead::Cipher> cipher = CipherFromFlags();
+  if (!cipher.ok()) return cipher.status();
+  const bool keyed = key->has_value();
   absl::StatusOr<std::optional<IdentityConfig>> identity = IdentityConfigFromFlags();
   if (!identity.ok()) return absl::InvalidArgumentError(identity.status().message());
   // The configured peers (public key -> allowed prefixes), for the routing
@@ -128,7 +131,7 @@ absl::Status RunDaemon(const DaemonConfig& config) {
     transport_config.link_auth = *std::move(link_auth);
     transport =
         CreateIdentityTransport(TransportRegistry::Global(), config.transport, transport_config,
-                                std::move((*identity)->key), (*identity)->peers, psk);
+                                std::move((*identity)->key), (*identity)->peers, psk, *cipher);
   } else {
     if (key->has_value()) {
       transport_config.link_auth = MakeSharedKeyLinkAuth(**key);
@@ -136,9 +139,14 @@ absl::Status RunDaemon(const DaemonConfig& config) {
       LogTrustedModeWarning();
     }
     transport = CreateTransport(TransportRegistry::Global(), config.transport, transport_config,
-                                *std::move(key));
+                                *std::move(key), *cipher);
   }
   if (!transport.ok()) return transport.status();
+  if (keyed || identity->has_value()) {
+    LOG(INFO) << "sealing frames with " << aead::CipherName(*cipher) << " (--cipher=" << FLAGS_cipher
+              << (aead::HardwareAes() ? "; this CPU has AES instructions" : "; no AES instructions")
+              << ")";
+  }
 
   // 2. The TUN, configured and up. It disappears when the device is closed.
   TunOptions tun_options;

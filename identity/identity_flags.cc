@@ -124,6 +124,8 @@ std::vector<std::pair<std::string, std::string>> PeerDetails(const PeerCrypto::P
       {"allowed_ips", absl::StrJoin(prefixes, ",")},
       {"latest_handshake", handshake},
       {"frames", absl::StrCat("rx ", peer.counters.rx_frames, " tx ", peer.counters.tx_frames)},
+      {"cipher_received",
+       peer.received_cipher ? aead::CipherName(*peer.received_cipher) : "none yet"},
   };
   if (peer.counters.total_drops() > 0) {
     std::vector<std::string> d;

@@ -52,7 +52,8 @@ absl::StatusOr<std::vector<PeerConfig>> ParsePeersText(absl::string_view text,
 absl::StatusOr<std::vector<PeerConfig>> ReadPeersFile(const std::string& path);
 
 // The per-peer key/value lines of `fstun status`: public key, allowed
-// prefixes, latest handshake ("12s ago" / "never"), frames each way, drops.
+// prefixes, latest handshake ("12s ago" / "never"), frames each way, the
+// cipher of the last data message received from the peer, drops.
 std::vector<std::pair<std::string, std::string>> PeerDetails(const PeerCrypto::PeerInfo& peer,
                                                              absl::Time now);
 

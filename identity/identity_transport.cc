@@ -247,9 +247,11 @@ void IdentityTransport::Close() {
 
 absl::StatusOr<std::unique_ptr<Transport>> CreateIdentityTransport(
     const TransportRegistry& registry, absl::string_view name, const TransportConfig& config,
-    PrivateKey key, std::vector<PeerConfig> peers, absl::Span<const uint8_t> psk) {
+    PrivateKey key, std::vector<PeerConfig> peers, absl::Span<const uint8_t> psk,
+    aead::Cipher cipher) {
   PeerCryptoOptions crypto_options;
   crypto_options.peers = std::move(peers);
+  crypto_options.cipher = cipher;
   absl::StatusOr<std::unique_ptr<PeerCrypto>> crypto =
       PeerCrypto::Create(std::move(key), psk, std::move(crypto_options));
   if (!crypto.ok()) return crypto.status();

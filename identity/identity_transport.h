@@ -147,10 +147,11 @@ class IdentityTransport : public Transport {
 
 // Creates transport `name` from `registry` (with IdentityInnerConfig) and
 // wraps it: this end's `key`, the `peers` it accepts, and the optional
-// preshared key `psk` (32 bytes, or empty).
+// preshared key `psk` (32 bytes, or empty); this end seals with `cipher`.
 absl::StatusOr<std::unique_ptr<Transport>> CreateIdentityTransport(
     const TransportRegistry& registry, absl::string_view name, const TransportConfig& config,
-    PrivateKey key, std::vector<PeerConfig> peers, absl::Span<const uint8_t> psk);
+    PrivateKey key, std::vector<PeerConfig> peers, absl::Span<const uint8_t> psk,
+    aead::Cipher cipher = aead::AutoCipher());
 
 }  // namespace fstun
 

@@ -7,7 +7,7 @@ namespace fstun {
 std::optional<MessageType> ClassifyMessage(absl::Span<const uint8_t> m) {
   if (m.size() < 4 || m[2] != 0 || m[3] != 0) return std::nullopt;
   const uint8_t flags_allowed =
-      m[0] == static_cast<uint8_t>(MessageType::kData) ? kDataFlagVnet : 0;
+      m[0] == static_cast<uint8_t>(MessageType::kData) ? (kDataFlagVnet | kDataFlagAesGcm) : 0;
   if ((m[1] & ~flags_allowed) != 0) return std::nullopt;
   switch (m[0]) {
     case static_cast<uint8_t>(MessageType::kInitiation):

@@ -15,10 +15,16 @@
 //   data (32 + n bytes)
 //   0   1 type 0xE4
 //   1   1 flags: 0x01 the frame starts with a virtio-net header (kVnet)
+//              0x02 sealed with AES-256-GCM (kAesGcm), else ChaCha20-Poly1305
 //   2   2 zero
 //   4   4 receiver index (LE): the receiver's own number for the session
 //   8   8 counter (LE): the AEAD nonce, checked against a replay window
-//  16 n+16 the frame, ChaCha20-Poly1305 with the session's key
+//  16 n+16 the frame, sealed with the session key of its direction:
+//          ChaCha20-Poly1305 under the key, nonce 0^4 || counter (LE), as
+//          WireGuard; or AES-256-GCM under BLAKE2b-256(key = the session
+//          key, "fstun aes-256-gcm"), nonce 0^4 || counter (BE), as Noise's
+//          AESGCM. The sender picks (--cipher, seal/cipher.h); a receiver
+//          opens either, each cipher under its own key.
 //
 // As WireGuard's messages (docs/security.md), less the cookie (mac2): there
 // is no UDP source address to return a cookie to, and a folder writer can
@@ -46,6 +52,7 @@ inline constexpr size_t kDataHeaderSize = 16;
 inline constexpr size_t kDataOverhead = kDataHeaderSize + 16;  // header + tag
 inline constexpr size_t kMac1Size = 16;
 inline constexpr uint8_t kDataFlagVnet = 0x01;
+inline constexpr uint8_t kDataFlagAesGcm = 0x02;
 inline constexpr size_t kTimestampSize = 12;
 
 // Offsets (see the table above).

@@ -120,7 +120,10 @@ absl::StatusOr<std::unique_ptr<PeerCrypto>> PeerCrypto::Create(PrivateKey key,
 }
 
 PeerCrypto::PeerCrypto(PrivateKey key, absl::Span<const uint8_t> psk, PeerCryptoOptions options)
-    : me_(std::move(key)), timing_(options.timing), max_queued_(options.max_queued_frames) {
+    : me_(std::move(key)),
+      timing_(options.timing),
+      max_queued_(options.max_queued_frames),
+      cipher_(options.cipher) {
   psk_.fill(0);
   if (!psk.empty()) std::memcpy(psk_.data(), psk.data(), psk_.size());
   for (PeerConfig& c : options.peers) {
@@ -194,19 +197,53 @@ void PeerCrypto::MaybeInitiate(size_t peer, absl::Time now) {
   Initiate(peer, now);
 }
 
+namespace {
+
+// The AES-256-GCM key of one direction: BLAKE2b-256 keyed with the session
+// key, over a label, so each cipher runs under its own key.
+std::unique_ptr<aead::AesGcmKey> DeriveAesKey(const noise::CipherKey& session_key) {
+  static constexpr char kLabel[] = "fstun aes-256-gcm";
+  uint8_t k[32];
+  crypto_generichash(k, sizeof(k), reinterpret_cast<const uint8_t*>(kLabel), sizeof(kLabel) - 1,
+                     session_key.data(), session_key.size());
+  auto key = std::make_unique<aead::AesGcmKey>(k);
+  sodium_memzero(k, sizeof(k));
+  return key;
+}
+
+// Noise's nonces: 4 zero bytes || the counter, little-endian for
+// ChaChaPoly, big-endian for AESGCM.
+void ChaChaNonce(uint64_t counter, uint8_t* nonce) {
+  std::memset(nonce, 0, 4);
+  StoreLe64(nonce + 4, counter);
+}
+
+void GcmNonce(uint64_t counter, uint8_t* nonce) {
+  std::memset(nonce, 0, 4);
+  for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<uint8_t>(counter >> (56 - 8 * i));
+}
+
+}  // namespace
+
 size_t PeerCrypto::SealWith(Session& s, Peer& p, FrameView frame, uint8_t* out, absl::Time now,
                             bool vnet) {
+  const bool aes = cipher_ == aead::Cipher::kAes256Gcm;
   out[0] = static_cast<uint8_t>(MessageType::kData);
-  out[1] = vnet ? kDataFlagVnet : 0;
+  out[1] = static_cast<uint8_t>((vnet ? kDataFlagVnet : 0) | (aes ? kDataFlagAesGcm : 0));
   out[2] = out[3] = 0;
   StoreLe32(out + msg::kDataReceiver, s.remote_index);
   uint64_t counter = s.send_counter++;
   StoreLe64(out + msg::kDataCounter, counter);
-  // Noise's nonce: 4 zero bytes || the counter, little-endian.
-  uint8_t nonce[aead::kNonceSize] = {};
-  StoreLe64(nonce + 4, counter);
-  aead::ChaChaPolySeal(s.keys.send.data(), nonce, frame, absl::MakeConstSpan(out, kDataHeaderSize),
-                       out + kDataHeaderSize);
+  uint8_t nonce[aead::kNonceSize];
+  absl::Span<const uint8_t> header(out, kDataHeaderSize);
+  if (aes) {
+    if (s.aes_send == nullptr) s.aes_send = DeriveAesKey(s.keys.send);
+    GcmNonce(counter, nonce);
+    s.aes_send->Seal(nonce, frame, header, out + kDataHeaderSize);
+  } else {
+    ChaChaNonce(counter, nonce);
+    aead::ChaChaPolySeal(s.keys.send.data(), nonce, frame, header, out + kDataHeaderSize);
+  }
   p.last_sent = now;
   return frame.size() + kDataOverhead;
 }
@@ -413,10 +450,20 @@ PeerCrypto::Opened PeerCrypto::OpenData(FrameView m, absl::Span<uint8_t> out, ab
   if (counter >= timing_.reject_after_messages) return Drop("counter_exhausted");
   size_t plain = m.size() - kDataOverhead;
   if (out.size() < plain) return Drop("oversize");
-  uint8_t nonce[aead::kNonceSize] = {};
-  StoreLe64(nonce + 4, counter);
-  if (!aead::ChaChaPolyOpen(s->keys.receive.data(), nonce, m.subspan(kDataHeaderSize),
-                            m.subspan(0, kDataHeaderSize), out.data())) {
+  const bool aes = (m[1] & kDataFlagAesGcm) != 0;
+  uint8_t nonce[aead::kNonceSize];
+  bool opened;
+  if (aes) {
+    if (s->aes_receive == nullptr) s->aes_receive = DeriveAesKey(s->keys.receive);
+    GcmNonce(counter, nonce);
+    opened = s->aes_receive->Open(nonce, m.subspan(kDataHeaderSize), m.subspan(0, kDataHeaderSize),
+                                  out.data());
+  } else {
+    ChaChaNonce(counter, nonce);
+    opened = aead::ChaChaPolyOpen(s->keys.receive.data(), nonce, m.subspan(kDataHeaderSize),
+                                  m.subspan(0, kDataHeaderSize), out.data());
+  }
+  if (!opened) {
     p.counters.AddDrop("auth_failed");
     LOG_EVERY_T(WARNING, 60) << "peer " << p.config.public_key.ShortString()
                              << ": a data message failed authentication (forged or corrupted;"
@@ -435,6 +482,9 @@ PeerCrypto::Opened PeerCrypto::OpenData(FrameView m, absl::Span<uint8_t> out, ab
   }
   // Authentic: the sender is `peer`.
   p.last_received_ns.store(absl::ToUnixNanos(now), std::memory_order_relaxed);
+  p.received_cipher.store(
+      static_cast<int>(aes ? aead::Cipher::kAes256Gcm : aead::Cipher::kChaCha20Poly1305),
+      std::memory_order_relaxed);
   p.awaiting_reply_since = absl::InfiniteFuture();
   if (s == p.next.get()) {
     Promote(peer, std::move(p.next), now);
@@ -560,6 +610,8 @@ std::vector<PeerCrypto::PeerInfo> PeerCrypto::Status() const {
     if (hs != INT64_MIN) info.last_handshake = absl::FromUnixNanos(hs);
     int64_t rx = p->last_received_ns.load(std::memory_order_relaxed);
     if (rx != INT64_MIN) info.last_received = absl::FromUnixNanos(rx);
+    int cipher = p->received_cipher.load(std::memory_order_relaxed);
+    if (cipher >= 0) info.received_cipher = static_cast<aead::Cipher>(cipher);
     info.counters = p->counters.Snapshot();
     out.push_back(std::move(info));
   }

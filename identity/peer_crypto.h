@@ -43,6 +43,8 @@
 #include "core/ip_address.h"
 #include "identity/handshake.h"
 #include "identity/keys.h"
+#include "seal/aes_gcm.h"
+#include "seal/cipher.h"
 #include "seal/replay_window.h"
 
 namespace fstun {
@@ -76,6 +78,8 @@ struct PeerCryptoOptions {
   IdentityTiming timing;
   // Frames held per peer while its handshake is in flight.
   size_t max_queued_frames = 256;
+  // What this end seals data messages with (--cipher); it opens both.
+  aead::Cipher cipher = aead::AutoCipher();
 };
 
 class PeerCrypto {
@@ -138,9 +142,14 @@ class PeerCrypto {
     std::vector<IpPrefix> allowed;
     absl::Time last_handshake = absl::InfinitePast();
     absl::Time last_received = absl::InfinitePast();
+    // The cipher of the last data message this end opened from the peer
+    // (nullopt: none yet).
+    std::optional<aead::Cipher> received_cipher;
     CounterSnapshot counters;
   };
   std::vector<PeerInfo> Status() const;
+
+  aead::Cipher cipher() const { return cipher_; }
 
   // Tests: make the next frames of `peer`'s current session use counters
   // from `next` on (exhaustion).
@@ -156,6 +165,8 @@ class PeerCrypto {
     absl::Time created;
     bool initiator = false;
     bool confirmed = false;
+    // AES-256-GCM keys derived from `keys`, made when first needed.
+    std::unique_ptr<aead::AesGcmKey> aes_send, aes_receive;
     ~Session() { keys.Wipe(); }
   };
   struct Peer {
@@ -181,6 +192,7 @@ class PeerCrypto {
     bool logged_handshake = false;
     std::atomic<int64_t> last_handshake_ns{INT64_MIN};
     std::atomic<int64_t> last_received_ns{INT64_MIN};
+    std::atomic<int> received_cipher{-1};  // an aead::Cipher, -1 none yet
     Counters counters;
   };
   struct IndexEntry {
@@ -209,6 +221,7 @@ class PeerCrypto {
   std::array<uint8_t, 32> psk_;
   const IdentityTiming timing_;
   const size_t max_queued_;
+  const aead::Cipher cipher_;
   std::vector<std::unique_ptr<Peer>> peers_;
   absl::flat_hash_map<PublicKey, size_t> by_key_;
   absl::flat_hash_map<uint32_t, IndexEntry> index_;

@@ -52,6 +52,7 @@ class Net {
       o.peers.push_back({keys_[0].public_key(), {*IpPrefix::Parse("0.0.0.0/0")}});
       map.push_back(0);
     }
+    if (auto c = ciphers.find(i); c != ciphers.end()) o.cipher = c->second;
     auto pc = PeerCrypto::Create(PrivateKey::FromBytes(keys_[i].bytes()), psk_, std::move(o));
     CHECK(pc.ok()) << pc.status();
     if (nodes_.size() <= i) nodes_.resize(i + 1);
@@ -129,6 +130,8 @@ class Net {
   std::map<size_t, std::map<std::string, int>> drops;
   std::string last_drop;
   std::vector<PrivateKey> keys_;
+  // What node i seals with, if not --cipher's default (takes effect at Start).
+  std::map<size_t, aead::Cipher> ciphers;
 
  private:
   std::vector<uint8_t> psk_;
@@ -323,6 +326,44 @@ TEST(PeerCryptoTest, DataUnderAnotherKeyOrTamperedFailsAuthentication) {
   net.Deliver(c2);
   EXPECT_EQ(net.last_drop, "auth_failed");
   EXPECT_THAT(net.delivered[0], ::testing::UnorderedElementsAre(1, 2));
+}
+
+// Each end seals with its own --cipher and opens whatever its peers picked:
+// a ChaCha20-Poly1305 client and an AES-256-GCM client talk to an AES-256-GCM
+// server, both ways; the flag names the cipher, and a message whose flag is
+// switched to the other cipher does not authenticate.
+TEST(PeerCryptoTest, EachEndSealsWithItsOwnCipherAndOpensTheOthers) {
+  Net net(2);
+  net.ciphers = {{0, aead::Cipher::kAes256Gcm},
+                 {1, aead::Cipher::kChaCha20Poly1305},
+                 {2, aead::Cipher::kAes256Gcm}};
+  for (size_t i = 0; i < 3; ++i) net.Start(i);
+  for (uint32_t tag = 1; tag <= 3; ++tag) {
+    net.Send(1, 0, tag);
+    net.Send(2, 0, 10 + tag);
+    net.Send(0, 1, 20 + tag);
+    net.Send(0, 2, 30 + tag);
+    net.Run();
+  }
+  EXPECT_THAT(net.delivered[0], ::testing::UnorderedElementsAre(1, 2, 3, 11, 12, 13));
+  EXPECT_THAT(net.delivered[1], ::testing::ElementsAre(21, 22, 23));
+  EXPECT_THAT(net.delivered[2], ::testing::ElementsAre(31, 32, 33));
+  for (const Wire& w : OfType(net.recorded, MessageType::kData)) {
+    EXPECT_EQ((w.bytes[1] & kDataFlagAesGcm) != 0, w.from != 1) << "from " << w.from;
+  }
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(net.node(i).counters().total_drops(), 0u) << i;
+  std::vector<PeerCrypto::PeerInfo> server = net.node(0).Status();
+  EXPECT_EQ(server[net.Slot(0, 1)].received_cipher, aead::Cipher::kChaCha20Poly1305);
+  EXPECT_EQ(server[net.Slot(0, 2)].received_cipher, aead::Cipher::kAes256Gcm);
+  EXPECT_EQ(net.node(1).Status()[0].received_cipher, aead::Cipher::kAes256Gcm);
+  for (size_t from : {1, 2}) {
+    net.Send(from, 0, 50);
+    Wire w = net.in_flight.back();
+    net.in_flight.clear();
+    w.bytes[1] ^= kDataFlagAesGcm;
+    net.Deliver(w);
+    EXPECT_EQ(net.last_drop, "auth_failed") << from;
+  }
 }
 
 TEST(PeerCryptoTest, MismatchedPresharedKeyNeverCompletes) {

@@ -12,7 +12,22 @@ DEFINE_string(key_file, "",
               "authenticated; frames without a valid tag, replayed or from an old session are "
               "dropped. Without a key, anyone who can write the shared folder can inject packets.");
 
+DEFINE_string(cipher, "auto",
+              "what this end encrypts frames with, when keyed (--private_key_file or "
+              "--key_file): aes-256-gcm, chacha20-poly1305, or auto (AES-256-GCM where the CPU "
+              "has AES instructions, else ChaCha20-Poly1305). Every end decrypts both, so peers "
+              "need not agree.");
+
 namespace fstun {
+
+absl::StatusOr<aead::Cipher> CipherFromFlags() {
+  std::optional<aead::Cipher> cipher = aead::ParseCipher(FLAGS_cipher);
+  if (!cipher.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--cipher=", FLAGS_cipher, ": expected auto, aes-256-gcm or chacha20-poly1305"));
+  }
+  return *cipher;
+}
 
 absl::StatusOr<std::optional<Key>> KeyFromFlags() {
   if (FLAGS_key_file.empty()) return std::optional<Key>();
@@ -24,10 +39,12 @@ absl::StatusOr<std::optional<Key>> KeyFromFlags() {
 absl::StatusOr<std::unique_ptr<Transport>> CreateTransport(const TransportRegistry& registry,
                                                            absl::string_view name,
                                                            const TransportConfig& config,
-                                                           std::optional<Key> key) {
+                                                           std::optional<Key> key,
+                                                           aead::Cipher cipher) {
   if (!key.has_value()) return registry.Create(name, config);
   SealedTransportOptions options;
   options.mtu = config.mtu;
+  options.cipher = cipher;
   std::string id_text = config.Option("seal_sender_id");
   if (id_text.empty()) {
     options.sender_id = SenderIdFor(config.addresses);

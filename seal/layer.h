@@ -2,9 +2,10 @@
 // transport from the registry with or without sealing.
 //
 //   absl::StatusOr<std::optional<Key>> key = KeyFromFlags();   // --key_file
+//   absl::StatusOr<aead::Cipher> cipher = CipherFromFlags();   // --cipher
 //   if (!key.ok()) { ...usage error, exit 2... }
 //   if (!key->has_value()) LogTrustedModeWarning();
-//   auto transport = CreateTransport(TransportRegistry::Global(), name, config, *key);
+//   auto transport = CreateTransport(TransportRegistry::Global(), name, config, *key, *cipher);
 //
 // The core and the command never name a concrete transport: CreateTransport
 // asks the registry for `name` with the MTU raised by the sealing overhead,
@@ -20,9 +21,11 @@
 #include "core/registry.h"
 #include "core/transport.h"
 #include "gflags/gflags.h"
+#include "seal/cipher.h"
 #include "seal/key.h"
 
 DECLARE_string(key_file);
+DECLARE_string(cipher);
 
 namespace fstun {
 
@@ -30,14 +33,18 @@ namespace fstun {
 // file and say how to fix it.
 absl::StatusOr<std::optional<Key>> KeyFromFlags();
 
+// The cipher of --cipher ("auto" resolved for this CPU); InvalidArgument
+// names the accepted values.
+absl::StatusOr<aead::Cipher> CipherFromFlags();
+
 // Creates transport `name`; with a key, sealed (the inner transport is
 // created with config.mtu + kSealOverhead, the result reports config.mtu).
 // The sender id comes from config.options["seal_sender_id"] (dotted quad)
-// if present, else from the first tunnel address (SenderIdFor).
-absl::StatusOr<std::unique_ptr<Transport>> CreateTransport(const TransportRegistry& registry,
-                                                           absl::string_view name,
-                                                           const TransportConfig& config,
-                                                           std::optional<Key> key);
+// if present, else from the first tunnel address (SenderIdFor). `cipher`:
+// what this end seals with (seal/cipher.h).
+absl::StatusOr<std::unique_ptr<Transport>> CreateTransport(
+    const TransportRegistry& registry, absl::string_view name, const TransportConfig& config,
+    std::optional<Key> key, aead::Cipher cipher = aead::AutoCipher());
 
 // Logs, once, that without a key anyone who can write the transport's
 // medium (the shared folder) can inject packets and anyone who can read it

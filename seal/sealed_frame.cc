@@ -31,6 +31,17 @@ uint64_t GetBig64(const uint8_t* p) {
   return v;
 }
 
+// XAES-256-GCM's own key: BLAKE2b-256 keyed with the shared key, over a label.
+std::unique_ptr<aead::XAesGcmKey> XAesKeyOf(const Key& key) {
+  static constexpr char kLabel[] = "fstun xaes-256-gcm";
+  uint8_t k[32];
+  crypto_generichash(k, sizeof(k), reinterpret_cast<const uint8_t*>(kLabel), sizeof(kLabel) - 1,
+                     key.bytes().data(), key.bytes().size());
+  auto x = std::make_unique<aead::XAesGcmKey>(k);
+  sodium_memzero(k, sizeof(k));
+  return x;
+}
+
 }  // namespace
 
 uint64_t NewSessionId() {
@@ -44,13 +55,14 @@ std::string SenderIdToString(uint32_t id) {
   return absl::StrFormat("%d.%d.%d.%d", id >> 24, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff);
 }
 
-FrameSealer::FrameSealer(const Key& key, uint32_t sender_id, uint64_t session)
+FrameSealer::FrameSealer(const Key& key, uint32_t sender_id, uint64_t session, aead::Cipher cipher)
     : key_(key), sender_id_(sender_id), session_(session) {
   aead::InitAead();
+  if (cipher == aead::Cipher::kAes256Gcm) xaes_ = XAesKeyOf(key);
 }
 
 size_t FrameSealer::Seal(FrameView frame, absl::Span<uint8_t> out) {
-  return SealWithType(kSealMarker, frame, out);
+  return SealWithType(xaes_ != nullptr ? kSealAesMarker : kSealMarker, frame, out);
 }
 
 size_t FrameSealer::SealHello(absl::Span<uint8_t> out) {
@@ -67,8 +79,12 @@ size_t FrameSealer::SealWithType(uint8_t type, FrameView frame, absl::Span<uint8
   PutBig64(header + 8, session_);
   PutBig64(header + 16, next_seq_);
   PutBig64(header + 24, echo_);
-  aead::XChaChaPolySeal(key_.bytes().data(), header, frame,
-                        absl::MakeConstSpan(header, kSealHeaderSize), header + kSealHeaderSize);
+  absl::Span<const uint8_t> ad(header, kSealHeaderSize);
+  if (type == kSealAesMarker) {
+    xaes_->Seal(header, frame, ad, header + kSealHeaderSize);
+  } else {
+    aead::XChaChaPolySeal(key_.bytes().data(), header, frame, ad, header + kSealHeaderSize);
+  }
   ++next_seq_;
   return kSealHeaderSize + frame.size() + kSealTagSize;
 }
@@ -87,8 +103,9 @@ FrameOpener::Result FrameOpener::Open(FrameView sealed, absl::Span<uint8_t> out)
   const uint8_t* header = sealed.data();
   r.sender_id = GetBig32(header + 4);
   const bool hello = header[0] == kSealHelloMarker;
-  if ((header[0] != kSealMarker && !hello) || header[1] != 0 || header[2] != 0 || header[3] != 0 ||
-      (hello && sealed.size() != kSealOverhead)) {
+  const bool aes = header[0] == kSealAesMarker;
+  if ((header[0] != kSealMarker && !hello && !aes) || header[1] != 0 || header[2] != 0 ||
+      header[3] != 0 || (hello && sealed.size() != kSealOverhead)) {
     r.error = Error::kMalformed;
     return r;
   }
@@ -97,8 +114,16 @@ FrameOpener::Result FrameOpener::Open(FrameView sealed, absl::Span<uint8_t> out)
     r.error = Error::kOversize;
     return r;
   }
-  if (!aead::XChaChaPolyOpen(key_.bytes().data(), header, sealed.subspan(kSealHeaderSize),
-                             absl::MakeConstSpan(header, kSealHeaderSize), out.data())) {
+  absl::Span<const uint8_t> ad(header, kSealHeaderSize);
+  bool opened;
+  if (aes) {
+    if (xaes_ == nullptr) xaes_ = XAesKeyOf(key_);
+    opened = xaes_->Open(header, sealed.subspan(kSealHeaderSize), ad, out.data());
+  } else {
+    opened = aead::XChaChaPolyOpen(key_.bytes().data(), header, sealed.subspan(kSealHeaderSize), ad,
+                                   out.data());
+  }
+  if (!opened) {
     r.error = Error::kAuthFailed;
     return r;
   }

@@ -2,10 +2,15 @@
 // that write and read it (FrameSealer on the sending side, FrameOpener on
 // the receiving side).
 //
-// Each frame is sealed on its own with XChaCha20-Poly1305-IETF (libsodium):
+// Each frame is sealed on its own, with XChaCha20-Poly1305-IETF under the
+// key, or (type 0xF3) with XAES-256-GCM (seal/aes_gcm.h) under
+// BLAKE2b-256(key = the key, "fstun xaes-256-gcm"): each cipher under its
+// own key. The sender picks (--cipher, seal/cipher.h); receivers open both.
 //
 //   offset  size  field
-//        0     1  type: 0xF1 data frame, 0xF2 hello (carries no frame)
+//        0     1  type: 0xF1 data frame (XChaCha20-Poly1305), 0xF3 data
+//                 frame (XAES-256-GCM), 0xF2 hello (carries no frame;
+//                 XChaCha20-Poly1305)
 //        1     3  zero
 //        4     4  sender id       (big-endian)
 //        8     8  sender session  (big-endian)
@@ -13,10 +18,12 @@
 //       24     8  echo: the receiver's session as the sender last heard it
 //                 (0: not heard from it yet)
 //       32     n  ciphertext of the frame
-//     32+n    16  Poly1305 tag
+//     32+n    16  tag
 //
-// The first 24 header bytes are the nonce: unique per (sender, session,
-// sequence), so no nonce travels separately. All 32 are associated data: a
+// The first 24 header bytes are the nonce: unique per (type, sender,
+// session, sequence), so no nonce travels separately. XAES derives a
+// subkey from the first 12 (type, sender, the session's top half), which
+// is fixed for a sender's session: once per session, not per frame. All 32 are associated data: a
 // frame whose header was changed fails authentication. A sender picks a
 // new session id at every start (wall-clock milliseconds in the top 42
 // bits, 22 random bits below), so sessions of one sender are ordered and a
@@ -53,11 +60,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/types/span.h"
 #include "core/frame.h"
+#include "seal/aes_gcm.h"
+#include "seal/cipher.h"
 #include "seal/key.h"
 #include "seal/replay_window.h"
 
@@ -65,6 +75,7 @@ namespace fstun {
 
 inline constexpr uint8_t kSealMarker = 0xF1;       // data frame
 inline constexpr uint8_t kSealHelloMarker = 0xF2;  // hello
+inline constexpr uint8_t kSealAesMarker = 0xF3;    // data frame, XAES-256-GCM
 inline constexpr size_t kSealNonceSize = 24;
 inline constexpr size_t kSealHeaderSize = 32;
 inline constexpr size_t kSealTagSize = 16;
@@ -92,8 +103,9 @@ std::string SenderIdToString(uint32_t sender_id);
 
 class FrameSealer {
  public:
-  // `key` must outlive the sealer.
-  FrameSealer(const Key& key, uint32_t sender_id, uint64_t session);
+  // `key` must outlive the sealer. Data frames are sealed with `cipher`.
+  FrameSealer(const Key& key, uint32_t sender_id, uint64_t session,
+              aead::Cipher cipher = aead::Cipher::kChaCha20Poly1305);
 
   // Seals `frame` into `out` and returns the sealed size (frame.size() +
   // kSealOverhead), or 0 if `out` is too small or the sequence numbers of
@@ -115,6 +127,7 @@ class FrameSealer {
   const Key& key_;
   const uint32_t sender_id_;
   const uint64_t session_;
+  std::unique_ptr<aead::XAesGcmKey> xaes_;  // set: data frames are XAES-256-GCM
   uint64_t next_seq_ = 0;
   uint64_t echo_ = 0;
 
@@ -170,6 +183,7 @@ class FrameOpener {
   };
 
   const Key& key_;
+  std::unique_ptr<aead::XAesGcmKey> xaes_;  // made at the first 0xF3 frame
   const uint64_t my_session_;
   const size_t max_senders_;
   absl::flat_hash_map<uint32_t, SenderState> senders_;

@@ -24,7 +24,8 @@ TEST(SealedFrameFuzzTest, RandomBytesNeverOpen) {
   for (int i = 0; i < 20000; ++i) {
     input.resize(rng() % 200);
     for (auto& b : input) b = static_cast<uint8_t>(rng());
-    if (!input.empty() && (i & 1)) input[0] = kSealMarker;  // get past the marker check
+    // Get past the type check, for each cipher's type.
+    if (!input.empty() && (i & 1)) input[0] = (i & 4) ? kSealAesMarker : kSealMarker;
     if (input.size() > 4 && (i & 2)) input[1] = input[2] = input[3] = 0;
     FrameOpener::Result r = opener.Open(input, absl::MakeSpan(out));
     ASSERT_NE(r.error, Error::kOk) << i;
@@ -34,6 +35,7 @@ TEST(SealedFrameFuzzTest, RandomBytesNeverOpen) {
 TEST(SealedFrameFuzzTest, MutatedGenuineFramesNeverOpen) {
   Key key = Key::Generate();
   FrameSealer sealer(key, 0xC0000202, 77);
+  FrameSealer aes_sealer(key, 0xC0000203, 78, aead::Cipher::kAes256Gcm);
   FrameOpener opener(key, /*my_session=*/1);
   std::mt19937_64 rng(2);
   std::vector<uint8_t> out(kMaxFrameSize);
@@ -42,7 +44,8 @@ TEST(SealedFrameFuzzTest, MutatedGenuineFramesNeverOpen) {
     std::vector<uint8_t> plain(rng() % 1500);
     for (auto& b : plain) b = static_cast<uint8_t>(rng());
     std::vector<uint8_t> sealed(plain.size() + kSealOverhead);
-    ASSERT_EQ(sealer.Seal(plain, absl::MakeSpan(sealed)), sealed.size());
+    FrameSealer& by = (i & 1) ? aes_sealer : sealer;  // each cipher
+    ASSERT_EQ(by.Seal(plain, absl::MakeSpan(sealed)), sealed.size());
     // Several mutations of this frame: flips, truncation, extension,
     // overwrite of a run, splice with an older frame.
     for (int m = 0; m < 8; ++m) {

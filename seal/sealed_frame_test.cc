@@ -28,7 +28,8 @@ std::vector<uint8_t> SealOne(FrameSealer& sealer, const std::vector<uint8_t>& pa
   return out;
 }
 
-class SealedFrameTest : public ::testing::Test {
+// Every case runs with each cipher a sender may pick.
+class SealedFrameTest : public ::testing::TestWithParam<aead::Cipher> {
  protected:
   Error OpenInto(const std::vector<uint8_t>& sealed, std::vector<uint8_t>* plain = nullptr) {
     buffer_.assign(kMaxFrameSize, 0xEE);
@@ -38,12 +39,12 @@ class SealedFrameTest : public ::testing::Test {
   }
 
   Key key_ = Key::Generate();
-  FrameSealer sealer_{key_, kSender, /*session=*/1000};
+  FrameSealer sealer_{key_, kSender, /*session=*/1000, GetParam()};
   FrameOpener opener_{key_, kMySession};
   std::vector<uint8_t> buffer_;
 };
 
-TEST_F(SealedFrameTest, RoundTripHidesThePlaintext) {
+TEST_P(SealedFrameTest, RoundTripHidesThePlaintext) {
   std::vector<uint8_t> packet = Packet(7, 1400);
   std::vector<uint8_t> sealed = SealOne(sealer_, packet);
   EXPECT_EQ(sealed.size(), packet.size() + kSealOverhead);
@@ -55,14 +56,14 @@ TEST_F(SealedFrameTest, RoundTripHidesThePlaintext) {
   EXPECT_EQ(plain, packet);
 }
 
-TEST_F(SealedFrameTest, SameFrameTwiceIsAReplay) {
+TEST_P(SealedFrameTest, SameFrameTwiceIsAReplay) {
   std::vector<uint8_t> sealed = SealOne(sealer_, Packet(1));
   EXPECT_EQ(OpenInto(sealed), Error::kOk);
   EXPECT_EQ(OpenInto(sealed), Error::kReplay);
   EXPECT_EQ(OpenInto(sealed), Error::kReplay);
 }
 
-TEST_F(SealedFrameTest, ReorderInsideTheWindowPassesBeyondIsTooOld) {
+TEST_P(SealedFrameTest, ReorderInsideTheWindowPassesBeyondIsTooOld) {
   std::vector<std::vector<uint8_t>> frames;
   for (uint32_t i = 0; i < ReplayWindow::kWindowSize + 10; ++i) {
     frames.push_back(SealOne(sealer_, Packet(i, 60)));
@@ -75,7 +76,7 @@ TEST_F(SealedFrameTest, ReorderInsideTheWindowPassesBeyondIsTooOld) {
   EXPECT_EQ(OpenInto(frames[0]), Error::kTooOld);
 }
 
-TEST_F(SealedFrameTest, TruncatedFramesAreRefused) {
+TEST_P(SealedFrameTest, TruncatedFramesAreRefused) {
   std::vector<uint8_t> sealed = SealOne(sealer_, Packet(1, 300));
   for (size_t len = 0; len < sealed.size(); ++len) {
     std::vector<uint8_t> cut(sealed.begin(), sealed.begin() + len);
@@ -93,7 +94,7 @@ TEST_F(SealedFrameTest, TruncatedFramesAreRefused) {
   EXPECT_EQ(OpenInto(sealed), Error::kOk);
 }
 
-TEST_F(SealedFrameTest, EveryFlippedBitIsRefused) {
+TEST_P(SealedFrameTest, EveryFlippedBitIsRefused) {
   std::vector<uint8_t> packet = Packet(1, 100);
   std::vector<uint8_t> sealed = SealOne(sealer_, packet);
   for (size_t byte = 0; byte < sealed.size(); ++byte) {
@@ -110,15 +111,15 @@ TEST_F(SealedFrameTest, EveryFlippedBitIsRefused) {
   EXPECT_EQ(OpenInto(sealed), Error::kOk);
 }
 
-TEST_F(SealedFrameTest, WrongKeyFailsAuthentication) {
+TEST_P(SealedFrameTest, WrongKeyFailsAuthentication) {
   Key other = Key::Generate();
-  FrameSealer stranger(other, kSender, 1000);
+  FrameSealer stranger(other, kSender, 1000, GetParam());
   EXPECT_EQ(OpenInto(SealOne(stranger, Packet(1))), Error::kAuthFailed);
   // And it did not claim the sender's session or sequence numbers.
   EXPECT_EQ(OpenInto(SealOne(sealer_, Packet(1))), Error::kOk);
 }
 
-TEST_F(SealedFrameTest, OlderSessionIsWrongSessionNewerOneTakesOver) {
+TEST_P(SealedFrameTest, OlderSessionIsWrongSessionNewerOneTakesOver) {
   FrameSealer old_run(key_, kSender, 999);
   FrameSealer new_run(key_, kSender, 1001);
   std::vector<uint8_t> old_frame = SealOne(old_run, Packet(1));
@@ -136,7 +137,7 @@ TEST_F(SealedFrameTest, OlderSessionIsWrongSessionNewerOneTakesOver) {
   EXPECT_EQ(OpenInto(SealOne(other_sender, Packet(5))), Error::kOk);
 }
 
-TEST_F(SealedFrameTest, HeaderFieldsAreAuthenticated) {
+TEST_P(SealedFrameTest, HeaderFieldsAreAuthenticated) {
   std::vector<uint8_t> sealed = SealOne(sealer_, Packet(1));
   std::vector<uint8_t> other_sender = sealed;
   other_sender[7] ^= 1;
@@ -150,7 +151,7 @@ TEST_F(SealedFrameTest, HeaderFieldsAreAuthenticated) {
   EXPECT_EQ(OpenInto(Packet(9)), Error::kMalformed);
 }
 
-TEST_F(SealedFrameTest, PlaintextLargerThanTheBufferIsOversize) {
+TEST_P(SealedFrameTest, PlaintextLargerThanTheBufferIsOversize) {
   std::vector<uint8_t> sealed = SealOne(sealer_, Packet(1, 1000));
   std::vector<uint8_t> small(999);
   EXPECT_EQ(opener_.Open(sealed, absl::MakeSpan(small)).error, Error::kOversize);
@@ -158,14 +159,14 @@ TEST_F(SealedFrameTest, PlaintextLargerThanTheBufferIsOversize) {
   EXPECT_EQ(opener_.Open(sealed, absl::MakeSpan(exact)).error, Error::kOk);
 }
 
-TEST_F(SealedFrameTest, SealRefusesTooSmallOutput) {
+TEST_P(SealedFrameTest, SealRefusesTooSmallOutput) {
   std::vector<uint8_t> packet = Packet(1, 100);
   std::vector<uint8_t> out(packet.size() + kSealOverhead - 1);
   EXPECT_EQ(sealer_.Seal(packet, absl::MakeSpan(out)), 0u);
   EXPECT_EQ(sealer_.next_sequence(), 0u);
 }
 
-TEST_F(SealedFrameTest, SenderTableIsBounded) {
+TEST_P(SealedFrameTest, SenderTableIsBounded) {
   FrameOpener small(key_, kMySession, /*max_senders=*/2);
   std::vector<uint8_t> buf(kMaxFrameSize);
   for (uint32_t id = 1; id <= 3; ++id) {
@@ -175,7 +176,7 @@ TEST_F(SealedFrameTest, SenderTableIsBounded) {
   }
 }
 
-TEST_F(SealedFrameTest, HelloTeachesTheSessionAndDeliversNothing) {
+TEST_P(SealedFrameTest, HelloTeachesTheSessionAndDeliversNothing) {
   std::vector<uint8_t> hello(kSealOverhead);
   ASSERT_EQ(sealer_.SealHello(absl::MakeSpan(hello)), kSealOverhead);
   buffer_.assign(kMaxFrameSize, 0);
@@ -191,6 +192,33 @@ TEST_F(SealedFrameTest, HelloTeachesTheSessionAndDeliversNothing) {
 }
 
 // Frames recorded before the receiver restarted do not open in the new run.
+// One receiver opens both ciphers, each marked by its type; a frame whose
+// type is changed to the other cipher's does not authenticate.
+TEST_P(SealedFrameTest, TheTypeNamesTheCipherAndIsAuthenticated) {
+  const aead::Cipher other = GetParam() == aead::Cipher::kAes256Gcm
+                                 ? aead::Cipher::kChaCha20Poly1305
+                                 : aead::Cipher::kAes256Gcm;
+  FrameSealer second(key_, kSender + 1, 2000, other);
+  std::vector<uint8_t> a = SealOne(sealer_, Packet(1)), b = SealOne(second, Packet(2));
+  EXPECT_EQ(a[0], GetParam() == aead::Cipher::kAes256Gcm ? kSealAesMarker : kSealMarker);
+  EXPECT_NE(a[0], b[0]);
+  std::vector<uint8_t> swapped = a;
+  swapped[0] = b[0];
+  EXPECT_EQ(OpenInto(swapped), Error::kAuthFailed);
+  std::vector<uint8_t> plain;
+  ASSERT_EQ(OpenInto(a, &plain), Error::kOk);
+  EXPECT_EQ(plain, Packet(1));
+  ASSERT_EQ(OpenInto(b, &plain), Error::kOk);
+  EXPECT_EQ(plain, Packet(2));
+}
+
+INSTANTIATE_TEST_SUITE_P(Ciphers, SealedFrameTest,
+                         ::testing::Values(aead::Cipher::kChaCha20Poly1305,
+                                           aead::Cipher::kAes256Gcm),
+                         [](const ::testing::TestParamInfo<aead::Cipher>& info) {
+                           return info.param == aead::Cipher::kAes256Gcm ? "xaes" : "xchacha";
+                         });
+
 TEST(SealedFrameEchoTest, FramesForAnEarlierRunOfTheReceiverAreWrongSession) {
   Key key = Key::Generate();
   const uint64_t old_run = NewSessionId();

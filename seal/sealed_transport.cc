@@ -63,7 +63,7 @@ SealedTransport::SealedTransport(std::unique_ptr<Transport> inner, std::unique_p
       mtu_(options.mtu),
       max_plain_(inner_->capabilities().carries_gso_frames ? kMaxFrameSize - kSealOverhead
                                                            : options.mtu),
-      sealer_(*key_, options.sender_id, session),
+      sealer_(*key_, options.sender_id, session, options.cipher),
       opener_(*key_, session),
       outbound_(kOutboundFrames, max_plain_ + kSealOverhead) {
   origin_.reserve(kOutboundFrames);

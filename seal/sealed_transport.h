@@ -48,6 +48,7 @@
 #include "core/frame.h"
 #include "core/registry.h"
 #include "core/transport.h"
+#include "seal/cipher.h"
 #include "seal/key.h"
 #include "seal/sealed_frame.h"
 
@@ -61,6 +62,8 @@ struct SealedTransportOptions {
   uint32_t sender_id = 0;
   // 0: a new one from NewSessionId().
   uint64_t session = 0;
+  // What this end seals data frames with (it opens both).
+  aead::Cipher cipher = aead::AutoCipher();
 };
 
 // `config` with the MTU raised by kSealOverhead: the configuration to create

@@ -321,22 +321,29 @@ class PerPeerRecorder : public Transport {
 };
 
 TEST(SealedTransportTest, SealsPerPeerEachPeerGetsItsOwnHelloAndPlaintextMtu) {
-  auto inner = std::make_unique<PerPeerRecorder>();
-  PerPeerRecorder* recorder = inner.get();
-  auto t = SealedTransport::Create(std::move(inner), SharedKey(), {1500, 1, 0});
-  ASSERT_TRUE(t.ok()) << t.status();
-  RoutingTable table;
-  (*t)->SetPeerObserver(&table);
-  ASSERT_TRUE(table.Find("c1").has_value());
-  EXPECT_EQ(table.Find("c1")->mtu, 1500u) << "peers are reported with the plaintext MTU";
-  std::vector<uint8_t> p = Packet(1);
-  ASSERT_EQ(*(*t)->Send("c1", {FrameView(p)}), 1u);
-  ASSERT_EQ(*(*t)->Send("c2", {FrameView(p), FrameView(p)}), 2u);
-  ASSERT_EQ(*(*t)->Send("c1", {FrameView(p)}), 1u);
-  std::vector<std::pair<PeerId, uint8_t>> want = {{"c1", kSealHelloMarker}, {"c1", kSealMarker},
-                                                  {"c2", kSealHelloMarker}, {"c2", kSealMarker},
-                                                  {"c2", kSealMarker},      {"c1", kSealMarker}};
-  EXPECT_EQ(recorder->sent, want);
+  // Data frames carry the type of the cipher this end seals with.
+  for (auto [cipher, data] : {std::pair{aead::Cipher::kChaCha20Poly1305, kSealMarker},
+                              std::pair{aead::Cipher::kAes256Gcm, kSealAesMarker}}) {
+    auto inner = std::make_unique<PerPeerRecorder>();
+    PerPeerRecorder* recorder = inner.get();
+    auto t = SealedTransport::Create(std::move(inner), SharedKey(), {1500, 1, 0, cipher});
+    ASSERT_TRUE(t.ok()) << t.status();
+    RoutingTable table;
+    (*t)->SetPeerObserver(&table);
+    ASSERT_TRUE(table.Find("c1").has_value());
+    EXPECT_EQ(table.Find("c1")->mtu, 1500u) << "peers are reported with the plaintext MTU";
+    std::vector<uint8_t> p = Packet(1);
+    ASSERT_EQ(*(*t)->Send("c1", {FrameView(p)}), 1u);
+    ASSERT_EQ(*(*t)->Send("c2", {FrameView(p), FrameView(p)}), 2u);
+    ASSERT_EQ(*(*t)->Send("c1", {FrameView(p)}), 1u);
+    std::vector<std::pair<PeerId, uint8_t>> want = {{"c1", kSealHelloMarker},
+                                                    {"c1", data},
+                                                    {"c2", kSealHelloMarker},
+                                                    {"c2", data},
+                                                    {"c2", data},
+                                                    {"c1", data}};
+    EXPECT_EQ(recorder->sent, want) << aead::CipherName(cipher);
+  }
 }
 
 TEST(SealedTransportTest, WithoutAKeyTheRegistryTransportIsReturnedUnsealed) {

@@ -751,7 +751,8 @@ def row_fs_tmpfs(scope, a, b, ctx):
 
 
 def row_fs_tmpfs_keyed(scope, a, b, ctx):
-    """fs over tmpfs with a key: every frame sealed (XChaCha20-Poly1305)."""
+    """fs over tmpfs with a key: every frame sealed (--cipher=auto: XAES-256-GCM where
+    the CPU has AES instructions, else XChaCha20-Poly1305)."""
     require_fstun_fs(ctx)
     d = scope.tmpdir(base="/dev/shm", name="dir")
     keydir = scope.tmpdir(base="/dev/shm", name="key")
@@ -766,10 +767,11 @@ def row_fs_tmpfs_keyed(scope, a, b, ctx):
     return {"note": "/dev/shm, --key_file"}
 
 
-def row_fs_tmpfs_peer_keys(scope, a, b, ctx):
-    """fs over tmpfs with per-peer keys (Noise IK sessions, ChaCha20-Poly1305
-    per frame; TUN offloads on, as unkeyed: the identity layer passes the fs
-    transport's super-packets through)."""
+def row_fs_tmpfs_peer_keys(scope, a, b, ctx, cipher=None):
+    """fs over tmpfs with per-peer keys (Noise IK sessions; --cipher=auto:
+    AES-256-GCM per frame where the CPU has AES instructions, else
+    ChaCha20-Poly1305; TUN offloads on, as unkeyed: the identity layer passes
+    the fs transport's super-packets through)."""
     require_fstun_fs(ctx)
     d = scope.tmpdir(base="/dev/shm", name="dir")
     keydir = scope.tmpdir(base="/dev/shm", name="keys")
@@ -786,10 +788,17 @@ def row_fs_tmpfs_peer_keys(scope, a, b, ctx):
         if res.returncode != 0:
             raise Skip(f"fstun pubkey failed: {res.stderr.strip()}")
         pub[side] = res.stdout.strip()
-    start_fstun_pair(scope, a, b, ctx, d, d,
+    extra = [f"--cipher={cipher}"] if cipher else []
+    start_fstun_pair(scope, a, b, ctx, d, d, extra=extra,
                      extra_a=[f"--private_key_file={keydir}/a", f"--peer={pub['b']},{TUN_B}/32"],
                      extra_b=[f"--private_key_file={keydir}/b", f"--peer={pub['a']},0.0.0.0/0"])
-    return {"note": "/dev/shm, --private_key_file + --peer"}
+    return {"note": "/dev/shm, --private_key_file + --peer" + (f", --cipher={cipher}" if cipher else "")}
+
+
+def row_fs_tmpfs_peer_keys_chacha(scope, a, b, ctx):
+    """The per-peer row with ChaCha20-Poly1305 forced (what CPUs without AES
+    instructions get, and fstun's only cipher before --cipher)."""
+    return row_fs_tmpfs_peer_keys(scope, a, b, ctx, cipher="chacha20-poly1305")
 
 
 def row_fs_disk(scope, a, b, ctx):
@@ -942,6 +951,8 @@ ROWS = [
     ("fstun-fs-tmpfs", "fstun fs, tmpfs", row_fs_tmpfs, {}),
     ("fstun-fs-tmpfs-key", "fstun fs, tmpfs, with a key", row_fs_tmpfs_keyed, {}),
     ("fstun-fs-tmpfs-peer", "fstun fs, tmpfs, per-peer keys", row_fs_tmpfs_peer_keys, {}),
+    ("fstun-fs-tmpfs-peer-chacha", "fstun fs, tmpfs, per-peer keys, ChaCha20",
+     row_fs_tmpfs_peer_keys_chacha, {}),
     ("fstun-fs-disk", "fstun fs, project disk", row_fs_disk, {}),
     ("fstun-fs-bindfs", "fstun fs, bindfs views (polling)", row_fs_bindfs, {}),
     ("fstun-fs-sshfs", "fstun fs, 2 sshfs mounts", row_fs_sshfs,

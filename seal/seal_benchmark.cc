@@ -2,7 +2,8 @@
 // a batch through SealedTransport over the memory transport against the bare
 // memory transport (the cost seen by the pump). BM_LibcryptoAeadSeal: what
 // other AEADs of the same libcrypto would cost per frame (docs/security.md,
-// "Cost"; fstun seals with ChaCha20-Poly1305 only).
+// "Cost"). BM_AesGcmKeySeal: fstun's AES-256-GCM (seal/aes_gcm.h) per
+// backend.
 //
 //   bazel run -c opt //seal:seal_benchmark
 #include <openssl/evp.h>
@@ -11,6 +12,7 @@
 
 #include "benchmark/benchmark.h"
 #include "seal/aead.h"
+#include "seal/aes_gcm.h"
 #include "seal/sealed_frame.h"
 #include "seal/sealed_transport.h"
 #include "testing/packet_builder.h"
@@ -77,7 +79,28 @@ BENCHMARK_CAPTURE(BM_LibcryptoAeadSeal, aes_256_gcm, "AES-256-GCM");
 BENCHMARK_CAPTURE(BM_LibcryptoAeadSeal, aes_256_ocb, "AES-256-OCB");
 BENCHMARK_CAPTURE(BM_LibcryptoAeadSeal, aes_128_ocb, "AES-128-OCB");
 
-// range(0): frame size; range(1): 1 = sealed, 0 = bare memory transport.
+// range(0): 0 = libcrypto, 1 = ipsec-mb (where the build and CPU have it).
+void BM_AesGcmKeySeal(benchmark::State& state) {
+  aead::InitAead();
+  aead::SetAesBackendForTest(state.range(0) ? aead::AesBackend::kIpsecMb
+                                            : aead::AesBackend::kLibcrypto);
+  state.SetLabel(aead::ActiveAesBackend() == aead::AesBackend::kIpsecMb ? "ipsec-mb" : "libcrypto");
+  Key key = Key::Generate();
+  aead::AesGcmKey k(key.bytes().data());
+  aead::SetAesBackendForTest(aead::AesBackend::kAuto);
+  std::vector<uint8_t> frame(65536, 3), out(65536 + 16);
+  uint8_t nonce[12] = {}, ad[16] = {};
+  for (auto _ : state) {
+    ++nonce[0];
+    k.Seal(nonce, frame, ad, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * frame.size());
+}
+BENCHMARK(BM_AesGcmKeySeal)->Arg(0)->Arg(1);
+
+// range(0): frame size; range(1): 0 = bare memory transport, 1 = sealed
+// with XChaCha20-Poly1305, 2 = sealed with XAES-256-GCM.
 void BM_MemoryTransportBatch(benchmark::State& state) {
   const size_t size = state.range(0);
   MemoryTransportOptions options;
@@ -90,8 +113,10 @@ void BM_MemoryTransportBatch(benchmark::State& state) {
   std::string text = key.ToBase64();
   if (state.range(1)) {
     auto [x, y] = MemoryTransport::CreatePair(options);
-    a = *SealedTransport::Create(std::move(x), *Key::FromBase64(text), {size, 1, 0});
-    b = *SealedTransport::Create(std::move(y), *Key::FromBase64(text), {size, 2, 0});
+    const aead::Cipher cipher =
+        state.range(1) == 2 ? aead::Cipher::kAes256Gcm : aead::Cipher::kChaCha20Poly1305;
+    a = *SealedTransport::Create(std::move(x), *Key::FromBase64(text), {size, 1, 0, cipher});
+    b = *SealedTransport::Create(std::move(y), *Key::FromBase64(text), {size, 2, 0, cipher});
   }
   std::vector<uint8_t> packet = PacketBuilder::TaggedUdp(Ip("192.0.2.2"), Ip("192.0.2.1"), 1, size);
   std::vector<FrameView> batch(64, FrameView(packet));
@@ -117,8 +142,10 @@ void BM_MemoryTransportBatch(benchmark::State& state) {
 BENCHMARK(BM_MemoryTransportBatch)
     ->Args({1400, 0})
     ->Args({1400, 1})
+    ->Args({1400, 2})
     ->Args({65535, 0})
-    ->Args({65535, 1});
+    ->Args({65535, 1})
+    ->Args({65535, 2});
 
 }  // namespace
 }  // namespace fstun

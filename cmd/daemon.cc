@@ -143,7 +143,8 @@ absl::Status RunDaemon(const DaemonConfig& config) {
   }
   if (!transport.ok()) return transport.status();
   if (keyed || identity->has_value()) {
-    LOG(INFO) << "sealing frames with " << aead::CipherName(*cipher) << " (--cipher=" << FLAGS_cipher
+    LOG(INFO) << "sealing frames with " << aead::CipherName(*cipher)
+              << " (--cipher=" << FLAGS_cipher
               << (aead::HardwareAes() ? "; this CPU has AES instructions" : "; no AES instructions")
               << ")";
   }

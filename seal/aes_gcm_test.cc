@@ -25,7 +25,9 @@ std::vector<uint8_t> Hex(const std::string& hex) {
   return std::vector<uint8_t>(bytes.begin(), bytes.end());
 }
 
-std::vector<uint8_t> Bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+std::vector<uint8_t> Bytes(const std::string& s) {
+  return std::vector<uint8_t>(s.begin(), s.end());
+}
 
 std::vector<uint8_t> Random(size_t n) {
   std::vector<uint8_t> v(n);

@@ -35,9 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // [flags: 1 seal, 2 hello first, 4 XAES][sender 4][session 8][echo 8][payload...]
     uint32_t sender = static_cast<uint32_t>(Read64(data + 1) >> 32);
     uint64_t session = Read64(data + 5) & 0xFF;  // few sessions, so they collide
-    fstun::FrameSealer sealer(FuzzKey(), sender & 0x3F, session,
-                              (data[0] & 4) ? fstun::aead::Cipher::kAes256Gcm
-                                            : fstun::aead::Cipher::kChaCha20Poly1305);
+    fstun::FrameSealer sealer(
+        FuzzKey(), sender & 0x3F, session,
+        (data[0] & 4) ? fstun::aead::Cipher::kAes256Gcm : fstun::aead::Cipher::kChaCha20Poly1305);
     sealer.set_echo(Read64(data + 13) & 3);
     if (data[0] & 2) {
       std::vector<uint8_t> hello(fstun::kSealOverhead);

@@ -31,7 +31,7 @@ std::vector<uint8_t> Bytes(const std::string& s) {
 
 std::vector<uint8_t> Random(size_t n) {
   std::vector<uint8_t> v(n);
-  randombytes_buf(v.data(), v.size());
+  if (n > 0) randombytes_buf(v.data(), v.size());  // data() may be null when empty
   return v;
 }
 

@@ -32,7 +32,7 @@
 // (flags included) is the AEAD's associated data, so the frame format a
 // receiver acts on is the one its sender sealed. The type bytes
 // are never an IP version nibble (4, 6) nor the key-only sealed frames'
-// 0xF1/0xF2, so a bare packet written into a folder is "malformed".
+// 0xF1-0xF3, so a bare packet written into a folder is "malformed".
 #ifndef FSTUN_IDENTITY_MESSAGES_H_
 #define FSTUN_IDENTITY_MESSAGES_H_
 

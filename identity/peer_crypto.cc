@@ -199,16 +199,9 @@ void PeerCrypto::MaybeInitiate(size_t peer, absl::Time now) {
 
 namespace {
 
-// The AES-256-GCM key of one direction: BLAKE2b-256 keyed with the session
-// key, over a label, so each cipher runs under its own key.
+// The AES-256-GCM key of one direction, derived from the session key.
 std::unique_ptr<aead::AesGcmKey> DeriveAesKey(const noise::CipherKey& session_key) {
-  static constexpr char kLabel[] = "fstun aes-256-gcm";
-  uint8_t k[32];
-  crypto_generichash(k, sizeof(k), reinterpret_cast<const uint8_t*>(kLabel), sizeof(kLabel) - 1,
-                     session_key.data(), session_key.size());
-  auto key = std::make_unique<aead::AesGcmKey>(k);
-  sodium_memzero(k, sizeof(k));
-  return key;
+  return aead::AesGcmKey::Derived(session_key, "fstun aes-256-gcm");
 }
 
 // Noise's nonces: 4 zero bytes || the counter, little-endian for

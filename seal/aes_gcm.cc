@@ -103,6 +103,17 @@ void EncryptBlocks(const uint8_t* key, const uint8_t* in, size_t blocks, uint8_t
   EVP_CIPHER_CTX_free(ctx);  // clears the key schedule
 }
 
+// BLAKE2b-256 keyed with `key` over `label`, made into a K; the bytes are wiped.
+template <typename K>
+std::unique_ptr<K> DerivedKey(absl::Span<const uint8_t> key, absl::string_view label) {
+  uint8_t k[32];
+  crypto_generichash(k, sizeof(k), reinterpret_cast<const uint8_t*>(label.data()), label.size(),
+                     key.data(), key.size());
+  auto made = std::make_unique<K>(k);
+  sodium_memzero(k, sizeof(k));
+  return made;
+}
+
 }  // namespace
 
 void InitAesGcm() {
@@ -140,6 +151,11 @@ AesGcmKey::AesGcmKey(const uint8_t* key) : impl_(std::make_unique<Impl>()) {
   CHECK(impl_->seal != nullptr && impl_->open != nullptr) << "out of memory";
   CHECK_EQ(EVP_EncryptInit_ex2(impl_->seal, Gcm(), key, nullptr, nullptr), 1);
   CHECK_EQ(EVP_DecryptInit_ex2(impl_->open, Gcm(), key, nullptr, nullptr), 1);
+}
+
+std::unique_ptr<AesGcmKey> AesGcmKey::Derived(absl::Span<const uint8_t> key,
+                                              absl::string_view label) {
+  return DerivedKey<AesGcmKey>(key, label);
 }
 
 AesGcmKey::~AesGcmKey() {
@@ -222,6 +238,11 @@ XAesGcmKey::XAesGcmKey(const uint8_t* key) {
   }
   if (l[0] & 0x80) k1_[15] ^= 0x87;
   sodium_memzero(l, sizeof(l));
+}
+
+std::unique_ptr<XAesGcmKey> XAesGcmKey::Derived(absl::Span<const uint8_t> key,
+                                                absl::string_view label) {
+  return DerivedKey<XAesGcmKey>(key, label);
 }
 
 XAesGcmKey::~XAesGcmKey() {

@@ -42,6 +42,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace fstun {
@@ -54,6 +55,9 @@ class AesGcmKey {
  public:
   // `key`: 32 bytes.
   explicit AesGcmKey(const uint8_t* key);
+  // A key of AES's own: BLAKE2b-256 keyed with `key` over `label`, so that
+  // no key serves two algorithms.
+  static std::unique_ptr<AesGcmKey> Derived(absl::Span<const uint8_t> key, absl::string_view label);
   ~AesGcmKey();
   AesGcmKey(const AesGcmKey&) = delete;
   AesGcmKey& operator=(const AesGcmKey&) = delete;
@@ -79,6 +83,9 @@ class XAesGcmKey {
   static constexpr size_t kCachedSubkeys = 16;
 
   explicit XAesGcmKey(const uint8_t* key);  // 32 bytes
+  // As AesGcmKey::Derived.
+  static std::unique_ptr<XAesGcmKey> Derived(absl::Span<const uint8_t> key,
+                                             absl::string_view label);
   ~XAesGcmKey();
   XAesGcmKey(const XAesGcmKey&) = delete;
   XAesGcmKey& operator=(const XAesGcmKey&) = delete;

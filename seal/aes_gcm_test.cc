@@ -151,6 +151,23 @@ TEST_P(AesGcmTest, XAesSubkeysBeyondTheCache) {
   }
 }
 
+// A derived key is the same from the same inputs and differs from the key
+// it came from and from another label's.
+TEST_P(AesGcmTest, DerivedKeysAreTheirOwn) {
+  std::vector<uint8_t> key = Random(32), nonce = Random(24), plain = Random(500);
+  std::unique_ptr<AesGcmKey> a = AesGcmKey::Derived(key, "label a");
+  std::vector<uint8_t> sealed(plain.size() + 16), out(plain.size());
+  a->Seal(nonce.data(), plain, {}, sealed.data());
+  EXPECT_TRUE(AesGcmKey::Derived(key, "label a")->Open(nonce.data(), sealed, {}, out.data()));
+  EXPECT_EQ(out, plain);
+  EXPECT_FALSE(AesGcmKey::Derived(key, "label b")->Open(nonce.data(), sealed, {}, out.data()));
+  EXPECT_FALSE(AesGcmKey(key.data()).Open(nonce.data(), sealed, {}, out.data()));
+  std::unique_ptr<XAesGcmKey> x = XAesGcmKey::Derived(key, "label a");
+  x->Seal(nonce.data(), plain, {}, sealed.data());
+  EXPECT_TRUE(XAesGcmKey::Derived(key, "label a")->Open(nonce.data(), sealed, {}, out.data()));
+  EXPECT_FALSE(XAesGcmKey(key.data()).Open(nonce.data(), sealed, {}, out.data()));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, AesGcmTest,
                          ::testing::Values(AesBackend::kLibcrypto, AesBackend::kIpsecMb),
                          [](const ::testing::TestParamInfo<AesBackend>& info) {

@@ -31,15 +31,9 @@ uint64_t GetBig64(const uint8_t* p) {
   return v;
 }
 
-// XAES-256-GCM's own key: BLAKE2b-256 keyed with the shared key, over a label.
+// XAES-256-GCM's own key, derived from the shared key.
 std::unique_ptr<aead::XAesGcmKey> XAesKeyOf(const Key& key) {
-  static constexpr char kLabel[] = "fstun xaes-256-gcm";
-  uint8_t k[32];
-  crypto_generichash(k, sizeof(k), reinterpret_cast<const uint8_t*>(kLabel), sizeof(kLabel) - 1,
-                     key.bytes().data(), key.bytes().size());
-  auto x = std::make_unique<aead::XAesGcmKey>(k);
-  sodium_memzero(k, sizeof(k));
-  return x;
+  return aead::XAesGcmKey::Derived(key.bytes(), "fstun xaes-256-gcm");
 }
 
 }  // namespace

@@ -13,10 +13,10 @@
 #include <sodium.h>
 
 #include <atomic>
-#include <climits>
 #include <cstring>
 
 #include "glog/logging.h"
+#include "seal/evp_aead.h"
 #include "seal/key.h"
 
 namespace fstun {
@@ -83,49 +83,14 @@ bool UseLibcrypto(size_t size) {
   return size >= kLargeInput;
 }
 
-int Int(size_t n) {
-  CHECK_LE(n, static_cast<size_t>(INT_MAX));
-  return static_cast<int>(n);
-}
-
 void LibcryptoSeal(const uint8_t* key, const uint8_t* nonce, absl::Span<const uint8_t> plain,
                    absl::Span<const uint8_t> ad, uint8_t* out) {
-  EVP_CIPHER_CTX* ctx = ThreadContexts().seal();
-  int n = 0;
-  // Every step only fails on misuse (a context without its cipher, a
-  // length out of range): abort rather than send a frame sealed wrong.
-  CHECK_EQ(EVP_EncryptInit_ex2(ctx, nullptr, key, nonce, nullptr), 1);
-  if (!ad.empty()) CHECK_EQ(EVP_EncryptUpdate(ctx, nullptr, &n, ad.data(), Int(ad.size())), 1);
-  int written = 0;
-  if (!plain.empty()) {
-    CHECK_EQ(EVP_EncryptUpdate(ctx, out, &written, plain.data(), Int(plain.size())), 1);
-  }
-  int last = 0;
-  CHECK_EQ(EVP_EncryptFinal_ex(ctx, out + written, &last), 1);
-  CHECK_EQ(static_cast<size_t>(written + last), plain.size());
-  CHECK_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTagSize, out + plain.size()), 1);
+  EvpSeal(ThreadContexts().seal(), key, nonce, plain, ad, out);
 }
 
 bool LibcryptoOpen(const uint8_t* key, const uint8_t* nonce, absl::Span<const uint8_t> sealed,
                    absl::Span<const uint8_t> ad, uint8_t* out) {
-  const size_t size = sealed.size() - kTagSize;
-  EVP_CIPHER_CTX* ctx = ThreadContexts().open();
-  int n = 0;
-  CHECK_EQ(EVP_DecryptInit_ex2(ctx, nullptr, key, nonce, nullptr), 1);
-  // The tag is copied first: with out == sealed.data() the text is
-  // overwritten, never the tag behind it, but the copy keeps that obvious.
-  uint8_t tag[kTagSize];
-  std::memcpy(tag, sealed.data() + size, kTagSize);
-  CHECK_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTagSize, tag), 1);
-  if (!ad.empty()) CHECK_EQ(EVP_DecryptUpdate(ctx, nullptr, &n, ad.data(), Int(ad.size())), 1);
-  int written = 0;
-  if (size > 0) CHECK_EQ(EVP_DecryptUpdate(ctx, out, &written, sealed.data(), Int(size)), 1);
-  int last = 0;
-  if (EVP_DecryptFinal_ex(ctx, out + written, &last) != 1) {
-    if (size > 0) sodium_memzero(out, size);
-    return false;
-  }
-  return true;
+  return EvpOpen(ThreadContexts().open(), key, nonce, sealed, ad, out);
 }
 
 // XChaCha20-Poly1305 = ChaCha20-Poly1305 under HChaCha20(key, nonce[0..16))

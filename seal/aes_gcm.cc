@@ -15,12 +15,12 @@
 #include <sodium.h>
 
 #include <atomic>
-#include <climits>
 #include <cstring>
 #include <new>
 
 #include "glog/logging.h"
 #include "seal/cipher.h"
+#include "seal/evp_aead.h"
 
 #if defined(FSTUN_HAVE_IPSEC_MB)
 // The header gives its key and context structs their 64-byte alignment
@@ -59,11 +59,6 @@ EVP_CIPHER* Ecb() {
   return c;
 }
 
-int Int(size_t n) {
-  CHECK_LE(n, static_cast<size_t>(INT_MAX));
-  return static_cast<int>(n);
-}
-
 #if defined(FSTUN_HAVE_IPSEC_MB)
 // nullptr: ipsec-mb cannot serve here (no AES-NI/PCLMULQDQ, or it failed).
 IMB_MGR* Manager() {
@@ -98,7 +93,7 @@ void EncryptBlocks(const uint8_t* key, const uint8_t* in, size_t blocks, uint8_t
   int n = 0;
   CHECK_EQ(EVP_EncryptInit_ex2(ctx, Ecb(), key, nullptr, nullptr), 1);
   CHECK_EQ(EVP_CIPHER_CTX_set_padding(ctx, 0), 1);
-  CHECK_EQ(EVP_EncryptUpdate(ctx, out, &n, in, Int(16 * blocks)), 1);
+  CHECK_EQ(EVP_EncryptUpdate(ctx, out, &n, in, static_cast<int>(16 * blocks)), 1);
   CHECK_EQ(static_cast<size_t>(n), 16 * blocks);
   EVP_CIPHER_CTX_free(ctx);  // clears the key schedule
 }
@@ -176,31 +171,19 @@ void AesGcmKey::Seal(const uint8_t* nonce, absl::Span<const uint8_t> plain,
     return;
   }
 #endif
-  EVP_CIPHER_CTX* ctx = impl_->seal;
-  int n = 0;
-  // Every step only fails on misuse: abort rather than send a frame sealed wrong.
-  CHECK_EQ(EVP_EncryptInit_ex2(ctx, nullptr, nullptr, nonce, nullptr), 1);
-  if (!ad.empty()) CHECK_EQ(EVP_EncryptUpdate(ctx, nullptr, &n, ad.data(), Int(ad.size())), 1);
-  int written = 0;
-  if (!plain.empty()) {
-    CHECK_EQ(EVP_EncryptUpdate(ctx, out, &written, plain.data(), Int(plain.size())), 1);
-  }
-  int last = 0;
-  CHECK_EQ(EVP_EncryptFinal_ex(ctx, out + written, &last), 1);
-  CHECK_EQ(static_cast<size_t>(written + last), plain.size());
-  CHECK_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTag, out + plain.size()), 1);
+  EvpSeal(impl_->seal, nullptr, nonce, plain, ad, out);
 }
 
 bool AesGcmKey::Open(const uint8_t* nonce, absl::Span<const uint8_t> sealed,
                      absl::Span<const uint8_t> ad, uint8_t* out) const {
   if (sealed.size() < kTag) return false;
-  const size_t size = sealed.size() - kTag;
-  // The tag is copied first: in place, the text is overwritten, never the
-  // tag behind it, but the copy keeps that obvious.
-  uint8_t tag[kTag];
-  std::memcpy(tag, sealed.data() + size, kTag);
 #if defined(FSTUN_HAVE_IPSEC_MB)
   if (impl_->ipsec != nullptr) {
+    const size_t size = sealed.size() - kTag;
+    // The tag is copied first: in place, the text is overwritten, never the
+    // tag behind it, but the copy keeps that obvious.
+    uint8_t tag[kTag];
+    std::memcpy(tag, sealed.data() + size, kTag);
     gcm_context_data ctx;
     uint8_t computed[kTag];
     IMB_AES256_GCM_DEC(Manager(), impl_->ipsec.get(), &ctx, out, sealed.data(), size, nonce,
@@ -212,19 +195,7 @@ bool AesGcmKey::Open(const uint8_t* nonce, absl::Span<const uint8_t> sealed,
     return true;
   }
 #endif
-  EVP_CIPHER_CTX* ctx = impl_->open;
-  int n = 0;
-  CHECK_EQ(EVP_DecryptInit_ex2(ctx, nullptr, nullptr, nonce, nullptr), 1);
-  CHECK_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTag, tag), 1);
-  if (!ad.empty()) CHECK_EQ(EVP_DecryptUpdate(ctx, nullptr, &n, ad.data(), Int(ad.size())), 1);
-  int written = 0;
-  if (size > 0) CHECK_EQ(EVP_DecryptUpdate(ctx, out, &written, sealed.data(), Int(size)), 1);
-  int last = 0;
-  if (EVP_DecryptFinal_ex(ctx, out + written, &last) != 1) {
-    if (size > 0) sodium_memzero(out, size);
-    return false;
-  }
-  return true;
+  return EvpOpen(impl_->open, nullptr, nonce, sealed, ad, out);
 }
 
 XAesGcmKey::XAesGcmKey(const uint8_t* key) {

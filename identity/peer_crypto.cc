@@ -211,6 +211,7 @@ void ChaChaNonce(uint64_t counter, uint8_t* nonce) {
   StoreLe64(nonce + 4, counter);
 }
 
+static_assert(aead::kGcmNonceSize == aead::kNonceSize, "one nonce buffer serves both ciphers");
 void GcmNonce(uint64_t counter, uint8_t* nonce) {
   std::memset(nonce, 0, 4);
   for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<uint8_t>(counter >> (56 - 8 * i));

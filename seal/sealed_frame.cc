@@ -13,6 +13,7 @@ static_assert(kSealNonceSize == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
               "the header's first bytes are the nonce");
 static_assert(kSealTagSize == crypto_aead_xchacha20poly1305_ietf_ABYTES);
 static_assert(Key::kSize == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+static_assert(kSealNonceSize == aead::kXAesNonceSize, "XAES takes the same 24 header bytes");
 
 void PutBig32(uint8_t* p, uint32_t v) {
   for (int i = 3; i >= 0; --i, v >>= 8) p[i] = static_cast<uint8_t>(v);
